@@ -1,0 +1,3 @@
+from failpath.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""The whole YAML config: loading, ${env:NAME} substitution and validation with clear errors."""
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from failpath.config_types import Duration, Endpoint, Strict
+from failpath.exporters.config import Exporters
+from failpath.receivers.config import Receivers
+
+DEFAULT_CONFIG = Path("config/failpath.yaml")
+
+
+class Admin(Strict):
+    """/healthz, /readyz and /metrics."""
+
+    enabled: bool = True
+    endpoint: Endpoint = "127.0.0.1:13133"
+
+
+class Service(Strict):
+    # SIGTERM/SIGINT: how long to drain stages and exporter queues before giving up (and counting the rest).
+    shutdown_timeout: Duration = 15.0
+
+
+class Logging(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+
+
+class Config(Strict):
+    # Store, packets and other state live here; created 0700.
+    data_dir: str = "data"
+    receivers: Receivers = Receivers()
+    exporters: Exporters = Exporters()
+    admin: Admin = Admin()
+    service: Service = Service()
+    logging: Logging = Logging()
+
+    def data_path(self, path: str) -> Path:
+        """A config path resolved under data_dir unless absolute."""
+        return Path(self.data_dir) / path
+
+
+class ConfigError(Exception):
+    """A config that cannot be used, with the file, the key path and the reason."""
+
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
+
+
+def _substitute(node: Any, source: str, path: str) -> Any:
+    """Replace ${env:NAME} and ${env:NAME:-default} in string values; $$ is a literal $."""
+    if isinstance(node, dict):
+        return {key: _substitute(value, source, f"{path}.{key}" if path else str(key)) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_substitute(value, source, f"{path}[{index}]") for index, value in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None:
+            if default is None:
+                raise ConfigError(f"{source}: {path}: environment variable {name} is not set")
+            return default
+        return value
+
+    substituted = _ENV_REF.sub(replace, node)
+    # A value that was only a reference takes the YAML type of what it expands to ("4317" -> 4317).
+    if substituted != node and _ENV_REF.fullmatch(node.strip()):
+        loaded = yaml.safe_load(substituted) if substituted else substituted
+        return loaded if isinstance(loaded, int | float | bool) else substituted
+    return substituted
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: invalid config"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reason = item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        lines.append(f"  {where}: {reason}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    raw = _substitute(raw, source, "")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_config(text, str(path))

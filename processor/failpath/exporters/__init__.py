@@ -1,0 +1,1 @@
+"""Exporters: where kept spans go (OTLP backends, the embedded store, a JSON-lines file)."""

@@ -1,0 +1,169 @@
+"""The bounded queue in front of one exporter, and the workers that drain it with retries.
+
+Capacity counts spans and serialized bytes, in flight included. When it is full, the fan-out refuses the
+batch and the receivers push back (503/UNAVAILABLE), so nothing is dropped silently. Workers merge queued
+requests by concatenating their bytes (repeated fields concatenate in protobuf) to send fewer, larger ones.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from failpath.exporters.config import Queue, Retry
+from failpath.exporters.retry import Backoff
+from failpath.exporters.sender import Sender, SendError
+from failpath.metrics import Metrics
+
+log = logging.getLogger("failpath.exporter")
+
+
+@dataclass(slots=True)
+class _Item:
+    payload: bytes
+    spans: int
+
+
+class ExportQueue:
+    def __init__(self, sender: Sender, queue: Queue, retry: Retry | None, metrics: Metrics) -> None:
+        self.name = sender.name
+        self._sender = sender
+        self._queue = queue
+        self._retry = retry
+        self._metrics = metrics
+        self._items: deque[_Item] = deque()
+        self._nonempty = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._held_spans = 0
+        self._held_bytes = 0
+        self._queued_spans = 0
+        self._in_flight: dict[asyncio.Task[None], int] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._deadline: float | None = None
+        # True after a permanent failure, until the next success: /readyz reports it.
+        self.failing_permanently = False
+        metrics.queue_capacity_spans.labels(self.name).set(queue.max_spans)
+
+    def has_room(self, spans: int, size: int) -> bool:
+        if self._held_spans == 0:
+            # An oversized batch still goes through an empty queue rather than being refused forever.
+            return True
+        return self._held_spans + spans <= self._queue.max_spans and self._held_bytes + size <= self._queue.max_bytes
+
+    def put(self, payload: bytes, spans: int) -> None:
+        """Enqueue; the caller checked has_room (no await in between, so the check still holds)."""
+        self._items.append(_Item(payload, spans))
+        self._held_spans += spans
+        self._held_bytes += len(payload)
+        self._queued_spans += spans
+        self._nonempty.set()
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        self._metrics.queue_spans.labels(self.name).set(self._queued_spans)
+        self._metrics.queue_bytes.labels(self.name).set(self._held_bytes)
+        self._metrics.spans_in_flight.labels(self.name).set(self._held_spans - self._queued_spans)
+
+    async def start(self) -> None:
+        await self._sender.start()
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"export-{self.name}-{index}")
+            for index in range(self._queue.consumers)
+        ]
+
+    async def _next_batch(self) -> _Item:
+        while not self._items:
+            self._nonempty.clear()
+            await self._nonempty.wait()
+        first = self._items.popleft()
+        parts, spans, size = [first.payload], first.spans, len(first.payload)
+        limit_spans, limit_bytes = self._queue.batch_max_spans, self._queue.batch_max_bytes
+        while self._items:
+            item = self._items[0]
+            if spans + item.spans > limit_spans or size + len(item.payload) > limit_bytes:
+                break
+            self._items.popleft()
+            parts.append(item.payload)
+            spans += item.spans
+            size += len(item.payload)
+        self._queued_spans -= spans
+        return _Item(parts[0] if len(parts) == 1 else b"".join(parts), spans)
+
+    async def _work(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while True:
+            item = await self._next_batch()
+            self._in_flight[task] = item.spans
+            self._update_gauges()
+            try:
+                await self._deliver(item)
+            finally:
+                del self._in_flight[task]
+                self._held_spans -= item.spans
+                self._held_bytes -= len(item.payload)
+                if not self._held_spans:
+                    self._drained.set()
+                self._update_gauges()
+
+    def _drop(self, spans: int, reason: str, message: str) -> None:
+        self._metrics.spans_dropped.labels(self.name, reason).inc(spans)
+        log.error(
+            "spans dropped by exporter",
+            extra={"exporter": self.name, "reason": reason, "spans": spans, "detail": message[:300]},
+        )
+
+    async def _deliver(self, item: _Item) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = Backoff(self._retry) if self._retry and self._retry.enabled else None
+        started = loop.time()
+        while True:
+            try:
+                rejected = await self._sender.send(item.payload, item.spans)
+            except SendError as error:
+                self._metrics.send_failures.labels(self.name, error.reason).inc()
+                if not error.retryable or backoff is None or self._retry is None:
+                    self.failing_permanently = not error.retryable
+                    self._drop(item.spans, error.reason, str(error))
+                    return
+                delay = max(backoff.next_delay(), error.retry_after or 0.0)
+                now = loop.time()
+                limit = self._retry.max_elapsed_time
+                if limit and now + delay - started > limit:
+                    self._drop(item.spans, "retries_exhausted", f"{error.reason}: {error}")
+                    return
+                if self._deadline is not None and now + delay > self._deadline:
+                    self._drop(item.spans, "shutdown", f"backend still failing at shutdown: {error.reason}")
+                    return
+                log.warning(
+                    "export failed, will retry",
+                    extra={"exporter": self.name, "reason": error.reason, "retry_in_s": round(delay, 3)},
+                )
+                await asyncio.sleep(delay)
+                continue
+            self.failing_permanently = False
+            self._metrics.spans_exported.labels(self.name).inc(item.spans - rejected)
+            if rejected:
+                self._drop(rejected, "rejected_by_backend", "backend reported partial success")
+            return
+
+    async def shutdown(self, deadline: float) -> None:
+        """Drain until empty or deadline; whatever is left is counted and logged, never silently lost."""
+        loop = asyncio.get_running_loop()
+        self._deadline = deadline
+        if self._held_spans:
+            self._drained.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), max(0.0, deadline - loop.time()))
+        # Counted before cancelling: a cancelled send is not known to have arrived.
+        left = self._held_spans
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if left:
+            self._drop(left, "shutdown", "drain timeout reached with spans still queued or in flight")
+            self._items.clear()
+            self._held_spans = self._held_bytes = self._queued_spans = 0
+            self._update_gauges()
+        await self._sender.close()

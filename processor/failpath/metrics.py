@@ -1,0 +1,71 @@
+"""failpath's own metrics, in one registry per service instance (so tests can run several side by side)."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        # Receivers. transport: grpc | http.
+        self.requests_received = Counter(
+            "failpath_receiver_requests", "Export requests received", ["transport"], registry=r
+        )
+        self.spans_received = Counter(
+            "failpath_receiver_spans_received",
+            "Spans received in well-formed requests, before id checks",
+            ["transport"],
+            registry=r,
+        )
+        self.spans_accepted = Counter(
+            "failpath_receiver_spans_accepted",
+            "Spans accepted into the pipeline (acknowledged to the client)",
+            ["transport"],
+            registry=r,
+        )
+        self.spans_refused = Counter(
+            "failpath_receiver_spans_refused",
+            "Spans not accepted, by reason (invalid_id, overloaded, shutting_down)",
+            ["transport", "reason"],
+            registry=r,
+        )
+        self.requests_refused = Counter(
+            "failpath_receiver_requests_refused",
+            "Requests answered with an error, by reason",
+            ["transport", "reason"],
+            registry=r,
+        )
+        self.requests_in_flight = Gauge(
+            "failpath_receiver_requests_in_flight", "Requests being processed", ["transport"], registry=r
+        )
+        # Exporters. exporter: the exporter's name (store, jsonl, or an otlp exporter's name).
+        self.spans_exported = Counter(
+            "failpath_exporter_spans_exported", "Spans delivered by an exporter", ["exporter"], registry=r
+        )
+        self.send_failures = Counter(
+            "failpath_exporter_send_failures",
+            "Failed send attempts (retried or not), by reason",
+            ["exporter", "reason"],
+            registry=r,
+        )
+        self.spans_dropped = Counter(
+            "failpath_exporter_spans_dropped",
+            "Acknowledged spans an exporter gave up on, by reason (permanent error, retries exhausted, shutdown)",
+            ["exporter", "reason"],
+            registry=r,
+        )
+        self.queue_spans = Gauge(
+            "failpath_exporter_queue_spans", "Spans waiting in the exporter queue", ["exporter"], registry=r
+        )
+        self.queue_bytes = Gauge(
+            "failpath_exporter_queue_bytes",
+            "Serialized bytes held by the exporter queue, in flight included",
+            ["exporter"],
+            registry=r,
+        )
+        self.spans_in_flight = Gauge(
+            "failpath_exporter_spans_in_flight", "Spans being sent right now", ["exporter"], registry=r
+        )
+        self.queue_capacity_spans = Gauge(
+            "failpath_exporter_queue_capacity_spans", "The queue's limit in spans", ["exporter"], registry=r
+        )

@@ -1,0 +1,99 @@
+"""Builds the chain from the config and owns its start and shutdown order.
+
+    receivers (gRPC, HTTP) -> Intake -> [stages] -> ExporterFanout -> ExportQueue per exporter -> Sender
+
+Stages (redaction, tail sampling, packets, in that order) are consumers that slot in between the intake
+and the fan-out; the receivers and exporters never change for them. Start: exporters first, receivers
+last. Shutdown: receivers first (stop accepting), then stages flush, then exporter queues drain.
+"""
+
+import asyncio
+import logging
+
+from failpath.admin import AdminServer
+from failpath.config import Config
+from failpath.exporters.fanout import ExporterFanout
+from failpath.exporters.jsonl import JsonlSender
+from failpath.exporters.otlp_grpc import OtlpGrpcSender
+from failpath.exporters.otlp_http import OtlpHttpSender
+from failpath.exporters.queue import ExportQueue
+from failpath.exporters.store import StoreSender
+from failpath.metrics import Metrics
+from failpath.receivers.auth import BearerCheck
+from failpath.receivers.intake import Intake
+from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
+from failpath.receivers.otlp_http import OtlpHttpReceiver
+from failpath.store.private_files import private_dir
+
+log = logging.getLogger("failpath")
+
+
+def _export_queues(config: Config, metrics: Metrics) -> list[ExportQueue]:
+    exporters = config.exporters
+    queues = []
+    for otlp in exporters.otlp:
+        sender = OtlpGrpcSender(otlp) if otlp.protocol == "grpc" else OtlpHttpSender(otlp)
+        queues.append(ExportQueue(sender, otlp.queue, otlp.retry, metrics))
+    if exporters.store.enabled:
+        store = StoreSender(config.data_path(exporters.store.path))
+        queues.append(ExportQueue(store, exporters.store.queue, None, metrics))
+    if exporters.jsonl.enabled:
+        jsonl = JsonlSender(config.data_path(exporters.jsonl.path))
+        queues.append(ExportQueue(jsonl, exporters.jsonl.queue, None, metrics))
+    return queues
+
+
+class Pipeline:
+    def __init__(self, config: Config, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self._queues = _export_queues(config, self.metrics)
+        self._intake = Intake(ExporterFanout(self._queues), self.metrics)
+        otlp = config.receivers.otlp
+        auth = BearerCheck(otlp.auth)
+        self.grpc = (
+            OtlpGrpcReceiver(otlp.grpc, auth, self._intake, otlp.retry_after, self.metrics)
+            if otlp.grpc.enabled
+            else None
+        )
+        self.http = (
+            OtlpHttpReceiver(otlp.http, auth, self._intake, otlp.retry_after, self.metrics)
+            if otlp.http.enabled
+            else None
+        )
+        self.admin = AdminServer(config.admin, self.metrics, self.not_ready) if config.admin.enabled else None
+        self._listening = False
+
+    def not_ready(self) -> list[str]:
+        problems = [] if self._listening else ["receivers are not listening"]
+        problems.extend(
+            f"exporter {queue.name!r} is failing with a permanent error"
+            for queue in self._queues
+            if queue.failing_permanently
+        )
+        return problems
+
+    async def start(self) -> None:
+        private_dir(self.config.data_path("."))
+        for queue in self._queues:
+            await queue.start()
+        if self.admin:
+            await self.admin.start()
+        for receiver in (self.grpc, self.http):
+            if receiver:
+                await receiver.start()
+        self._listening = True
+
+    async def shutdown(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.service.shutdown_timeout
+        log.info("shutting down", extra={"timeout_s": self.config.service.shutdown_timeout})
+        self._listening = False
+        self._intake.closed = True
+        for receiver in (self.grpc, self.http):
+            if receiver:
+                await receiver.shutdown(deadline)
+        await asyncio.gather(*(queue.shutdown(deadline) for queue in self._queues))
+        if self.admin:
+            await self.admin.shutdown(deadline)
+        log.info("stopped")

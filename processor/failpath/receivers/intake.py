@@ -1,0 +1,45 @@
+"""What both receivers do with a decoded request: check span ids, hand it on, and account for it."""
+
+import logging
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from failpath.consumer import Batch, Consumer, Refused
+from failpath.metrics import Metrics
+from failpath.otlp.span_ids import reject_invalid_spans
+
+log = logging.getLogger("failpath.receiver")
+
+
+class Intake:
+    def __init__(self, next_consumer: Consumer, metrics: Metrics) -> None:
+        self._next = next_consumer
+        self._metrics = metrics
+        self.closed = False
+
+    async def accept(self, request: ExportTraceServiceRequest, transport: str) -> ExportTraceServiceResponse:
+        """Pass the request's valid spans on; raises Refused (nothing kept) if the pipeline cannot take them."""
+        metrics = self._metrics
+        accepted, rejected, message = reject_invalid_spans(request)
+        metrics.spans_received.labels(transport).inc(accepted + rejected)
+        response = ExportTraceServiceResponse()
+        if rejected:
+            metrics.spans_refused.labels(transport, "invalid_id").inc(rejected)
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = message
+            log.info("spans rejected", extra={"transport": transport, "rejected": rejected, "reason": message})
+        if not accepted:
+            return response
+        if self.closed:
+            metrics.spans_refused.labels(transport, "shutting_down").inc(accepted)
+            raise Refused("shutting_down", "failpath is shutting down; retry against another instance or later")
+        try:
+            await self._next.consume(Batch(request, accepted))
+        except Refused as refused:
+            metrics.spans_refused.labels(transport, refused.reason).inc(accepted)
+            raise
+        metrics.spans_accepted.labels(transport).inc(accepted)
+        return response

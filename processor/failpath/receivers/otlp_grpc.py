@@ -1,0 +1,117 @@
+"""OTLP/gRPC receiver: TraceService/Export on grpc.aio, sharing the event loop with everything else."""
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import NoReturn
+
+import grpc
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from failpath.consumer import Refused
+from failpath.metrics import Metrics
+from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY, build_status
+from failpath.receivers.auth import BearerCheck
+from failpath.receivers.config import GrpcReceiver, ServerTLS
+from failpath.receivers.intake import Intake
+
+log = logging.getLogger("failpath.receiver")
+
+_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+_TRANSPORT = "grpc"
+
+
+def _server_credentials(tls: ServerTLS) -> grpc.ServerCredentials:
+    key, cert = Path(tls.key_file).read_bytes(), Path(tls.cert_file).read_bytes()
+    client_ca = Path(tls.client_ca_file).read_bytes() if tls.client_ca_file else None
+    return grpc.ssl_server_credentials([(key, cert)], client_ca, require_client_auth=client_ca is not None)
+
+
+class OtlpGrpcReceiver:
+    def __init__(
+        self, config: GrpcReceiver, auth: BearerCheck, intake: Intake, retry_after: float, metrics: Metrics
+    ) -> None:
+        self._config = config
+        self._auth = auth
+        self._intake = intake
+        self._retry_after = retry_after
+        self._metrics = metrics
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        # Raw bytes in: a malformed body must become INVALID_ARGUMENT, not grpc's INTERNAL.
+        handler = grpc.method_handlers_generic_handler(
+            _SERVICE,
+            {
+                "Export": grpc.unary_unary_rpc_method_handler(
+                    self._export, response_serializer=ExportTraceServiceResponse.SerializeToString
+                )
+            },
+        )
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", self._config.max_recv_msg_size),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        server.add_generic_rpc_handlers((handler,))
+        endpoint = self._config.endpoint
+        if self._config.tls:
+            self.port = server.add_secure_port(endpoint, _server_credentials(self._config.tls))
+        else:
+            self.port = server.add_insecure_port(endpoint)
+        await server.start()
+        self._server = server
+        log.info("otlp grpc receiver listening", extra={"endpoint": endpoint, "port": self.port})
+
+    async def _abort(
+        self,
+        context: grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse],
+        code: grpc.StatusCode,
+        reason: str,
+        message: str,
+        retry_after: float | None = None,
+    ) -> NoReturn:
+        self._metrics.requests_refused.labels(_TRANSPORT, reason).inc()
+        status = build_status(code.value[0], message, retry_after)
+        trailer = ((GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),)
+        await context.abort(code, message, trailing_metadata=trailer)
+        raise AssertionError("context.abort returned")
+
+    async def _export(
+        self, body: bytes, context: grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]
+    ) -> ExportTraceServiceResponse:
+        metrics = self._metrics
+        metrics.requests_received.labels(_TRANSPORT).inc()
+        if not self._auth.allows(dict(context.invocation_metadata() or ()).get("authorization")):
+            await self._abort(
+                context, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", "missing or wrong bearer token"
+            )
+        try:
+            request = ExportTraceServiceRequest.FromString(body)
+        except DecodeError as error:
+            await self._abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "malformed",
+                f"not an ExportTraceServiceRequest: {error}",
+            )
+        in_flight = metrics.requests_in_flight.labels(_TRANSPORT)
+        in_flight.inc()
+        try:
+            return await self._intake.accept(request, _TRANSPORT)
+        except Refused as refused:
+            await self._abort(context, grpc.StatusCode.UNAVAILABLE, refused.reason, str(refused), self._retry_after)
+        finally:
+            in_flight.dec()
+
+    async def shutdown(self, deadline: float) -> None:
+        """Stop accepting; in-flight calls get until deadline to finish."""
+        if self._server is not None:
+            grace = max(0.0, deadline - asyncio.get_running_loop().time())
+            await self._server.stop(grace)

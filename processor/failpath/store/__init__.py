@@ -1,0 +1,1 @@
+"""The embedded store under data_dir: owner-only files, SQLite for spans."""

@@ -1,0 +1,117 @@
+"""The embedded span store: SQLite under data_dir, read later by the CLI and the dashboard.
+
+Each span is one row with the fields people filter on, plus the span's own protobuf bytes; resources
+and scopes are stored once each and referenced by id. Re-sent spans (exporter retries) replace their row.
+"""
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from failpath.store.private_files import private_file
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    service_name TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scopes (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id BLOB NOT NULL,
+    span_id BLOB NOT NULL,
+    parent_span_id BLOB NOT NULL,
+    name TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    status_code INTEGER NOT NULL,
+    resource_id INTEGER NOT NULL REFERENCES resources(id),
+    scope_id INTEGER NOT NULL REFERENCES scopes(id),
+    body BLOB NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spans_by_start ON spans (start_ns);
+"""
+
+
+class SpanStore:
+    """Not thread-safe: one writer thread owns it (see exporters/store.py)."""
+
+    def __init__(self, path: Path) -> None:
+        private_file(path)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._resources: dict[bytes, int] = {}
+        self._scopes: dict[bytes, int] = {}
+
+    def _interned(self, cache: dict[bytes, int], body: bytes, insert: str, columns: tuple[str, ...]) -> int:
+        """The row id of a resource or scope, stored once however many spans share it."""
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        row_id = cache.get(digest)
+        if row_id is None:
+            table = insert.split()[3]
+            self._db.execute(insert, (digest, body, *columns))
+            row_id = int(self._db.execute(f"SELECT id FROM {table} WHERE digest = ?", (digest,)).fetchone()[0])
+            cache[digest] = row_id
+        return row_id
+
+    def write(self, payload: bytes) -> int:
+        """Store every span of a serialized ExportTraceServiceRequest; returns the number written."""
+        request = ExportTraceServiceRequest.FromString(payload)
+        rows: list[tuple[object, ...]] = []
+        self._db.execute("BEGIN")
+        try:
+            for resource_spans in request.resource_spans:
+                resource = resource_spans.resource
+                service = next((a.value.string_value for a in resource.attributes if a.key == "service.name"), "")
+                resource_id = self._interned(
+                    self._resources,
+                    resource.SerializeToString(deterministic=True),
+                    "INSERT OR IGNORE INTO resources (digest, body, service_name) VALUES (?, ?, ?)",
+                    (service,),
+                )
+                for scope_spans in resource_spans.scope_spans:
+                    scope = scope_spans.scope
+                    scope_id = self._interned(
+                        self._scopes,
+                        scope.SerializeToString(deterministic=True),
+                        "INSERT OR IGNORE INTO scopes (digest, body, name, version) VALUES (?, ?, ?, ?)",
+                        (scope.name, scope.version),
+                    )
+                    rows.extend(
+                        (
+                            span.trace_id,
+                            span.span_id,
+                            span.parent_span_id,
+                            span.name,
+                            span.kind,
+                            span.start_time_unix_nano,
+                            span.end_time_unix_nano,
+                            span.status.code,
+                            resource_id,
+                            scope_id,
+                            span.SerializeToString(),
+                        )
+                        for span in scope_spans.spans
+                    )
+            self._db.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return len(rows)
+
+    def close(self) -> None:
+        self._db.close()
