@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(VENV)/bin/failpath serve --config $(CONFIG)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check processor tests bench
-	$(VENV)/bin/ruff format --check processor tests bench
+	$(VENV)/bin/ruff check processor tests
+	$(VENV)/bin/ruff format --check processor tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
 

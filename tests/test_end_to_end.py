@@ -14,9 +14,7 @@ from tests.support.sink import OtlpSink
 def test_sdk_spans_reach_backend_unchanged(
     tmp_path: Path, sink: OtlpSink, sdk_protocol: str, backend_protocol: str
 ) -> None:
-    endpoint = (
-        f"127.0.0.1:{sink.grpc_port}" if backend_protocol == "grpc" else f"http://127.0.0.1:{sink.http_port}"
-    )
+    endpoint = f"127.0.0.1:{sink.grpc_port}" if backend_protocol == "grpc" else f"http://127.0.0.1:{sink.http_port}"
     exporter = otlp_exporter("backend", endpoint, backend_protocol, headers={"x-tenant": "acme"})
     config = make_config(tmp_path, {"exporters": {"otlp": [exporter]}})
     with RunningFailpath(config) as failpath:
@@ -26,7 +24,5 @@ def test_sdk_spans_reach_backend_unchanged(
         assert failpath.metric("failpath_receiver_spans_accepted_total", transport=sdk_protocol) == len(sent)
     assert_same_spans(sent, sink.requests)
     # Configured headers reach the backend (gRPC metadata / HTTP headers).
-    assert all(
-        {k.lower(): v for k, v in metadata.items()}.get("x-tenant") == "acme" for metadata in sink.metadata
-    )
+    assert all({k.lower(): v for k, v in metadata.items()}.get("x-tenant") == "acme" for metadata in sink.metadata)
     assert failpath.metric("failpath_exporter_spans_exported_total", exporter="backend") == len(sent)

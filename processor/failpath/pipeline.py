@@ -36,7 +36,7 @@ def _export_queues(config: Config, metrics: Metrics) -> list[ExportQueue]:
         queues.append(ExportQueue(sender, otlp.queue, otlp.retry, metrics))
     if exporters.store.enabled:
         store = StoreSender(config.data_path(exporters.store.path))
-        queues.append(ExportQueue(store, exporters.store.queue, None, metrics))
+        queues.append(ExportQueue(store, exporters.store.queue, exporters.store.retry, metrics))
     if exporters.jsonl.enabled:
         jsonl = JsonlSender(config.data_path(exporters.jsonl.path))
         queues.append(ExportQueue(jsonl, exporters.jsonl.queue, None, metrics))

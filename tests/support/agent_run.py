@@ -123,4 +123,7 @@ def assert_same_spans(sent: Sequence[ReadableSpan], received: Sequence[ExportTra
         assert got.status.message == (expected.status.description or "")
         assert _attrs(resource.attributes) == _sdk_attrs(expected.resource.attributes)
         assert expected.instrumentation_scope is not None
-        assert (scope.name, scope.version) == (expected.instrumentation_scope.name, expected.instrumentation_scope.version)
+        assert (scope.name, scope.version) == (
+            expected.instrumentation_scope.name,
+            expected.instrumentation_scope.version,
+        )

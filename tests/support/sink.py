@@ -63,8 +63,10 @@ class OtlpSink:
     def wait_for_spans(self, count: int, timeout: float = 15.0) -> list[Span]:
         with self._arrived:
             self._arrived.wait_for(
-                lambda: sum(len(ss.spans) for r in self.requests for rs in r.resource_spans for ss in rs.scope_spans)
-                >= count,
+                lambda: (
+                    sum(len(ss.spans) for r in self.requests for rs in r.resource_spans for ss in rs.scope_spans)
+                    >= count
+                ),
                 timeout,
             )
         return self.spans()
@@ -76,19 +78,23 @@ class OtlpSink:
             context.abort(failure[0], "sink told to fail")
         if self.delay:
             threading.Event().wait(self.delay)
-        self._record(ExportTraceServiceRequest.FromString(body), dict(context.invocation_metadata()))
+        metadata = {key: str(value) for key, value in context.invocation_metadata()}
+        self._record(ExportTraceServiceRequest.FromString(body), metadata)
         return ExportTraceServiceResponse().SerializeToString()
 
     def start_grpc(self) -> int:
         handler = grpc.method_handlers_generic_handler(
             _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(self._grpc_export)}
         )
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=(handler,))
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=[handler])
         self.grpc_port = self._grpc.add_insecure_port(f"127.0.0.1:{self._grpc_port}")
         self._grpc.start()
         return self.grpc_port
 
     def start_http(self) -> int:
+        return self.start_http_on(0)
+
+    def start_http_on(self, port: int) -> int:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,7 +119,7 @@ class OtlpSink:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         self.http_port = self._http.server_address[1]
         return self.http_port

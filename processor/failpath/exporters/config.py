@@ -75,6 +75,8 @@ class StoreExporter(Strict):
     # Relative paths are under data_dir.
     path: str = "spans.db"
     queue: Queue = Queue(consumers=1)
+    # A locked or full database is retried; max_elapsed_time 0 keeps trying until shutdown.
+    retry: Retry = Retry(initial_interval=0.1, max_interval=5.0, max_elapsed_time=0.0)
 
 
 class JsonlExporter(Strict):

@@ -26,11 +26,10 @@ class StoreSender:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._thread, self._store.write, payload)
-        except sqlite3.OperationalError as error:
-            # Locked or disk full: may clear up, so retry.
-            raise SendError("sqlite_busy", str(error), retryable=True) from None
         except sqlite3.Error as error:
-            raise SendError("sqlite_error", str(error), retryable=False) from None
+            # Locked, busy or full can clear up; anything else (corruption, schema) will not.
+            transient = any(word in str(error) for word in ("locked", "busy", "full"))
+            raise SendError("sqlite_busy" if transient else "sqlite_error", str(error), retryable=transient) from None
         return 0
 
     async def close(self) -> None:

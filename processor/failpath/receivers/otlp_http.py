@@ -54,9 +54,7 @@ class OtlpHttpReceiver:
         app = web.Application()
         app.router.add_route("*", self._config.traces_path, self._handle)
         # We decompress ourselves, with a cap on the output (aiohttp would inflate without one).
-        runner = web.AppRunner(
-            app, auto_decompress=False, access_log=None, handle_signals=False, shutdown_timeout=5.0
-        )
+        runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
         sock = bind(self._config.endpoint)
         self.port = sock.getsockname()[1]

@@ -56,15 +56,29 @@ class SpanStore:
         self._resources: dict[bytes, int] = {}
         self._scopes: dict[bytes, int] = {}
 
-    def _interned(self, cache: dict[bytes, int], body: bytes, insert: str, columns: tuple[str, ...]) -> int:
-        """The row id of a resource or scope, stored once however many spans share it."""
+    def _resource_id(self, body: bytes, service_name: str) -> int:
+        """The row id of a resource, stored once however many spans share it."""
         digest = hashlib.blake2b(body, digest_size=16).digest()
-        row_id = cache.get(digest)
+        row_id = self._resources.get(digest)
         if row_id is None:
-            table = insert.split()[3]
-            self._db.execute(insert, (digest, body, *columns))
-            row_id = int(self._db.execute(f"SELECT id FROM {table} WHERE digest = ?", (digest,)).fetchone()[0])
-            cache[digest] = row_id
+            self._db.execute(
+                "INSERT OR IGNORE INTO resources (digest, body, service_name) VALUES (?, ?, ?)",
+                (digest, body, service_name),
+            )
+            row_id = int(self._db.execute("SELECT id FROM resources WHERE digest = ?", (digest,)).fetchone()[0])
+            self._resources[digest] = row_id
+        return row_id
+
+    def _scope_id(self, body: bytes, name: str, version: str) -> int:
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        row_id = self._scopes.get(digest)
+        if row_id is None:
+            self._db.execute(
+                "INSERT OR IGNORE INTO scopes (digest, body, name, version) VALUES (?, ?, ?, ?)",
+                (digest, body, name, version),
+            )
+            row_id = int(self._db.execute("SELECT id FROM scopes WHERE digest = ?", (digest,)).fetchone()[0])
+            self._scopes[digest] = row_id
         return row_id
 
     def write(self, payload: bytes) -> int:
@@ -76,20 +90,10 @@ class SpanStore:
             for resource_spans in request.resource_spans:
                 resource = resource_spans.resource
                 service = next((a.value.string_value for a in resource.attributes if a.key == "service.name"), "")
-                resource_id = self._interned(
-                    self._resources,
-                    resource.SerializeToString(deterministic=True),
-                    "INSERT OR IGNORE INTO resources (digest, body, service_name) VALUES (?, ?, ?)",
-                    (service,),
-                )
+                resource_id = self._resource_id(resource.SerializeToString(deterministic=True), service)
                 for scope_spans in resource_spans.scope_spans:
                     scope = scope_spans.scope
-                    scope_id = self._interned(
-                        self._scopes,
-                        scope.SerializeToString(deterministic=True),
-                        "INSERT OR IGNORE INTO scopes (digest, body, name, version) VALUES (?, ?, ?, ?)",
-                        (scope.name, scope.version),
-                    )
+                    scope_id = self._scope_id(scope.SerializeToString(deterministic=True), scope.name, scope.version)
                     rows.extend(
                         (
                             span.trace_id,

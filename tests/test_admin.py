@@ -1,0 +1,47 @@
+"""The admin endpoint: liveness, readiness and Prometheus metrics."""
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.harness import RunningFailpath, make_config
+from tests.support.http import request
+from tests.support.requests import build_request
+
+
+def test_health_ready_and_metrics(tmp_path: Path) -> None:
+    with RunningFailpath(make_config(tmp_path)) as failpath:
+        assert request(f"{failpath.admin_url}/healthz", method="GET")[0] == 200
+        status, _, body = request(f"{failpath.admin_url}/readyz", method="GET")
+        assert (status, body) == (200, b'{"status": "ready"}')
+        body = build_request(spans=3).SerializeToString()
+        assert request(failpath.http_url, body, {"Content-Type": "application/x-protobuf"})[0] == 200
+        request(failpath.http_url, b"x", {"Content-Type": "text/plain"})
+        status, headers, page = request(f"{failpath.admin_url}/metrics", method="GET")
+        assert status == 200
+        assert headers["content-type"].startswith("text/plain")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(page.decode())
+        for sample in family.samples
+    }
+    assert samples[("failpath_receiver_requests_total", (("transport", "http"),))] == 2
+    assert samples[("failpath_receiver_spans_accepted_total", (("transport", "http"),))] == 3
+    assert (
+        samples[("failpath_receiver_requests_refused_total", (("reason", "content_type"), ("transport", "http")))] == 1
+    )
+    names = {name for name, _ in samples}
+    for expected in (
+        "failpath_exporter_queue_spans",
+        "failpath_exporter_queue_bytes",
+        "failpath_exporter_spans_in_flight",
+        "failpath_receiver_requests_in_flight",
+    ):
+        assert expected in names
+
+
+def test_admin_and_receivers_bind_only_what_config_asks(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"receivers": {"otlp": {"grpc": {"enabled": False}}}, "admin": {"enabled": False}})
+    with RunningFailpath(config) as failpath:
+        assert failpath.pipeline.grpc is None and failpath.pipeline.admin is None
+        assert request(failpath.http_url, b"", {"Content-Type": "application/x-protobuf"})[0] == 200

@@ -1,0 +1,89 @@
+"""Bearer-token auth and TLS on both receivers, with the real SDK exporters as clients."""
+
+import ssl
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+
+from tests.support.agent_run import assert_same_spans, emit_runs, sdk_exporter
+from tests.support.harness import RunningFailpath, make_config, otlp_exporter
+from tests.support.http import request
+from tests.support.requests import build_request
+from tests.support.sink import OtlpSink
+from tests.support.tls import self_signed
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def test_bearer_token_required_on_both_receivers(
+    tmp_path: Path, sink: OtlpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAILPATH_TEST_TOKEN", TOKEN)
+    config = make_config(
+        tmp_path,
+        {
+            "receivers": {"otlp": {"auth": {"token_env": "FAILPATH_TEST_TOKEN"}}},
+            "exporters": {"otlp": [otlp_exporter("sink", f"127.0.0.1:{sink.grpc_port}")]},
+        },
+    )
+    body = build_request().SerializeToString()
+    with RunningFailpath(config) as failpath:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+            status, response_headers, _ = request(
+                failpath.http_url, body, {"Content-Type": "application/x-protobuf", **headers}
+            )
+            assert status == 401
+            assert response_headers["www-authenticate"] == "Bearer"
+        with grpc.insecure_channel(failpath.grpc_endpoint) as channel:
+            call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export", None, None)
+            with pytest.raises(grpc.RpcError) as caught:
+                call(body, timeout=5, metadata=(("authorization", "Bearer wrong"),))
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert sink.span_count() == 0
+
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        sent = emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint, auth), runs=1)
+        sent += emit_runs(sdk_exporter("http", failpath.http_url, auth), runs=1)
+        sink.wait_for_spans(len(sent))
+    assert_same_spans(sent, sink.requests)
+
+
+def test_config_refuses_auth_without_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAILPATH_NO_SUCH_TOKEN", raising=False)
+    with pytest.raises(Exception, match="FAILPATH_NO_SUCH_TOKEN is not set"):
+        make_config(tmp_path, {"receivers": {"otlp": {"auth": {"token_env": "FAILPATH_NO_SUCH_TOKEN"}}}})
+
+
+def test_tls_on_both_receivers(tmp_path: Path, sink: OtlpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests lets these override the exporter's own CA file.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    cert, key = self_signed(tmp_path)
+    tls = {"cert_file": str(cert), "key_file": str(key)}
+    config = make_config(
+        tmp_path / "data",
+        {
+            "receivers": {"otlp": {"grpc": {"tls": tls}, "http": {"tls": tls}}},
+            "exporters": {"otlp": [otlp_exporter("sink", f"127.0.0.1:{sink.grpc_port}")]},
+        },
+    )
+    with RunningFailpath(config) as failpath:
+        grpc_exporter = GrpcSpanExporter(
+            endpoint=f"https://localhost:{failpath.pipeline.grpc.port}",  # type: ignore[union-attr]
+            credentials=grpc.ssl_channel_credentials(cert.read_bytes()),
+        )
+        http_url = failpath.http_url.replace("http://127.0.0.1", "https://localhost")
+        sent = emit_runs(grpc_exporter, runs=1)
+        sent += emit_runs(HttpSpanExporter(endpoint=http_url, certificate_file=str(cert)), runs=1)
+        sink.wait_for_spans(len(sent))
+        assert_same_spans(sent, sink.requests)
+        # Plaintext is refused on the TLS port; a TLS client that trusts the certificate gets through.
+        with pytest.raises(ConnectionError):
+            request(failpath.http_url, b"", {"Content-Type": "application/x-protobuf"})
+        context = ssl.create_default_context(cafile=str(cert))
+        body = build_request().SerializeToString()
+        status, _, _ = request(http_url, body, {"Content-Type": "application/x-protobuf"}, context=context)
+        assert status == 200

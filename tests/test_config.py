@@ -1,0 +1,97 @@
+"""Config loading: defaults, env substitution, and errors that name the file, the key path and the reason."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from failpath.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_default_config_is_valid_and_local_only() -> None:
+    config = load_config(ROOT / "config" / "failpath.yaml")
+    otlp = config.receivers.otlp
+    assert otlp.grpc.endpoint == "127.0.0.1:4317"
+    assert otlp.http.endpoint == "127.0.0.1:4318"
+    assert config.admin.endpoint == "127.0.0.1:13133"
+    assert config.exporters.store.enabled and not config.exporters.otlp
+
+
+def test_every_example_config_is_valid() -> None:
+    for path in (ROOT / "config").glob("*.yaml"):
+        load_config(path)
+
+
+def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("receivers:\n  otlp:\n    grpc:\n      endpiont: 127.0.0.1:4317\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+    assert "receivers.otlp.grpc.endpiont: unknown key" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "reason"),
+    [
+        (
+            "receivers: {otlp: {http: {max_request_body_size: lots}}}",
+            "receivers.otlp.http.max_request_body_size",
+            "not a size",
+        ),
+        ("service: {shutdown_timeout: soon}", "service.shutdown_timeout", "not a duration"),
+        ("admin: {endpoint: '::1:13133'}", "admin.endpoint", "brackets"),
+        ("exporters: {otlp: [{name: a, protocol: http, endpoint: '127.0.0.1:4318'}]}", "exporters.otlp.0", "http://"),
+        ("exporters: {otlp: [{name: a, endpoint: 'x:1'}, {name: a, endpoint: 'y:1'}]}", "exporters", "unique"),
+        ("exporters: {store: {enabled: false}}", "exporters", "nowhere to go"),
+        ("logging: {level: loud}", "logging.level", "'debug'"),
+    ],
+)
+def test_bad_values_say_where_and_why(text: str, where: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "inline.yaml")
+    message = str(caught.value)
+    assert message.startswith("inline.yaml: invalid config")
+    assert where in message and reason in message
+
+
+def test_env_substitution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FP_PORT", "4999")
+    monkeypatch.setenv("FP_TOKEN", "abc$def")
+    config = parse_config(
+        """
+receivers: {otlp: {grpc: {endpoint: "127.0.0.1:${env:FP_PORT}"}}}
+service: {shutdown_timeout: "${env:FP_UNSET:-3s}"}
+exporters:
+  otlp: [{name: b, endpoint: "h:1", headers: {authorization: "Bearer ${env:FP_TOKEN}", cost: "$$5"}}]
+"""
+    )
+    assert config.receivers.otlp.grpc.endpoint == "127.0.0.1:4999"
+    assert config.service.shutdown_timeout == 3.0
+    assert config.exporters.otlp[0].headers == {"authorization": "Bearer abc$def", "cost": "$5"}
+
+
+def test_missing_env_var_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FP_MISSING", raising=False)
+    with pytest.raises(ConfigError, match=r"x.yaml: data_dir: environment variable FP_MISSING is not set"):
+        parse_config("data_dir: ${env:FP_MISSING}", "x.yaml")
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    good = subprocess.run(
+        [sys.executable, "-m", "failpath", "check-config", str(ROOT / "config" / "failpath.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert good.returncode == 0, good.stderr
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("admin: {endpoint: nowhere}\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "failpath", "check-config", str(bad_file)], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2
+    assert f"{bad_file}: invalid config" in bad.stderr and "admin.endpoint" in bad.stderr

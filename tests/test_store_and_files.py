@@ -1,0 +1,86 @@
+"""The embedded SQLite store and the JSONL exporter: what they hold, and that only the owner can read it."""
+
+import json
+import sqlite3
+import stat
+from pathlib import Path
+
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from failpath.otlp import json_codec
+from tests.support.agent_run import emit_runs, sdk_exporter
+from tests.support.harness import RunningFailpath, make_config
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_default_store_keeps_every_span_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = make_config(data, {"exporters": {"jsonl": {"enabled": True}}})
+    with RunningFailpath(config) as failpath:
+        sent = emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=2)
+    assert _mode(data) == 0o700
+    assert _mode(data / "spans.db") == 0o600
+    assert _mode(data / "spans.jsonl") == 0o600
+    assert not [p for p in data.iterdir() if _mode(p) & 0o077]
+
+    db = sqlite3.connect(data / "spans.db")
+    rows = db.execute(
+        "SELECT s.trace_id, s.span_id, s.name, s.status_code, s.body, r.service_name, c.name "
+        "FROM spans s JOIN resources r ON r.id = s.resource_id JOIN scopes c ON c.id = s.scope_id"
+    ).fetchall()
+    assert len(rows) == len(sent)
+    by_id = {row[1]: row for row in rows}
+    for expected in sent:
+        context = expected.get_span_context()
+        assert context is not None
+        trace_id, _, name, status_code, body, service, scope = by_id[context.span_id.to_bytes(8, "big")]
+        assert trace_id == context.trace_id.to_bytes(16, "big")
+        assert (name, status_code, service, scope) == (
+            expected.name,
+            expected.status.status_code.value,
+            "support-agent",
+            "failpath.tests",
+        )
+        assert Span.FromString(body).name == expected.name
+    assert db.execute("SELECT count(*) FROM resources").fetchone()[0] == 1
+
+    lines = (data / "spans.jsonl").read_text().splitlines()
+    spans = [
+        span
+        for line in lines
+        for resource in json.loads(line)["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    assert len(spans) == len(sent)
+    assert all(len(span["traceId"]) == 32 and len(span["spanId"]) == 16 for span in spans)
+
+
+def test_store_deduplicates_resent_spans(tmp_path: Path) -> None:
+    from failpath.store.spans import SpanStore
+    from tests.support.requests import build_request
+
+    store = SpanStore(tmp_path / "s.db")
+    payload = build_request(spans=5).SerializeToString()
+    assert store.write(payload) == 5
+    assert store.write(payload) == 5
+    store.close()
+    assert sqlite3.connect(tmp_path / "s.db").execute("SELECT count(*) FROM spans").fetchone()[0] == 5
+
+
+def test_json_codec_round_trip_keeps_every_field() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from tests.support.requests import build_request
+
+    original = build_request(spans=3)
+    span = original.resource_spans[0].scope_spans[0].spans[0]
+    span.parent_span_id = bytes.fromhex("0102030405060708")
+    link = span.links.add()
+    link.trace_id, link.span_id = bytes(range(16)), bytes(range(8))
+    decoded = ExportTraceServiceRequest()
+    json_codec.decode_request(json_codec.encode(original), decoded)
+    assert decoded == original
