@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(VENV)/bin/failpath serve --config $(CONFIG)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check processor tests
-	$(VENV)/bin/ruff format --check processor tests
+	$(VENV)/bin/ruff check processor tests bench
+	$(VENV)/bin/ruff format --check processor tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
 
@@ -26,7 +26,8 @@ check-config: $(STAMP)
 	$(VENV)/bin/failpath check-config $(CONFIG)
 
 bench: $(STAMP)
-	$(VENV)/bin/python bench/throughput.py
+	$(VENV)/bin/python -m pip install --quiet '.[bench]'
+	$(VENV)/bin/python bench/throughput.py --rotel
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .pytest_cache .ruff_cache

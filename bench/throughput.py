@@ -1,0 +1,305 @@
+"""Throughput of failpath against a minimal Python pass-through, in one run on this machine.
+
+Scenarios, each repeated: (a) load -> sink, (b) load -> pass-through -> sink, (c) load -> failpath -> sink
+(no stages, store off, one OTLP/gRPC exporter without compression), and with --rotel (d) load -> Rotel -> sink.
+For the middle hop it prints delivered spans/s, CPU microseconds per span (the steadier figure on a shared
+2-core machine), peak RSS, and the ratio (c)/(b). Every process binds 127.0.0.1 only; every load is bounded.
+
+    .venv/bin/python bench/throughput.py [--duration 10] [--repeats 3] [--rotel]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def wait_quiet(limit: float = 15.0, patience: float = 30.0) -> None:
+    """Wait (bounded) for other work on the machine to settle below `limit` percent busy."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline and psutil.cpu_percent(interval=1.0) > limit:
+        pass
+
+
+@dataclass
+class Result:
+    scenario: str
+    spans: int
+    seconds: float
+    middle_cpu_s: float
+    middle_rss_mb: float
+    sink_cpu_s: float
+    load_cpu_s: float
+    foreign_cpu_pct: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+
+    @property
+    def spans_per_s(self) -> float:
+        return self.spans / self.seconds
+
+    @property
+    def us_per_span(self) -> float:
+        return self.middle_cpu_s / self.spans * 1e6 if self.spans else 0.0
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _sink_spans(report: Path) -> int:
+    try:
+        return int(json.loads(report.read_text())["spans"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subprocess.Popen[bytes] | None:
+    if scenario == "direct":
+        return None
+    if scenario == "passthrough":
+        command = [PYTHON, str(HERE / "passthrough.py"), "--port", str(port), "--upstream", f"127.0.0.1:{sink_port}"]
+    elif scenario == "failpath":
+        config = {
+            "data_dir": str(workdir / "data"),
+            "receivers": {
+                "otlp": {
+                    "grpc": {"endpoint": f"127.0.0.1:{port}", "max_recv_msg_size": "64MiB"},
+                    "http": {"enabled": False},
+                }
+            },
+            "exporters": {
+                "store": {"enabled": False},
+                "otlp": [
+                    {
+                        "name": "sink",
+                        "endpoint": f"127.0.0.1:{sink_port}",
+                        "compression": "none",
+                        # A modest queue keeps acknowledged-but-unsent spans from flattering the figure.
+                        "queue": {"max_spans": 20000},
+                    }
+                ],
+            },
+            "admin": {"enabled": False},
+            "logging": {"level": "warning"},
+        }
+        path = workdir / "failpath.json"
+        path.write_text(json.dumps(config))  # JSON is YAML
+        command = [PYTHON, "-m", "failpath", "serve", "--config", str(path)]
+    elif scenario == "rotel":
+        binary = shutil.which("rotel-agent") or str(
+            Path(sys.prefix)
+            / "lib"
+            / f"python{sys.version_info.major}.{sys.version_info.minor}"
+            / "site-packages"
+            / "rotel"
+            / "rotel-agent"
+        )
+        command = [
+            binary,
+            "start",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{port}",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{free_port()}",
+            "--exporter",
+            "otlp",
+            "--otlp-exporter-endpoint",
+            f"http://127.0.0.1:{sink_port}",
+            "--pid-file",
+            str(workdir / "rotel.pid"),
+        ]
+    else:
+        raise ValueError(scenario)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    return process
+
+
+def run_once(scenario: str, data: Path, duration: float, concurrency: int) -> Result:
+    wait_quiet()
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{scenario}-"))
+    sink_port, middle_port = free_port(), free_port()
+    report = workdir / "sink.json"
+    sink = subprocess.Popen([PYTHON, str(HERE / "sink.py"), "--port", str(sink_port), "--report", str(report)])
+    middle: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for_port(sink_port, sink)
+        middle = _middle(scenario, middle_port, sink_port, workdir)
+        target = middle_port if middle else sink_port
+        sink_ps = psutil.Process(sink.pid)
+        middle_ps = psutil.Process(middle.pid) if middle else None
+        sink_cpu0, middle_cpu0 = _cpu(sink_ps), _cpu(middle_ps) if middle_ps else 0.0
+        system0 = psutil.cpu_times()
+        started = time.perf_counter()
+        load = subprocess.Popen(
+            [
+                PYTHON,
+                str(HERE / "load.py"),
+                "--target",
+                f"127.0.0.1:{target}",
+                "--data",
+                str(data),
+                "--duration",
+                str(duration),
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        load_ps = psutil.Process(load.pid)
+        peak_rss = 0.0
+        load_cpu = 0.0
+        while load.poll() is None:
+            if middle_ps:
+                peak_rss = max(peak_rss, middle_ps.memory_info().rss / 2**20)
+            try:
+                load_cpu = _cpu(load_ps)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.2)
+        outcome = json.loads(load.communicate()[0])
+        # Count until everything acknowledged reached the sink (failpath and Rotel acknowledge before forwarding).
+        drain_deadline = time.monotonic() + 30
+        while _sink_spans(report) < outcome["acked_spans"] and time.monotonic() < drain_deadline:
+            if middle_ps:
+                peak_rss = max(peak_rss, middle_ps.memory_info().rss / 2**20)
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        delivered = _sink_spans(report)
+        middle_cpu = (_cpu(middle_ps) - middle_cpu0) if middle_ps else 0.0
+        sink_cpu = _cpu(sink_ps) - sink_cpu0
+        system1 = psutil.cpu_times()
+        busy = sum(getattr(system1, f) - getattr(system0, f) for f in ("user", "system", "nice", "irq", "softirq"))
+        foreign = max(0.0, busy - middle_cpu - sink_cpu - load_cpu) / elapsed * 100
+        if delivered != outcome["acked_spans"]:
+            print(f"  ! {scenario}: sink got {delivered} spans, {outcome['acked_spans']} were acknowledged")
+        return Result(
+            scenario,
+            delivered,
+            elapsed,
+            middle_cpu,
+            peak_rss,
+            sink_cpu,
+            load_cpu,
+            foreign,
+            outcome["p50_ms"],
+            outcome["p99_ms"],
+            outcome["errors"],
+        )
+    finally:
+        for process in (middle, sink):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per run (max 60)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--traces", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=128, help="spans per request")
+    parser.add_argument("--rotel", action="store_true", help="also measure Rotel (pip install rotel==0.0.1a15)")
+    args = parser.parse_args()
+    duration = min(args.duration, 60.0)
+
+    sys.path.insert(0, str(HERE))
+    from agent_traces import count_spans, generate, write
+
+    data = Path(tempfile.mkdtemp(prefix="bench-data-")) / "requests.bin"
+    requests = generate(args.traces, 42, args.batch)
+    write(data, requests)
+    spans = sum(count_spans(body) for body in requests)
+    size = sum(len(body) for body in requests)
+    print(
+        f"data: {len(requests)} requests, {spans} spans ({spans / args.traces:.1f}/trace), "
+        f"{size / spans:.0f} B/span, {spans / len(requests):.0f} spans/request"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores; {duration:.0f} s x {args.repeats} per scenario, "
+        f"concurrency {args.concurrency}"
+    )
+
+    scenarios = ["direct", "passthrough", "failpath"] + (["rotel"] if args.rotel else [])
+    results: dict[str, list[Result]] = {name: [] for name in scenarios}
+    for repeat in range(args.repeats):
+        for name in scenarios:  # interleaved, so drift in machine load hits every scenario alike
+            result = run_once(name, data, duration, args.concurrency)
+            results[name].append(result)
+            print(
+                f"  run {repeat + 1} {name:11} {result.spans_per_s:9.0f} spans/s  "
+                f"{result.us_per_span:6.1f} us/span  rss {result.middle_rss_mb:5.0f} MB  "
+                f"foreign {result.foreign_cpu_pct:3.0f}%  "
+                f"errors {result.errors or 0}"
+            )
+
+    print()
+    print(
+        "| scenario | spans/s median (runs) | middle hop CPU us/span | middle RSS peak MB "
+        "| p50/p99 ms | foreign CPU % |"
+    )
+    print("|---|---|---|---|---|---|")
+    medians: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for name, runs in results.items():
+        rates = [r.spans_per_s for r in runs]
+        medians[name] = statistics.median(rates)
+        cpu[name] = statistics.median(r.us_per_span for r in runs)
+        label = {
+            "direct": "a. load -> sink",
+            "passthrough": "b. load -> pass-through -> sink",
+            "failpath": "c. load -> failpath -> sink",
+            "rotel": "d. load -> Rotel -> sink",
+        }[name]
+        print(
+            f"| {label} | {medians[name]:.0f} ({'/'.join(f'{x / 1000:.1f}k' for x in rates)}) | "
+            f"{cpu[name]:.1f} | {max(r.middle_rss_mb for r in runs):.0f} | "
+            f"{statistics.median(r.p50_ms for r in runs):.1f}/{statistics.median(r.p99_ms for r in runs):.1f} | "
+            f"{'/'.join(f'{r.foreign_cpu_pct:.0f}' for r in runs)} |"
+        )
+    print()
+    print(f"ratio (c)/(b) spans/s: {medians['failpath'] / medians['passthrough']:.2f}  (target >= 0.8)")
+    print(f"CPU per span, failpath / pass-through: {cpu['failpath'] / cpu['passthrough']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
