@@ -1,32 +1,39 @@
 # The two commands: `make run` starts failpath with the default config, `make test` runs the suite.
-# Both create .venv from pyproject.toml on first use (and again whenever pyproject.toml changes).
+# Both create .venv from pyproject.toml on first use, and refresh it whenever pyproject.toml changes.
 PYTHON ?= python3
 VENV := .venv
-STAMP := $(VENV)/.installed
 CONFIG ?= config/failpath.yaml
 
 .PHONY: run test lint bench check-config clean
 
-$(STAMP): pyproject.toml
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(VENV)/.run: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.run
+
+run: $(VENV)/.run
 	$(VENV)/bin/failpath serve --config $(CONFIG)
 
-test: $(STAMP)
+lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check processor tests bench
 	$(VENV)/bin/ruff format --check processor tests bench
 	$(VENV)/bin/mypy
+
+test: lint
 	$(VENV)/bin/python -m pytest
 
-check-config: $(STAMP)
+check-config: $(VENV)/.run
 	$(VENV)/bin/failpath check-config $(CONFIG)
 
-bench: $(STAMP)
-	$(VENV)/bin/python -m pip install --quiet '.[bench]'
+bench: $(VENV)/.dev
+	$(VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	$(VENV)/bin/python bench/throughput.py --rotel
 
 clean:

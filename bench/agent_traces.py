@@ -84,7 +84,15 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
     model = rng.choice(MODELS)
     failing = rng.random() < 0.05
 
-    def span(name: str, parent: bytes, begin: int, duration_ms: int, scope: int, kind: int, **attrs: object) -> Span:
+    def span(
+        name: str,
+        parent: bytes,
+        begin: int,
+        duration_ms: int,
+        scope: int,
+        kind: Span.SpanKind.ValueType,
+        **attrs: object,
+    ) -> Span:
         s = Span(
             trace_id=trace_id,
             span_id=rng.randbytes(8),

@@ -20,7 +20,7 @@ async def main(target: str, data: Path, duration: float, concurrency: int, max_r
     requests = read(data)
     spans = [count_spans(body) for body in requests]
     channel = grpc.aio.insecure_channel(target, options=[("grpc.max_send_message_length", -1)])
-    call = channel.unary_unary(METHOD)
+    call = channel.unary_unary(METHOD, None, None)
     await channel.channel_ready()
     acked_spans = acked = 0
     errors: dict[str, int] = {}
@@ -47,7 +47,7 @@ async def main(target: str, data: Path, duration: float, concurrency: int, max_r
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    await channel.close()
+    await channel.close(None)
     latencies.sort()
 
     def quantile(q: float) -> float:

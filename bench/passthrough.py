@@ -48,7 +48,7 @@ async def main(port: int, upstream: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await server.stop(1)
-    await channel.close()
+    await channel.close(None)
 
 
 if __name__ == "__main__":

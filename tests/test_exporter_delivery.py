@@ -86,7 +86,7 @@ def test_permanent_errors_are_not_retried_but_counted(tmp_path: Path, sink: Otlp
         request(failpath.http_url, build_request(spans=3).SerializeToString(), PROTOBUF)
         sink.wait_for_spans(3)
         assert sink.failed_attempts == 1
-        assert request(f"{failpath.admin_url}/readyz", method="GET")[0] == 200
+        _wait(lambda: request(f"{failpath.admin_url}/readyz", method="GET")[0] == 200)
         assert failpath.metric("failpath_exporter_send_failures_total", exporter="sink", reason=reason) == 1
 
 
@@ -132,3 +132,56 @@ def test_full_queue_pushes_back_and_loses_nothing_acknowledged(tmp_path: Path) -
     # The other exporter (jsonl) got exactly what was acknowledged too: all or nothing per batch.
     lines = (tmp_path / "spans.jsonl").read_text().splitlines()
     assert sum(len(json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]) for line in lines) == 12
+
+
+def test_queue_is_bounded_in_bytes_too(tmp_path: Path) -> None:
+    port = free_port()
+    exporter = otlp_exporter("slow", f"127.0.0.1:{port}", queue={"max_spans": 100_000, "max_bytes": "4KiB"})
+    config = make_config(tmp_path, {"exporters": {"otlp": [exporter], "store": {"enabled": False}}})
+    with RunningFailpath(config) as failpath:
+        body = build_request(spans=1, text="x" * 1500).SerializeToString()
+        statuses = [request(failpath.http_url, body, PROTOBUF)[0] for _ in range(4)]
+        # Two fit in 4 KiB; the third would not.
+        assert statuses == [200, 200, 503, 503]
+        assert failpath.metric("failpath_exporter_queue_bytes", exporter="slow") == 2 * len(body)
+
+
+def test_queued_requests_are_merged_into_fewer_sends(tmp_path: Path) -> None:
+    port = free_port()
+    exporter = otlp_exporter("late", f"127.0.0.1:{port}", queue={"consumers": 1, "batch_max_spans": 6})
+    config = make_config(tmp_path, {"exporters": {"otlp": [exporter], "store": {"enabled": False}}})
+    late = OtlpSink(grpc_port=port)
+    with RunningFailpath(config) as failpath:
+        sent = [build_request(spans=2) for _ in range(9)]
+        for message in sent:
+            assert request(failpath.http_url, message.SerializeToString(), PROTOBUF)[0] == 200
+        late.start_grpc()
+        try:
+            late.wait_for_spans(18)
+        finally:
+            late.stop()
+    sizes = [sum(len(ss.spans) for rs in r.resource_spans for ss in rs.scope_spans) for r in late.requests]
+    assert sum(sizes) == 18
+    assert len(sizes) < 9 and max(sizes) <= 6
+    assert sorted(s.span_id for s in late.spans()) == sorted(
+        s.span_id for m in sent for s in m.resource_spans[0].scope_spans[0].spans
+    )
+
+
+def test_slow_backend_times_out_and_is_retried(tmp_path: Path, sink: OtlpSink) -> None:
+    sink.delay = 1.0
+    exporter = otlp_exporter("sink", f"127.0.0.1:{sink.grpc_port}", timeout="200ms")
+    config = make_config(tmp_path, {"exporters": {"otlp": [exporter], "store": {"enabled": False}}})
+    with RunningFailpath(config) as failpath:
+        sent = build_request(spans=2)
+        assert request(failpath.http_url, sent.SerializeToString(), PROTOBUF)[0] == 200
+        _wait(
+            lambda: (
+                failpath.metric("failpath_exporter_send_failures_total", exporter="sink", reason="deadline_exceeded")
+                >= 1
+            )
+        )
+        sink.delay = 0.0
+        _wait(lambda: failpath.metric("failpath_exporter_spans_exported_total", exporter="sink") == 2)
+    # At-least-once: the timed-out attempt may still have landed, but every span did.
+    assert {s.span_id for s in sink.spans()} == {s.span_id for s in sent.resource_spans[0].scope_spans[0].spans}
