@@ -107,3 +107,32 @@ def test_sigterm_with_backend_down_counts_and_logs_the_loss(tmp_path: Path) -> N
     assert sum(int(str(entry["spans"])) for entry in drops) == 12
     assert {entry["reason"] for entry in drops} == {"shutdown"}
     assert SECRET not in stderr
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        for receiver in ("grpc", "http"):
+            other = "http" if receiver == "grpc" else "grpc"
+            config = {
+                "data_dir": str(tmp_path / "data"),
+                "receivers": {"otlp": {receiver: {"endpoint": f"127.0.0.1:{port}"}, other: {"enabled": False}}},
+                "admin": {"enabled": False},
+            }
+            path = tmp_path / "failpath.yaml"
+            path.write_text(yaml.safe_dump(config))
+            result = subprocess.run(
+                [sys.executable, "-m", "failpath", "serve", "--config", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert result.returncode == 1
+            errors = [entry for entry in _logs(result.stderr) if entry["level"] == "error"]
+            message = str(errors[0]["error"])
+            assert message.startswith(f"otlp {receiver} receiver cannot listen on 127.0.0.1:{port}: ")
+            assert "in use" in message
+            assert "Traceback" not in result.stderr

@@ -29,7 +29,7 @@ class AdminServer:
         app.router.add_get("/metrics", self._metrics_page)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        sock = bind(self._config.endpoint)
+        sock = bind("admin endpoint", self._config.endpoint)
         self.port = sock.getsockname()[1]
         await web.SockSite(runner, sock).start()
         self._runner = runner

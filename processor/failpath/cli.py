@@ -9,6 +9,7 @@ from pathlib import Path
 
 from failpath import __version__
 from failpath.config import DEFAULT_CONFIG, Config, ConfigError, load_config
+from failpath.listen import ListenError
 from failpath.logs import configure
 from failpath.pipeline import Pipeline
 
@@ -21,10 +22,13 @@ async def _serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await pipeline.start()
-    log.info("failpath ready", extra={"version": __version__})
-    await stop.wait()
-    await pipeline.shutdown()
+    try:
+        await pipeline.start()
+        log.info("failpath ready", extra={"version": __version__})
+        await stop.wait()
+    finally:
+        # Also after a failed start: whatever did start is stopped and flushed.
+        await pipeline.shutdown()
 
 
 def _load(path: Path) -> Config | None:
@@ -42,8 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure(config.logging.level, config.logging.format)
     try:
         asyncio.run(_serve(config))
-    except OSError as error:
-        # Typically a port already in use: say which, without a traceback.
+    except ListenError as error:
         log.error("cannot start", extra={"error": str(error)})
         return 1
     return 0

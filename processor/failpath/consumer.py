@@ -39,6 +39,3 @@ class Component(Protocol):
     async def shutdown(self, deadline: float) -> None:
         """Stop and flush what is held, finishing before the event loop's time reaches deadline."""
 
-
-def count_spans(request: ExportTraceServiceRequest) -> int:
-    return sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)

@@ -6,10 +6,20 @@ import ssl
 from failpath.config_types import split_host_port
 
 
-def bind(endpoint: str) -> socket.socket:
+class ListenError(Exception):
+    """A configured endpoint cannot be listened on (in use, not an address of this host, no permission)."""
+
+    def __init__(self, what: str, endpoint: str, reason: str) -> None:
+        super().__init__(f"{what} cannot listen on {endpoint}: {reason}")
+
+
+def bind(what: str, endpoint: str) -> socket.socket:
     host, port = split_host_port(endpoint)
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family, backlog=1024)
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as error:
+        raise ListenError(what, endpoint, error.strerror or str(error)) from None
 
 
 def server_tls(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:

@@ -12,6 +12,7 @@ import logging
 
 from failpath.admin import AdminServer
 from failpath.config import Config
+from failpath.consumer import Component
 from failpath.exporters.fanout import ExporterFanout
 from failpath.exporters.jsonl import JsonlSender
 from failpath.exporters.otlp_grpc import OtlpGrpcSender
@@ -62,6 +63,7 @@ class Pipeline:
             else None
         )
         self.admin = AdminServer(config.admin, self.metrics, self.not_ready) if config.admin.enabled else None
+        self._receivers: list[Component] = [receiver for receiver in (self.grpc, self.http) if receiver]
         self._listening = False
 
     def not_ready(self) -> list[str]:
@@ -79,9 +81,8 @@ class Pipeline:
             await queue.start()
         if self.admin:
             await self.admin.start()
-        for receiver in (self.grpc, self.http):
-            if receiver:
-                await receiver.start()
+        for receiver in self._receivers:
+            await receiver.start()
         self._listening = True
 
     async def shutdown(self) -> None:
@@ -90,9 +91,8 @@ class Pipeline:
         log.info("shutting down", extra={"timeout_s": self.config.service.shutdown_timeout})
         self._listening = False
         self._intake.closed = True
-        for receiver in (self.grpc, self.http):
-            if receiver:
-                await receiver.shutdown(deadline)
+        for receiver in self._receivers:
+            await receiver.shutdown(deadline)
         await asyncio.gather(*(queue.shutdown(deadline) for queue in self._queues))
         if self.admin:
             await self.admin.shutdown(deadline)

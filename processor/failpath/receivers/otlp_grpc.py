@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from failpath.consumer import Refused
+from failpath.listen import ListenError
 from failpath.metrics import Metrics
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY, build_status
 from failpath.receivers.auth import BearerCheck
@@ -61,10 +62,13 @@ class OtlpGrpcReceiver:
         )
         server.add_generic_rpc_handlers((handler,))
         endpoint = self._config.endpoint
-        if self._config.tls:
-            self.port = server.add_secure_port(endpoint, _server_credentials(self._config.tls))
-        else:
-            self.port = server.add_insecure_port(endpoint)
+        try:
+            if self._config.tls:
+                self.port = server.add_secure_port(endpoint, _server_credentials(self._config.tls))
+            else:
+                self.port = server.add_insecure_port(endpoint)
+        except RuntimeError:
+            raise ListenError("otlp grpc receiver", endpoint, "address in use or not available") from None
         await server.start()
         self._server = server
         log.info("otlp grpc receiver listening", extra={"endpoint": endpoint, "port": self.port})

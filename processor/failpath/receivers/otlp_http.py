@@ -56,7 +56,7 @@ class OtlpHttpReceiver:
         # We decompress ourselves, with a cap on the output (aiohttp would inflate without one).
         runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
-        sock = bind(self._config.endpoint)
+        sock = bind("otlp http receiver", self._config.endpoint)
         self.port = sock.getsockname()[1]
         tls = self._config.tls
         context = server_tls(tls.cert_file, tls.key_file, tls.client_ca_file) if tls else None
