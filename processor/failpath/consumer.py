@@ -38,4 +38,3 @@ class Component(Protocol):
 
     async def shutdown(self, deadline: float) -> None:
         """Stop and flush what is held, finishing before the event loop's time reaches deadline."""
-
