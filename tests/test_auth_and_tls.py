@@ -87,3 +87,38 @@ def test_tls_on_both_receivers(tmp_path: Path, sink: OtlpSink, monkeypatch: pyte
         body = build_request().SerializeToString()
         status, _, _ = request(http_url, body, {"Content-Type": "application/x-protobuf"}, context=context)
         assert status == 200
+
+
+def test_mutual_tls_requires_a_client_certificate(tmp_path: Path, sink: OtlpSink) -> None:
+    server_cert, server_key = self_signed(tmp_path / "server")
+    client_cert, client_key = self_signed(tmp_path / "client")
+    tls = {"cert_file": str(server_cert), "key_file": str(server_key), "client_ca_file": str(client_cert)}
+    config = make_config(
+        tmp_path / "data",
+        {
+            "receivers": {"otlp": {"grpc": {"tls": tls}, "http": {"tls": tls}}},
+            "exporters": {"otlp": [otlp_exporter("sink", f"127.0.0.1:{sink.grpc_port}")]},
+        },
+    )
+    body = build_request(spans=2).SerializeToString()
+    headers = {"Content-Type": "application/x-protobuf"}
+    with RunningFailpath(config) as failpath:
+        url = failpath.http_url.replace("http://127.0.0.1", "https://localhost")
+        anonymous = ssl.create_default_context(cafile=str(server_cert))
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            request(url, body, headers, context=anonymous)
+        identified = ssl.create_default_context(cafile=str(server_cert))
+        identified.load_cert_chain(str(client_cert), str(client_key))
+        assert request(url, body, headers, context=identified)[0] == 200
+
+        target = f"localhost:{failpath.pipeline.grpc.port}"  # type: ignore[union-attr]
+        method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        no_cert = grpc.ssl_channel_credentials(server_cert.read_bytes())
+        with grpc.secure_channel(target, no_cert) as channel, pytest.raises(grpc.RpcError):
+            channel.unary_unary(method, None, None)(body, timeout=5)
+        with_cert = grpc.ssl_channel_credentials(
+            server_cert.read_bytes(), client_key.read_bytes(), client_cert.read_bytes()
+        )
+        with grpc.secure_channel(target, with_cert) as channel:
+            channel.unary_unary(method, None, None)(body, timeout=5)
+        sink.wait_for_spans(4)

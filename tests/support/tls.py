@@ -46,6 +46,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
+    folder.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = folder / "tls.crt", folder / "tls.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
