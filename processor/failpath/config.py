@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from failpath.config_types import Duration, Endpoint, Strict
 from failpath.exporters.config import Exporters
 from failpath.receivers.config import Receivers
+from failpath.redaction.config import RedactionConfig
 
 DEFAULT_CONFIG = Path("config/failpath.yaml")
 
@@ -36,6 +37,8 @@ class Config(Strict):
     # Store, packets and other state live here; created 0700.
     data_dir: str = "data"
     receivers: Receivers = Receivers()
+    # The first stage: every string of every span is redacted before anything else sees it.
+    redaction: RedactionConfig = RedactionConfig()
     exporters: Exporters = Exporters()
     admin: Admin = Admin()
     service: Service = Service()

@@ -66,6 +66,19 @@ class Metrics:
         self.spans_in_flight = Gauge(
             "failpath_exporter_spans_in_flight", "Spans being sent right now", ["exporter"], registry=r
         )
+        # Redaction. Labels carry rule and action names, never keys or values.
+        self.redaction_findings = Counter(
+            "failpath_redaction_findings", "Sensitive values found and replaced, by detector", ["rule"], registry=r
+        )
+        self.redaction_actions = Counter(
+            "failpath_redaction_actions",
+            "Redaction actions (masked, redacted = attribute dropped, hashed, summarized, truncated)",
+            ["action"],
+            registry=r,
+        )
+        self.redaction_scanned_chars = Counter(
+            "failpath_redaction_scanned_chars", "Characters of string values scanned", registry=r
+        )
         self.queue_capacity_spans = Gauge(
             "failpath_exporter_queue_capacity_spans", "The queue's limit in spans", ["exporter"], registry=r
         )

@@ -12,7 +12,7 @@ import logging
 
 from failpath.admin import AdminServer
 from failpath.config import Config
-from failpath.consumer import Component
+from failpath.consumer import Component, Consumer
 from failpath.exporters.fanout import ExporterFanout
 from failpath.exporters.jsonl import JsonlSender
 from failpath.exporters.otlp_grpc import OtlpGrpcSender
@@ -24,6 +24,7 @@ from failpath.receivers.auth import BearerCheck
 from failpath.receivers.intake import Intake
 from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
 from failpath.receivers.otlp_http import OtlpHttpReceiver
+from failpath.redaction.stage import RedactionStage
 from failpath.store.private_files import private_dir
 
 log = logging.getLogger("failpath")
@@ -49,7 +50,14 @@ class Pipeline:
         self.config = config
         self.metrics = metrics or Metrics()
         self._queues = _export_queues(config, self.metrics)
-        self._intake = Intake(ExporterFanout(self._queues), self.metrics)
+        # Stages, built back to front: each hands its output to the next. Order: redaction first.
+        head: Consumer = ExporterFanout(self._queues)
+        self._stages: list[Component] = []
+        if config.redaction.enabled:
+            redaction = RedactionStage(config.redaction, head, self.metrics)
+            self._stages.insert(0, redaction)
+            head = redaction
+        self._intake = Intake(head, self.metrics)
         otlp = config.receivers.otlp
         auth = BearerCheck(otlp.auth)
         self.grpc = (
@@ -79,6 +87,8 @@ class Pipeline:
         private_dir(self.config.data_path("."))
         for queue in self._queues:
             await queue.start()
+        for stage in reversed(self._stages):
+            await stage.start()
         if self.admin:
             await self.admin.start()
         for receiver in self._receivers:
@@ -93,6 +103,8 @@ class Pipeline:
         self._intake.closed = True
         for receiver in self._receivers:
             await receiver.shutdown(deadline)
+        for stage in self._stages:
+            await stage.shutdown(deadline)
         await asyncio.gather(*(queue.shutdown(deadline) for queue in self._queues))
         if self.admin:
             await self.admin.shutdown(deadline)

@@ -19,6 +19,8 @@ def make_config(data_dir: Path, extra: dict[str, Any] | None = None) -> Config:
             "otlp": {"grpc": {"endpoint": "127.0.0.1:0"}, "http": {"endpoint": "127.0.0.1:0"}, "retry_after": "1s"}
         },
         "admin": {"endpoint": "127.0.0.1:0"},
+        # Off here so transport tests can compare spans byte for byte; redaction tests switch it on.
+        "redaction": {"enabled": False},
         "service": {"shutdown_timeout": "5s"},
         "logging": {"level": "warning"},
     }

@@ -1,0 +1,1 @@
+"""Redaction: no secret or personal data survives into memory, backends or packets."""

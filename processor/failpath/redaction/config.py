@@ -1,0 +1,133 @@
+"""Config model of the redaction stage."""
+
+import os
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from failpath.config_types import Strict
+from failpath.redaction.detectors import BY_NAME
+
+Action = Literal["keep", "drop", "hash", "summarize"]
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"invalid regex {pattern!r}: {error}") from None
+    return pattern
+
+
+class KeyRule(Strict):
+    """What to do with an attribute by its key: exact `key`, or `pattern` (a regex matched against the whole key)."""
+
+    key: str | None = None
+    pattern: str | None = None
+    action: Action
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, pattern: str | None) -> str | None:
+        return None if pattern is None else _check_regex(pattern)
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> "KeyRule":
+        if (self.key is None) == (self.pattern is None):
+            raise ValueError("a key rule has exactly one of key or pattern")
+        return self
+
+
+class CustomDetector(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    # Python regex; when it has groups, `group` says which one is the secret (0: the whole match).
+    regex: str
+    group: int = Field(default=0, ge=0)
+    category: Literal["credential", "personal"] = "credential"
+    ignore_case: bool = False
+
+    @field_validator("regex")
+    @classmethod
+    def _valid(cls, pattern: str) -> str:
+        _check_regex(pattern)
+        if re.compile(pattern).match(""):
+            raise ValueError(f"regex {pattern!r} matches the empty string")
+        return pattern
+
+    @model_validator(mode="after")
+    def _group_exists(self) -> "CustomDetector":
+        if self.group > re.compile(self.regex).groups:
+            raise ValueError(f"regex has no group {self.group}")
+        return self
+
+
+class Detectors(Strict):
+    # Built-in detectors to switch off, and default-off ones (ipv4, ipv6) to switch on.
+    disable: list[str] = Field(default_factory=list)
+    enable: list[str] = Field(default_factory=list)
+    custom: list[CustomDetector] = Field(default_factory=list)
+
+    @field_validator("disable", "enable")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in BY_NAME]
+        if unknown:
+            raise ValueError(f"unknown detector(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+        return names
+
+    def active(self) -> list[str]:
+        return [
+            name
+            for name, detector in BY_NAME.items()
+            if (detector.default_on or name in self.enable) and name not in self.disable
+        ]
+
+
+class Keys(Strict):
+    # scan: every attribute is kept and scanned unless a rule says otherwise.
+    # allow_list: fail closed; attributes whose key is not in `allowed` are dropped (the rest are scanned).
+    mode: Literal["scan", "allow_list"] = "scan"
+    allowed: list[str] = Field(default_factory=list)
+    # Your rules, checked before the built-in ones (first match wins).
+    rules: list[KeyRule] = Field(default_factory=list)
+    # Built-in rules: GenAI/OpenInference content keys are summarized, credential headers dropped.
+    builtin_rules: bool = True
+    # true: content keys (prompts, completions, tool arguments/results, documents) are kept and scanned.
+    keep_content: bool = False
+
+    @model_validator(mode="after")
+    def _allow_list_has_keys(self) -> "Keys":
+        if self.mode == "allow_list" and not self.allowed:
+            raise ValueError("allow_list mode needs at least one key in allowed")
+        return self
+
+
+class RedactionConfig(Strict):
+    enabled: bool = True
+    # Name of the environment variable holding the HMAC key (at least 32 bytes). Without it, matches are
+    # masked as <redacted:RULE> and failpath warns at start.
+    hmac_key_env: str | None = "FAILPATH_REDACTION_KEY"
+    # auto: Hyperscan when installed, else pure Python; hyperscan: required; python: always the fallback.
+    engine: Literal["auto", "hyperscan", "python"] = "auto"
+    detectors: Detectors = Detectors()
+    keys: Keys = Keys()
+    # Values longer than this (after redaction) are cut, with a hash of the whole value.
+    max_value_chars: int = Field(default=8192, ge=64)
+    # HTML documents in values are reduced to their (redacted) title, length and hash.
+    summarize_html: bool = True
+    # Write redaction.*.count attributes on spans (and resources/scopes) that had something redacted.
+    span_counts: bool = True
+
+    def hmac_key(self) -> bytes | None:
+        if not self.hmac_key_env:
+            return None
+        value = os.environ.get(self.hmac_key_env)
+        return value.encode() if value else None
+
+    @model_validator(mode="after")
+    def _key_long_enough(self) -> "RedactionConfig":
+        key = self.hmac_key()
+        if key is not None and len(key) < 32:
+            raise ValueError(f"the HMAC key in {self.hmac_key_env} must be at least 32 bytes")
+        return self

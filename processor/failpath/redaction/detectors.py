@@ -1,0 +1,357 @@
+"""The built-in detectors: what a secret or a piece of personal data looks like, and how it is confirmed.
+
+Each detector has a prefilter pattern for the multi-pattern engine (Hyperscan compiles it in prefilter
+mode: a superset, cheap over all values at once) and an exact `find` in Python that runs only on values the
+prefilter flagged. `find` yields the (start, end) of the sensitive part: for `password=hunter2` only
+`hunter2` is replaced, so the key stays readable.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from failpath.redaction import validators as check
+
+Span = tuple[int, int]
+Category = Literal["credential", "personal"]
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    category: Category
+    # PCRE syntax for Hyperscan (prefilter mode); ASCII only, with a literal anchor wherever possible.
+    prefilter: str
+    caseless: bool
+    find: Callable[[str], Iterator[Span]]
+    # Lowercase literals, one of which every match contains; the pure-Python fallback checks them first.
+    keywords: tuple[str, ...]
+    default_on: bool = True
+
+
+def regex_detector(
+    name: str,
+    category: Category,
+    pattern: str,
+    *,
+    group: int | str = 0,
+    validator: Callable[[str], bool] | None = None,
+    flags: int = 0,
+    keywords: tuple[str, ...] = (),
+    prefilter: str | None = None,
+    default_on: bool = True,
+) -> Detector:
+    compiled = re.compile(pattern, flags | re.ASCII)
+
+    def find(text: str) -> Iterator[Span]:
+        for match in compiled.finditer(text):
+            start, end = match.span(group)
+            if start < 0 or end <= start:
+                continue
+            if validator is None or validator(text[start:end]):
+                yield start, end
+
+    return Detector(
+        name,
+        category,
+        prefilter or pattern,
+        bool(flags & re.IGNORECASE),
+        find,
+        keywords,
+        default_on,
+    )
+
+
+def _has_key_material(block: str) -> bool:
+    """A real PEM block carries base64 key material, not a word or nothing."""
+    body = block.split("-----", 2)[-1]
+    return len(re.findall(r"[A-Za-z0-9+/=]{16,}", body)) > 0
+
+
+# Token characters that never occur right before or after a token body.
+_B = r"(?<![A-Za-z0-9_-])"
+_E = r"(?![A-Za-z0-9_-])"
+
+
+def _credentials() -> list[Detector]:
+    return [
+        regex_detector(
+            "openai",
+            "credential",
+            rf"{_B}sk-(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]*T3BlbkFJ[A-Za-z0-9_-]+"
+            rf"|{_B}sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,}}",
+            keywords=("sk-",),
+        ),
+        regex_detector(
+            "anthropic", "credential", rf"{_B}sk-ant-[a-z]+\d{{2}}-[A-Za-z0-9_-]{{20,}}", keywords=("sk-ant-",)
+        ),
+        regex_detector(
+            "aws_access_key_id",
+            "credential",
+            r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])",
+            validator=lambda text: "EXAMPLE" not in text and "XXXX" not in text.upper(),
+            keywords=("akia", "asia", "abia", "acca", "a3t"),
+        ),
+        regex_detector(
+            "aws_secret_access_key",
+            "credential",
+            r"(?<![A-Za-z0-9/+=])(?<!base64,)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+            validator=check.mixed_token,
+        ),
+        regex_detector(
+            "github",
+            "credential",
+            rf"{_B}(?:gh[pousr]_[A-Za-z0-9]{{36,}}|github_pat_[A-Za-z0-9_]{{60,}}){_E}",
+            validator=check.not_placeholder,
+            keywords=("gh", "github_pat_"),
+        ),
+        regex_detector(
+            "gitlab",
+            "credential",
+            rf"{_B}glpat-[A-Za-z0-9_-]{{20,}}(?:\.[0-9a-z]{{2}}\.[0-9a-z]{{7,9}})?{_E}",
+            validator=check.not_placeholder,
+            keywords=("glpat-",),
+        ),
+        regex_detector(
+            "slack",
+            "credential",
+            rf"{_B}(?:xox[abposre]-(?:[0-9]+-)+[A-Za-z0-9]{{8,}}|xapp-[0-9]-[A-Za-z0-9-]{{10,}}[A-Za-z0-9]){_E}"
+            r"|hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{10,}",
+            validator=check.not_placeholder,
+            keywords=("xox", "xapp-", "hooks.slack.com"),
+        ),
+        regex_detector(
+            "stripe",
+            "credential",
+            rf"{_B}(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{{10,}}{_E}",
+            validator=check.not_placeholder,
+            keywords=("sk_", "rk_"),
+        ),
+        regex_detector(
+            "google_api_key",
+            "credential",
+            rf"{_B}AIza[0-9A-Za-z_-]{{35}}{_E}",
+            validator=check.not_placeholder,
+            keywords=("aiza",),
+        ),
+        regex_detector(
+            "huggingface",
+            "credential",
+            rf"{_B}hf_[A-Za-z0-9]{{34}}{_E}",
+            validator=check.not_placeholder,
+            keywords=("hf_",),
+        ),
+        regex_detector(
+            "npm", "credential", rf"{_B}npm_[A-Za-z0-9]{{36}}{_E}", validator=check.not_placeholder, keywords=("npm_",)
+        ),
+        regex_detector(
+            "sendgrid", "credential", rf"{_B}SG\.[A-Za-z0-9_-]{{20,24}}\.[A-Za-z0-9_-]{{39,50}}{_E}", keywords=("sg.",)
+        ),
+        regex_detector(
+            "jwt",
+            "credential",
+            rf"{_B}eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]*",
+            keywords=("eyj",),
+        ),
+        regex_detector(
+            "private_key",
+            "credential",
+            r"-----BEGIN[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+            r"(?:-----END[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----|$)",
+            validator=_has_key_material,
+            keywords=("private key",),
+            prefilter=r"-----BEGIN[A-Z ]{0,20} PRIVATE KEY",
+        ),
+        regex_detector(
+            "authorization_header",
+            "credential",
+            r"\b(?:Bearer|Basic)\s+([A-Za-z0-9._~+/=-]{8,})",
+            group=1,
+            flags=re.IGNORECASE,
+            validator=lambda text: check.has_digit_or_symbol(text) and check.not_placeholder(text),
+            keywords=("bearer", "basic"),
+        ),
+        regex_detector(
+            "url_password",
+            "credential",
+            r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"'\\]*:([^\s:/@\"'\\]+)@",
+            group=1,
+            validator=lambda text: check.not_placeholder(text) and text.lower() not in ("password", "pass", "pwd"),
+            keywords=("://",),
+            prefilter=r"://[^\s:/@]*:[^\s:/@]+@",
+        ),
+        _password_assignment(),
+    ]
+
+
+# -- password= / token: / api_key => assignments --------------------------------------------------------------
+
+_KEYWORD = (
+    r"passw(?:or)?d|passphrase|pwd|pass|secrete?|token|api[_-]?key|access[_-]?key|private[_-]?key"
+    r"|encryption[_-]?key|signing[_-]?key|master[_-]?key|credentials?|auth"
+)
+_KEYWORD_RE = re.compile(_KEYWORD, re.IGNORECASE)
+# What may follow the keyword inside a key name and still name a secret ("db_pass_secure", "apikey_svc"),
+# except these, which name something about the secret (its URL, file, length, expiry...).
+_NOT_A_SECRET_SUFFIX = re.compile(
+    r"(?:url|uri|path|file|name|id|ids|size|len|length|type|dir|mode|env|ref|field|header|count|limit|budget"
+    r"|usage|expir|ttl|policy|reset|hint|prompt|label|format|endpoint|provider|store|vault|min|max|rule|strength"
+    r"|changed|required|enabled|timeout|version|method|scheme|kind|manager|helper|source|variable|var)",
+    re.IGNORECASE,
+)
+
+# The key starts where a run of name characters starts: no match attempt from inside a long token.
+_KEY_BODY = rf"(?P<key>[A-Za-z0-9_.-]*?(?:{_KEYWORD})[A-Za-z0-9_.-]*)"
+_KEY = rf"(?<![A-Za-z0-9_.-]){_KEY_BODY}"
+_QUOTED = r"""(?:\\"(?P<v1>[^"\\]+?)\\"|"(?P<v2>[^"\n]+)"|'(?P<v3>[^'\n]+)'|`(?P<v4>[^`\n]+)`)"""
+_BARE = r"""(?P<v5>[^\s"'`;\\<]+)"""
+_KEY_END = r"""(?:\[\d*\])?(?:\\?["'`])?"""
+_GO_TYPE = r"(?:\s+(?:string|str|String|\[\]byte|const))?"
+_ASSIGNMENTS = [
+    # password = "value", "pwd": "value", \"token\": \"value\", key := `value`, secret => 'value', x == "v"
+    re.compile(rf"{_KEY}{_KEY_END}{_GO_TYPE}\s*(?:===|!==|==|!=|:=|=>|=|:)\s*(?:!!str\s+)?@?{_QUOTED}", re.IGNORECASE),
+    # password=value, SECRET_KEY: value, Password=value; (connection strings), secret: !!str value
+    re.compile(rf"{_KEY}{_KEY_END}[ \t]*(?::=|=>|=|:)[ \t]*(?:!!str\s+)?{_BARE}", re.IGNORECASE),
+    # password "value" (keyword then a quoted value)
+    re.compile(rf"{_KEY}[ \t]+{_QUOTED}", re.IGNORECASE),
+    # <password>value</password>
+    re.compile(rf"<{_KEY}>\s*(?P<v6>[^<\s][^<]*?)\s*</", re.IGNORECASE),
+    # --db-password value, --token=value
+    re.compile(rf"(?<![A-Za-z0-9_.-])--{_KEY_BODY}(?:=|[ \t]+)(?:{_QUOTED}|{_BARE})", re.IGNORECASE),
+    # "value" == password (comparison written the other way round)
+    re.compile(rf"""(?:"(?P<v7>[^"\n]+)"|'(?P<v8>[^'\n]+)')\s*(?:===|!==|==|!=)\s*{_KEY}""", re.IGNORECASE),
+    # Setting api_key to value
+    re.compile(rf"\bsetting\s+{_KEY}\s+to\s+{_BARE}", re.IGNORECASE),
+    # mysql -u root -pSECRET
+    re.compile(r"\bmysql(?:dump|admin)?\b[^\n]*?\s-p(?P<v9>[^\s\"']+)"),
+    # getenv("api_token", "default-that-is-a-secret")
+    re.compile(rf"""["']{_KEY}["']\s*,\s*{_QUOTED}""", re.IGNORECASE),
+    # a YAML line "secret: the rest of the line", spaces included
+    re.compile(rf"^[ \t-]*{_KEY}:[ \t]+(?P<v10>[^\s\"'#][^\n\"'#]*?)[ \t]*$", re.IGNORECASE | re.MULTILINE),
+]
+_VALUE_GROUPS = tuple(f"v{index}" for index in range(1, 11))
+
+
+def _names_a_secret(key: str) -> bool:
+    """The key names a secret: the keyword starts a word part and is not followed by url/file/name/..."""
+    if "public" in key.lower():
+        return False  # publishable keys and public tokens are meant to be seen
+    for match in _KEYWORD_RE.finditer(key):
+        start, end = match.span()
+        before = key[start - 1] if start else ""
+        camel = before.islower() and key[start].isupper()
+        if before and before not in "_.-[" and not camel:
+            continue
+        tail = key[end:]
+        if tail and tail[0] not in "_.-" and not tail[0].isupper() and not tail[0].isdigit():
+            continue  # tokens, author, passenger, secretary
+        word = tail.lstrip("_.-")
+        if word and _NOT_A_SECRET_SUFFIX.match(word):
+            continue
+        return True
+    return False
+
+
+def _find_assignments(text: str) -> Iterator[Span]:
+    for pattern in _ASSIGNMENTS:
+        for match in pattern.finditer(text):
+            key = match.groupdict().get("key")
+            if key is not None and not _names_a_secret(key):
+                continue
+            group = next(name for name in _VALUE_GROUPS if match.groupdict().get(name) is not None)
+            start, end = match.span(group)
+            if group == "v4" and " " in text[start:end]:
+                continue  # `command substitution`, not a value
+            if check.assigned_secret(text[start:end]):
+                yield start, end
+
+
+def _password_assignment() -> Detector:
+    return Detector(
+        "password_assignment",
+        "credential",
+        # A keyword followed by an operator or a quoted value, a --flag, a reversed comparison, or mysql -p.
+        rf"(?:{_KEYWORD})[A-Za-z0-9_.\[\]\"'`\\-]{{0,40}}[ \t]*(?:[A-Za-z\[\]]+[ \t]*)?"
+        rf"(?:[:=>!]|[\"'`][ \t]*,|[ \t][\"'`]|[ \t]to[ \t])"
+        rf"|--[A-Za-z0-9_.-]*(?:{_KEYWORD})|[=!]=[ \t]*[A-Za-z0-9_.-]*(?:{_KEYWORD})|mysql",
+        True,
+        _find_assignments,
+        ("pass", "pwd", "secret", "token", "key", "credential", "auth", "mysql"),
+    )
+
+
+# -- personal data --------------------------------------------------------------------------------------------
+
+_SSN_CONTEXT = re.compile(r"ssn|social[ _-]?security", re.IGNORECASE)
+_BARE_SSN = re.compile(r"(?<![\d-])\d{9}(?![\d-])")
+
+
+def _find_ssn(text: str) -> Iterator[Span]:
+    for match in re.finditer(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])", text):
+        if check.us_ssn(match.group()):
+            yield match.span()
+    # A bare 9-digit number is an SSN only next to the words that say so.
+    if _SSN_CONTEXT.search(text):
+        for match in _BARE_SSN.finditer(text):
+            if check.us_ssn(match.group()):
+                yield match.span()
+
+
+# Issuer prefixes: Visa, Mastercard (51-55, 2221-2720), Amex, Diners, Discover, JCB. Epoch timestamps
+# (1xxxxxxxxxxxx) and most ids never start like this, which keeps Luhn's 1-in-10 chance out of the picture.
+_CARD_PREFIX = (
+    r"(?:4\d{3}|5[1-5]\d{2}|2(?:2[2-9]\d|[3-6]\d{2}|7[01]\d|720)|3[47]\d{2}|3(?:0[0-5]|[68]\d)\d"
+    r"|6(?:011|5\d{2}|4[4-9]\d)|35\d{2})"
+)
+_CARD = rf"(?<![A-Za-z\d-]){_CARD_PREFIX}(?:[ -]?\d){{9,15}}(?![A-Za-z\d-])"
+CARD_NUMBER = re.compile(_CARD)
+
+_IPV6 = (
+    r"(?<![0-9A-Za-z:])(?:"
+    r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
+    r")(?![0-9A-Za-z:])"
+)
+
+
+def _personal() -> list[Detector]:
+    return [
+        regex_detector(
+            "email",
+            "personal",
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+            keywords=("@",),
+            prefilter=r"[A-Za-z0-9]@[A-Za-z0-9-]+\.[A-Za-z]",
+        ),
+        regex_detector(
+            "phone",
+            "personal",
+            r"(?<![\w+-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
+            r"|\(\d{3}\)\s?\d{3}-\d{4}"
+            r"|(?<![0-9A-Z] )0\d{1,4}(?: \d{2,8}){1,4})(?![\w-])",
+            validator=check.phone,
+            prefilter=r"\+\d{1,3}[ .(-]?\d|\(\d{3}\) ?\d{3}-\d{4}|0\d{1,4} \d{2,8}",
+        ),
+        regex_detector("credit_card", "personal", _CARD, validator=check.card_number),
+        regex_detector(
+            "iban",
+            "personal",
+            r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
+            validator=check.iban,
+            prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
+        ),
+        Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|\d{9}", False, _find_ssn, ()),
+        regex_detector(
+            "ipv4",
+            "personal",
+            r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.]|\.\d)",
+            validator=check.ipv4,
+            default_on=False,
+        ),
+        regex_detector("ipv6", "personal", _IPV6, validator=check.ipv6, keywords=(":",), default_on=False),
+    ]
+
+
+BUILTIN: tuple[Detector, ...] = (*_credentials(), *_personal())
+BY_NAME = {detector.name: detector for detector in BUILTIN}

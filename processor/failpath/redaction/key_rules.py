@@ -1,0 +1,75 @@
+"""Which attributes are kept as they are, dropped, hashed, summarized, or scanned, decided by key."""
+
+import re
+from enum import Enum
+
+from failpath.redaction.config import KeyRule, Keys
+
+
+class KeyAction(Enum):
+    SCAN = "scan"
+    KEEP = "keep"
+    DROP = "drop"
+    HASH = "hash"
+    SUMMARIZE = "summarize"
+
+
+# Prompts, completions, tool arguments and results, retrieved documents: full of customer text.
+CONTENT_KEYS = (
+    r"gen_ai\.(?:input\.messages|output\.messages|system_instructions|tool\.call\.(?:arguments|result))",
+    r"gen_ai\.(?:prompt|completion)(?:\.\d+\.content)?",
+    r"llm\.(?:input|output)_messages\.\d+\.message\.(?:content|contents\.\d+\.message_content\.text)",
+    r"llm\.prompt_template\.variables|llm\.prompts\.\d+",
+    r"(?:input|output)\.value",
+    r"retrieval\.documents\.\d+\.document\.content|embedding\.embeddings\.\d+\.embedding\.text",
+    r"traceloop\.entity\.(?:input|output)",
+)
+# Credential-carrying headers and metadata, as HTTP/RPC semantic conventions name them.
+CREDENTIAL_HEADERS = (
+    r"(?:http\.request\.header|http\.response\.header|rpc\.grpc\.request\.metadata)\."
+    r"(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|x-amz-security-token)"
+)
+
+_CACHE_LIMIT = 10_000
+
+
+class KeyRules:
+    """Rules are tried in order, first match wins; the answer per key is cached (keys repeat endlessly)."""
+
+    def __init__(self, config: Keys) -> None:
+        rules: list[KeyRule] = list(config.rules)
+        if config.builtin_rules:
+            rules.append(KeyRule(pattern=CREDENTIAL_HEADERS, action="drop"))
+            if not config.keep_content:
+                rules.extend(KeyRule(pattern=pattern, action="summarize") for pattern in CONTENT_KEYS)
+        self._rules = [
+            (rule.key, re.compile(rule.pattern, re.IGNORECASE) if rule.pattern else None, KeyAction(rule.action))
+            for rule in rules
+        ]
+        self._allowed = None if config.mode == "scan" else self._allow_list(config.allowed)
+        self._cache: dict[str, KeyAction] = {}
+
+    @staticmethod
+    def _allow_list(allowed: list[str]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+        """Entries are exact keys, or /regex/ between slashes."""
+        patterns = [item[1:-1] for item in allowed if len(item) > 2 and item[0] == "/" and item[-1] == "/"]
+        exact = frozenset(item for item in allowed if not (len(item) > 2 and item[0] == "/" and item[-1] == "/"))
+        return exact, re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+    def action(self, key: str) -> KeyAction:
+        action = self._cache.get(key)
+        if action is None:
+            action = self._decide(key)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[key] = action
+        return action
+
+    def _decide(self, key: str) -> KeyAction:
+        if self._allowed is not None:
+            exact, pattern = self._allowed
+            if key not in exact and not (pattern and pattern.fullmatch(key)):
+                return KeyAction.DROP
+        for exact_key, pattern, action in self._rules:
+            if key == exact_key or (pattern is not None and pattern.fullmatch(key)):
+                return action
+        return KeyAction.SCAN

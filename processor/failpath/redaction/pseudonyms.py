@@ -1,0 +1,27 @@
+"""What replaces a secret: a stable pseudonym, so the same secret is recognisably the same without being
+recoverable. <redacted:RULE:HASH>, HASH = base64url(HMAC-SHA256(key, RULE 0x00 secret))[:16]."""
+
+import base64
+import hashlib
+import hmac
+import os
+
+
+class Pseudonymizer:
+    def __init__(self, key: bytes | None) -> None:
+        self.keyed = key is not None
+        self._key = key
+        # Summaries and truncation pointers always carry a keyed hash; without a configured key it is a
+        # random per-process one (stable within a run only, and never a plain, dictionary-attackable hash).
+        self._digest_key = key or os.urandom(32)
+
+    def token(self, rule: str, secret: str) -> str:
+        if self._key is None:
+            return f"<redacted:{rule}>"
+        mac = hmac.digest(self._key, rule.encode() + b"\0" + secret.encode("utf-8", "surrogatepass"), "sha256")
+        return f"<redacted:{rule}:{base64.urlsafe_b64encode(mac)[:16].decode()}>"
+
+    def digest(self, data: bytes) -> str:
+        """A short keyed hash of a whole value (BLAKE2b in keyed mode: a MAC, cheaper than HMAC)."""
+        mac = hashlib.blake2b(data, key=self._digest_key[:64], digest_size=12).digest()
+        return base64.urlsafe_b64encode(mac).decode()

@@ -1,0 +1,244 @@
+"""Walks every string of an ExportTraceServiceRequest, scans them all at once, and writes back the results.
+
+Visited: resource and scope attributes, scope names, span names, status messages, span attributes, event
+names and attributes, link attributes, and strings nested in arrays and key-value lists. Integers that
+could be card numbers are checked too. Key rules decide per attribute: keep, drop, hash, summarize, or scan.
+"""
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from failpath.redaction.detectors import CARD_NUMBER
+from failpath.redaction.engine import Finding, Scanner
+from failpath.redaction.key_rules import KeyAction, KeyRules
+from failpath.redaction.pseudonyms import Pseudonymizer
+from failpath.redaction.validators import card_number
+
+_HTML = re.compile(r"\s*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SMALLEST_CARD = 10**12
+
+# Counter names written as redaction.<name>.count on the span (or resource, scope) they happened in.
+MASKED, DROPPED, HASHED, SUMMARIZED, TRUNCATED = "masked", "redacted", "hashed", "summarized", "truncated"
+
+
+class RedactionResult:
+    """What one request's redaction did, for metrics (never values or key names)."""
+
+    def __init__(self) -> None:
+        self.findings: Counter[str] = Counter()
+        self.actions: Counter[str] = Counter()
+        self.scanned_chars = 0
+
+
+class _Walk:
+    """One request's strings, where each came from, and what happened where."""
+
+    __slots__ = ("changed", "counts", "owners", "slots", "summarize", "values")
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        # (message, field, owner) for each value: where to write the result, and whose counters to bump.
+        self.slots: list[tuple[Any, str, int]] = []
+        self.summarize: set[int] = set()
+        # Values rewritten before the scan (HTML summaries): written back even without findings.
+        self.changed: set[int] = set()
+        self.owners: list[Any] = []
+        self.counts: dict[int, Counter[str]] = {}
+
+    def count(self, owner: int, what: str, amount: int = 1) -> None:
+        self.counts.setdefault(owner, Counter())[what] += amount
+
+
+class Redactor:
+    def __init__(
+        self,
+        scanner: Scanner,
+        rules: KeyRules,
+        pseudonyms: Pseudonymizer,
+        max_value_chars: int,
+        summarize_html: bool,
+        span_counts: bool,
+    ) -> None:
+        self._scanner = scanner
+        self._rules = rules
+        self._pseudonyms = pseudonyms
+        self._max_chars = max_value_chars
+        self._summarize_html = summarize_html
+        self._span_counts = span_counts
+
+    # -- walking ---------------------------------------------------------------------------------------------
+    def _add(self, walk: _Walk, message: Any, field: str, text: str, owner: int) -> int:
+        walk.values.append(text)
+        walk.slots.append((message, field, owner))
+        return len(walk.values) - 1
+
+    def _attributes(self, walk: _Walk, attributes: Any, owner: int) -> None:
+        dropped: list[int] = []
+        action_of = self._rules.action
+        for index, kv in enumerate(attributes):
+            action = action_of(kv.key)
+            if action is KeyAction.KEEP:
+                continue
+            if action is KeyAction.DROP:
+                dropped.append(index)
+                continue
+            value = kv.value
+            text = value.string_value
+            if text:
+                if action is KeyAction.SCAN:
+                    self._add(walk, value, "string_value", text, owner)
+                elif action is KeyAction.SUMMARIZE:
+                    walk.summarize.add(self._add(walk, value, "string_value", text, owner))
+                else:
+                    value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
+                    walk.count(owner, HASHED)
+            else:
+                self._other_value(walk, value, action, owner)
+        if dropped:
+            for index in reversed(dropped):
+                del attributes[index]
+            walk.count(owner, DROPPED, len(dropped))
+
+    def _other_value(self, walk: _Walk, value: AnyValue, action: KeyAction, owner: int) -> None:
+        kind = value.WhichOneof("value")
+        if kind in (None, "string_value", "bool_value", "double_value"):
+            return
+        if action is not KeyAction.SCAN:
+            # Summarize or hash a non-string value whole: its parts are never looked at again.
+            digest = self._pseudonyms.digest(value.SerializeToString())
+            what = SUMMARIZED if action is KeyAction.SUMMARIZE else HASHED
+            value.string_value = (
+                f"<summary:type={kind.removesuffix('_value')}:hmac={digest}>"
+                if what == SUMMARIZED
+                else f"<hashed:{digest}>"
+            )
+            walk.count(owner, what)
+        elif kind == "int_value":
+            number = value.int_value
+            digits = str(abs(number))
+            if abs(number) >= _SMALLEST_CARD and CARD_NUMBER.fullmatch(digits) and card_number(digits):
+                value.string_value = self._pseudonyms.token("credit_card", digits)
+                walk.count(owner, MASKED)
+        elif kind == "array_value":
+            for item in value.array_value.values:
+                text = item.string_value
+                if text:
+                    self._add(walk, item, "string_value", text, owner)
+                else:
+                    self._other_value(walk, item, action, owner)
+        elif kind == "kvlist_value":
+            self._attributes(walk, value.kvlist_value.values, owner)
+
+    def _collect(self, walk: _Walk, request: ExportTraceServiceRequest) -> None:
+        add, attributes, owners = self._add, self._attributes, walk.owners
+        for resource_spans in request.resource_spans:
+            resource = resource_spans.resource
+            owners.append(resource)
+            attributes(walk, resource.attributes, len(owners) - 1)
+            for scope_spans in resource_spans.scope_spans:
+                scope = scope_spans.scope
+                owners.append(scope)
+                owner = len(owners) - 1
+                if scope.name:
+                    add(walk, scope, "name", scope.name, owner)
+                attributes(walk, scope.attributes, owner)
+                for span in scope_spans.spans:
+                    owners.append(span)
+                    owner = len(owners) - 1
+                    add(walk, span, "name", span.name, owner)
+                    status = span.status
+                    if status.message:
+                        add(walk, status, "message", status.message, owner)
+                    attributes(walk, span.attributes, owner)
+                    for event in span.events:
+                        add(walk, event, "name", event.name, owner)
+                        attributes(walk, event.attributes, owner)
+                    for link in span.links:
+                        attributes(walk, link.attributes, owner)
+
+    # -- rewriting -------------------------------------------------------------------------------------------
+    def _masked(self, text: str, findings: Sequence[Finding]) -> str:
+        """Replace each finding; overlapping findings merge into one replacement (named for the first)."""
+        parts: list[str] = []
+        position = 0
+        merged_end = -1
+        rule = ""
+        start = 0
+        for found_start, found_end, found_rule in sorted(findings):
+            if found_start < merged_end:
+                merged_end = max(merged_end, found_end)
+                continue
+            if merged_end >= 0:
+                parts.append(text[position:start])
+                parts.append(self._pseudonyms.token(rule, text[start:merged_end]))
+                position = merged_end
+            start, merged_end, rule = found_start, found_end, found_rule
+        parts.append(text[position:start])
+        parts.append(self._pseudonyms.token(rule, text[start:merged_end]))
+        parts.append(text[merged_end:])
+        return "".join(parts)
+
+    def _summary(self, text: str, findings: Iterable[Finding]) -> str:
+        hits = Counter(rule for _, _, rule in findings)
+        listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items())) or "none"
+        digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
+        return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}>"
+
+    def _html_summaries(self, walk: _Walk) -> None:
+        """Reduce HTML documents to a summary whose title is still scanned like any other text."""
+        for index, text in enumerate(walk.values):
+            if text[:1] in "< \t\r\n" and index not in walk.summarize and _HTML.match(text):
+                title_match = _TITLE.search(text)
+                title = " ".join(title_match.group(1).split())[:200] if title_match else ""
+                digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
+                walk.values[index] = f'<html:title="{title}":chars={len(text)}:hmac={digest}>'
+                walk.changed.add(index)
+                walk.count(walk.slots[index][2], SUMMARIZED)
+
+    def redact(self, request: ExportTraceServiceRequest) -> RedactionResult:
+        result = RedactionResult()
+        walk = _Walk()
+        self._collect(walk, request)
+        if self._summarize_html:
+            self._html_summaries(walk)
+        values = walk.values
+        result.scanned_chars = sum(map(len, values))
+        found = self._scanner.scan(values)
+        for index, (message, field, owner) in enumerate(walk.slots):
+            text = original = values[index]
+            findings = found.get(index)
+            if index in walk.summarize:
+                text = self._summary(text, findings or ())
+                walk.count(owner, SUMMARIZED)
+            elif findings:
+                text = self._masked(text, findings)
+                walk.count(owner, MASKED, len(findings))
+            if len(text) > self._max_chars:
+                digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
+                text = f"{text[: self._max_chars]}<truncated:chars={len(text)}:hmac={digest}>"
+                walk.count(owner, TRUNCATED)
+            if text is not original or index in walk.changed:
+                setattr(message, field, text)
+            if findings:
+                result.findings.update(rule for _, _, rule in findings)
+        for owner, counts in walk.counts.items():
+            result.actions.update(counts)
+            if self._span_counts:
+                self._write_counts(walk.owners[owner].attributes, counts)
+        return result
+
+    @staticmethod
+    def _write_counts(attributes: Any, counts: Counter[str]) -> None:
+        existing = {kv.key: kv for kv in attributes if kv.key.startswith("redaction.")}
+        for what, amount in sorted(counts.items()):
+            key = f"redaction.{what}.count"
+            if key in existing:
+                existing[key].value.int_value += amount  # a second failpath in the chain adds to the first
+            else:
+                attributes.append(KeyValue(key=key, value=AnyValue(int_value=amount)))
