@@ -96,6 +96,14 @@ class Keys(Strict):
     # true: content keys (prompts, completions, tool arguments/results, documents) are kept and scanned.
     keep_content: bool = False
 
+    @field_validator("allowed")
+    @classmethod
+    def _valid_patterns(cls, allowed: list[str]) -> list[str]:
+        for item in allowed:
+            if len(item) > 2 and item[0] == "/" and item[-1] == "/":
+                _check_regex(item[1:-1])
+        return allowed
+
     @model_validator(mode="after")
     def _allow_list_has_keys(self) -> "Keys":
         if self.mode == "allow_list" and not self.allowed:
