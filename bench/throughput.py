@@ -92,7 +92,7 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subproce
         return None
     if scenario == "passthrough":
         command = [PYTHON, str(HERE / "passthrough.py"), "--port", str(port), "--upstream", f"127.0.0.1:{sink_port}"]
-    elif scenario == "failpath":
+    elif scenario in ("failpath", "redaction"):
         config = {
             "data_dir": str(workdir / "data"),
             "receivers": {
@@ -114,7 +114,9 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subproce
                 ],
             },
             "admin": {"enabled": False},
-            "logging": {"level": "warning"},
+            "logging": {"level": "error"},
+            # "failpath": forwarding alone; "redaction": with the default redaction stage.
+            "redaction": {"enabled": scenario == "redaction"},
         }
         path = workdir / "failpath.json"
         path.write_text(json.dumps(config))  # JSON is YAML
@@ -144,7 +146,8 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subproce
         ]
     else:
         raise ValueError(scenario)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, "FAILPATH_REDACTION_KEY": "bench-only-hmac-key-" + "0" * 32}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
     wait_for_port(port, process)
     return process
 
@@ -259,7 +262,7 @@ def main() -> None:
         f"concurrency {args.concurrency}"
     )
 
-    scenarios = ["direct", "passthrough", "failpath"] + (["rotel"] if args.rotel else [])
+    scenarios = ["direct", "passthrough", "failpath", "redaction"] + (["rotel"] if args.rotel else [])
     results: dict[str, list[Result]] = {name: [] for name in scenarios}
     for repeat in range(args.repeats):
         for name in scenarios:  # interleaved, so drift in machine load hits every scenario alike
@@ -287,7 +290,8 @@ def main() -> None:
         label = {
             "direct": "a. load -> sink",
             "passthrough": "b. load -> pass-through -> sink",
-            "failpath": "c. load -> failpath -> sink",
+            "failpath": "c. load -> failpath (no stages) -> sink",
+            "redaction": "e. load -> failpath (default redaction) -> sink",
             "rotel": "d. load -> Rotel -> sink",
         }[name]
         print(
@@ -299,6 +303,7 @@ def main() -> None:
     print()
     print(f"ratio (c)/(b) spans/s: {medians['failpath'] / medians['passthrough']:.2f}  (target >= 0.8)")
     print(f"CPU per span, failpath / pass-through: {cpu['failpath'] / cpu['passthrough']:.2f}")
+    print(f"ratio (e)/(b) spans/s: {medians['redaction'] / medians['passthrough']:.2f}  (redaction target >= 0.5)")
 
 
 if __name__ == "__main__":

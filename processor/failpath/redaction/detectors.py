@@ -341,7 +341,8 @@ def _personal() -> list[Detector]:
             validator=check.iban,
             prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
         ),
-        Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|\d{9}", False, _find_ssn, ()),
+        # Bare 9-digit numbers count only next to "SSN"/"social security", so that is what the prefilter needs.
+        Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|ssn|social[ _-]?security", True, _find_ssn, ()),
         regex_detector(
             "ipv4",
             "personal",

@@ -50,6 +50,12 @@ class PythonScanner:
         return found
 
 
+# Extra prefilters for serialized spans (see flag_blobs): an HTML document, and a varint of 6+ bytes after
+# the AnyValue int_value tag (0x18), i.e. an integer large enough to be a card number. Timestamps are
+# fixed64 fields, so they never match.
+_RAW_EXTRAS = (rb"<(?:!doctype\s+html|html[\s>])", rb"\x18[\x80-\xff]{5,}")
+
+
 class HyperscanScanner:
     name = "hyperscan"
 
@@ -58,14 +64,39 @@ class HyperscanScanner:
 
         self._detectors = detectors
         base = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_ALLOWEMPTY
+        expressions = [detector.prefilter.encode() for detector in detectors]
+        flags = [base | (hyperscan.HS_FLAG_CASELESS if d.caseless else 0) for d in detectors]
         self._database = hyperscan.Database()
         self._database.compile(
-            expressions=[detector.prefilter.encode() for detector in detectors],
-            ids=list(range(len(detectors))),
-            elements=len(detectors),
-            flags=[base | (hyperscan.HS_FLAG_CASELESS if d.caseless else 0) for d in detectors],
+            expressions=expressions, ids=list(range(len(detectors))), elements=len(detectors), flags=flags
         )
         self._scratch = hyperscan.Scratch(self._database)
+        raw = [*expressions, *_RAW_EXTRAS]
+        raw_flags = [*flags, *(base | hyperscan.HS_FLAG_CASELESS for _ in _RAW_EXTRAS)]
+        self._raw = hyperscan.Database()
+        self._raw.compile(expressions=raw, ids=list(range(len(raw))), elements=len(raw), flags=raw_flags)
+        self._raw_scratch = hyperscan.Scratch(self._raw)
+
+    def flag_blobs(self, blobs: Sequence[bytes]) -> set[int]:
+        """Indexes of serialized messages in which any prefilter fires. A message with none cannot hold a
+        finding (prefilters are supersets of their detectors, and every string of a message is in its bytes),
+        nor HTML, nor an integer that could be a card number."""
+        if not blobs:
+            return set()
+        ends: list[int] = []
+
+        def on_match(pattern: int, start: int, end: int, flags: int, context: object) -> None:
+            ends.append(end)
+
+        self._raw.scan(b"\x00".join(blobs), match_event_handler=on_match, scratch=self._raw_scratch)
+        if not ends:
+            return set()
+        starts: list[int] = []
+        position = 0
+        for blob in blobs:
+            starts.append(position)
+            position += len(blob) + 1
+        return {bisect_right(starts, max(end - 1, 0)) - 1 for end in ends}
 
     def scan(self, values: Sequence[str]) -> dict[int, list[Finding]]:
         if not values:

@@ -48,6 +48,10 @@ class KeyRules:
         ]
         self._allowed = None if config.mode == "scan" else self._allow_list(config.allowed)
         self._cache: dict[str, KeyAction] = {}
+        # Read-only view for hot loops: cached.get(key) before calling action(key).
+        self.cached = self._cache
+        self.has_user_rules = bool(config.rules)
+        self.allow_list = self._allowed is not None
 
     @staticmethod
     def _allow_list(allowed: list[str]) -> tuple[frozenset[str], re.Pattern[str] | None]:
@@ -65,6 +69,8 @@ class KeyRules:
         return action
 
     def _decide(self, key: str) -> KeyAction:
+        if key.startswith("redaction."):
+            return KeyAction.KEEP  # our own counters, from a failpath earlier in the chain
         if self._allowed is not None:
             exact, pattern = self._allowed
             if key not in exact and not (pattern and pattern.fullmatch(key)):

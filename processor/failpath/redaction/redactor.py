@@ -7,11 +7,11 @@ could be card numbers are checked too. Key rules decide per attribute: keep, dro
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from failpath.redaction.detectors import CARD_NUMBER
 from failpath.redaction.engine import Finding, Scanner
@@ -39,7 +39,7 @@ class RedactionResult:
 class _Walk:
     """One request's strings, where each came from, and what happened where."""
 
-    __slots__ = ("changed", "counts", "owners", "slots", "summarize", "values")
+    __slots__ = ("changed", "counted", "counts", "owners", "slots", "summarize", "values")
 
     def __init__(self) -> None:
         self.values: list[str] = []
@@ -49,10 +49,16 @@ class _Walk:
         # Values rewritten before the scan (HTML summaries): written back even without findings.
         self.changed: set[int] = set()
         self.owners: list[Any] = []
-        self.counts: dict[int, Counter[str]] = {}
+        self.counts: dict[int, dict[str, int]] = {}
+        # Owners that already carry redaction.*.count attributes (from a failpath earlier in the chain).
+        self.counted: set[int] = set()
 
     def count(self, owner: int, what: str, amount: int = 1) -> None:
-        self.counts.setdefault(owner, Counter())[what] += amount
+        counts = self.counts.get(owner)
+        if counts is None:
+            self.counts[owner] = {what: amount}
+        else:
+            counts[what] = counts.get(what, 0) + amount
 
 
 class Redactor:
@@ -64,7 +70,11 @@ class Redactor:
         max_value_chars: int,
         summarize_html: bool,
         span_counts: bool,
+        flag_blobs: Callable[[Sequence[bytes]], set[int]] | None = None,
     ) -> None:
+        """flag_blobs (Hyperscan only): which serialized spans any prefilter fires in; the others skip the
+        full walk and only get their key rules applied."""
+        self._flag_blobs = flag_blobs
         self._scanner = scanner
         self._rules = rules
         self._pseudonyms = pseudonyms
@@ -72,29 +82,34 @@ class Redactor:
         self._summarize_html = summarize_html
         self._span_counts = span_counts
 
-    # -- walking ---------------------------------------------------------------------------------------------
-    def _add(self, walk: _Walk, message: Any, field: str, text: str, owner: int) -> int:
-        walk.values.append(text)
-        walk.slots.append((message, field, owner))
-        return len(walk.values) - 1
-
+    # -- walking (the hot path: locals and inlined appends on purpose) ----------------------------------------
     def _attributes(self, walk: _Walk, attributes: Any, owner: int) -> None:
-        dropped: list[int] = []
+        dropped: list[int] | None = None
         action_of = self._rules.action
+        values_append, slots_append = walk.values.append, walk.slots.append
+        scan, keep, summarize, drop = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE, KeyAction.DROP
         for index, kv in enumerate(attributes):
-            action = action_of(kv.key)
-            if action is KeyAction.KEEP:
+            key = kv.key
+            action = action_of(key)
+            if action is keep:
+                if key.startswith("redaction."):
+                    walk.counted.add(owner)
                 continue
-            if action is KeyAction.DROP:
+            if action is drop:
+                if dropped is None:
+                    dropped = []
                 dropped.append(index)
                 continue
             value = kv.value
             text = value.string_value
             if text:
-                if action is KeyAction.SCAN:
-                    self._add(walk, value, "string_value", text, owner)
-                elif action is KeyAction.SUMMARIZE:
-                    walk.summarize.add(self._add(walk, value, "string_value", text, owner))
+                if action is scan:
+                    values_append(text)
+                    slots_append((value, "string_value", owner))
+                elif action is summarize:
+                    walk.summarize.add(len(walk.values))
+                    values_append(text)
+                    slots_append((value, "string_value", owner))
                 else:
                     value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
                     walk.count(owner, HASHED)
@@ -112,13 +127,12 @@ class Redactor:
         if action is not KeyAction.SCAN:
             # Summarize or hash a non-string value whole: its parts are never looked at again.
             digest = self._pseudonyms.digest(value.SerializeToString())
-            what = SUMMARIZED if action is KeyAction.SUMMARIZE else HASHED
-            value.string_value = (
-                f"<summary:type={kind.removesuffix('_value')}:hmac={digest}>"
-                if what == SUMMARIZED
-                else f"<hashed:{digest}>"
-            )
-            walk.count(owner, what)
+            if action is KeyAction.SUMMARIZE:
+                value.string_value = f"<summary:type={kind.removesuffix('_value')}:hmac={digest}>"
+                walk.count(owner, SUMMARIZED)
+            else:
+                value.string_value = f"<hashed:{digest}>"
+                walk.count(owner, HASHED)
         elif kind == "int_value":
             number = value.int_value
             digits = str(abs(number))
@@ -129,14 +143,17 @@ class Redactor:
             for item in value.array_value.values:
                 text = item.string_value
                 if text:
-                    self._add(walk, item, "string_value", text, owner)
+                    walk.values.append(text)
+                    walk.slots.append((item, "string_value", owner))
                 else:
                     self._other_value(walk, item, action, owner)
         elif kind == "kvlist_value":
             self._attributes(walk, value.kvlist_value.values, owner)
 
     def _collect(self, walk: _Walk, request: ExportTraceServiceRequest) -> None:
-        add, attributes, owners = self._add, self._attributes, walk.owners
+        attributes, owners = self._attributes, walk.owners
+        values_append, slots_append = walk.values.append, walk.slots.append
+        spans: list[tuple[Any, int]] = []
         for resource_spans in request.resource_spans:
             resource = resource_spans.resource
             owners.append(resource)
@@ -146,21 +163,95 @@ class Redactor:
                 owners.append(scope)
                 owner = len(owners) - 1
                 if scope.name:
-                    add(walk, scope, "name", scope.name, owner)
+                    values_append(scope.name)
+                    slots_append((scope, "name", owner))
                 attributes(walk, scope.attributes, owner)
                 for span in scope_spans.spans:
                     owners.append(span)
-                    owner = len(owners) - 1
-                    add(walk, span, "name", span.name, owner)
-                    status = span.status
-                    if status.message:
-                        add(walk, status, "message", status.message, owner)
-                    attributes(walk, span.attributes, owner)
-                    for event in span.events:
-                        add(walk, event, "name", event.name, owner)
-                        attributes(walk, event.attributes, owner)
-                    for link in span.links:
-                        attributes(walk, link.attributes, owner)
+                    spans.append((span, len(owners) - 1))
+        clean = self._clean_spans(spans)
+        for index, (span, owner) in enumerate(spans):
+            if index in clean:
+                self._rules_only(walk, span, owner)
+                continue
+            values_append(span.name)
+            slots_append((span, "name", owner))
+            status = span.status
+            message = status.message
+            if message:
+                values_append(message)
+                slots_append((status, "message", owner))
+            attributes(walk, span.attributes, owner)
+            for event in span.events:
+                values_append(event.name)
+                slots_append((event, "name", owner))
+                attributes(walk, event.attributes, owner)
+            for link in span.links:
+                attributes(walk, link.attributes, owner)
+
+    def _clean_spans(self, spans: Sequence[tuple[Any, int]]) -> set[int]:
+        """Spans that provably hold nothing to find: no prefilter fires in their bytes, and they are too
+        small to hold a value over the length limit."""
+        if self._flag_blobs is None or not spans:
+            return set()
+        blobs = [span.SerializeToString() for span, _ in spans]
+        flagged = self._flag_blobs(blobs)
+        limit = self._max_chars
+        return {index for index, blob in enumerate(blobs) if index not in flagged and len(blob) <= limit}
+
+    def _rules_only(self, walk: _Walk, span: Any, owner: int) -> None:
+        self._rules_on(walk, span.attributes, owner)
+        for event in span.events:
+            self._rules_on(walk, event.attributes, owner)
+        for link in span.links:
+            self._rules_on(walk, link.attributes, owner)
+
+    def _rules_on(self, walk: _Walk, attributes: Any, owner: int) -> None:
+        """Key rules on attributes whose values are known clean: nothing to scan, nothing to find."""
+        cached, action_of = self._rules.cached, self._rules.action
+        nested = self._rules.has_user_rules
+        scan, keep, summarize = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE
+        dropped: list[int] | None = None
+        summarized = 0
+        for index, kv in enumerate(attributes):
+            key = kv.key
+            action = cached.get(key) or action_of(key)
+            if action is scan:
+                # Only your own rules can name a key nested in a key-value list.
+                if nested and kv.value.WhichOneof("value") == "kvlist_value":
+                    self._attributes(walk, kv.value.kvlist_value.values, owner)
+                continue
+            if action is summarize:
+                value = kv.value
+                text = value.string_value
+                if text:
+                    value.string_value = self._summary(text, ())
+                    summarized += 1
+                else:
+                    self._other_value(walk, value, action, owner)
+                continue
+            if action is keep:
+                if key.startswith("redaction."):
+                    walk.counted.add(owner)
+                continue
+            if action is KeyAction.DROP:
+                if dropped is None:
+                    dropped = []
+                dropped.append(index)
+                continue
+            value = kv.value
+            text = value.string_value
+            if text:
+                value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
+                walk.count(owner, HASHED)
+            else:
+                self._other_value(walk, value, action, owner)
+        if summarized:
+            walk.count(owner, SUMMARIZED, summarized)
+        if dropped:
+            for index in reversed(dropped):
+                del attributes[index]
+            walk.count(owner, DROPPED, len(dropped))
 
     # -- rewriting -------------------------------------------------------------------------------------------
     def _masked(self, text: str, findings: Sequence[Finding]) -> str:
@@ -184,9 +275,12 @@ class Redactor:
         parts.append(text[merged_end:])
         return "".join(parts)
 
-    def _summary(self, text: str, findings: Iterable[Finding]) -> str:
-        hits = Counter(rule for _, _, rule in findings)
-        listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items())) or "none"
+    def _summary(self, text: str, findings: Sequence[Finding]) -> str:
+        if findings:
+            hits = Counter(rule for _, _, rule in findings)
+            listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items()))
+        else:
+            listed = "none"
         digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
         return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}>"
 
@@ -207,38 +301,42 @@ class Redactor:
         self._collect(walk, request)
         if self._summarize_html:
             self._html_summaries(walk)
-        values = walk.values
+        values, limit = walk.values, self._max_chars
         result.scanned_chars = sum(map(len, values))
         found = self._scanner.scan(values)
-        for index, (message, field, owner) in enumerate(walk.slots):
-            text = original = values[index]
-            findings = found.get(index)
+        # Only values with findings, summaries, rewrites or excess length need any more work.
+        todo = found.keys() | walk.summarize | walk.changed
+        todo.update(index for index, text in enumerate(values) if len(text) > limit)
+        for index in sorted(todo):
+            message, field, owner = walk.slots[index]
+            text = values[index]
+            findings = found.get(index, ())
             if index in walk.summarize:
-                text = self._summary(text, findings or ())
+                text = self._summary(text, findings)
                 walk.count(owner, SUMMARIZED)
             elif findings:
                 text = self._masked(text, findings)
                 walk.count(owner, MASKED, len(findings))
-            if len(text) > self._max_chars:
+            if len(text) > limit:
                 digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
-                text = f"{text[: self._max_chars]}<truncated:chars={len(text)}:hmac={digest}>"
+                text = f"{text[:limit]}<truncated:chars={len(text)}:hmac={digest}>"
                 walk.count(owner, TRUNCATED)
-            if text is not original or index in walk.changed:
-                setattr(message, field, text)
-            if findings:
-                result.findings.update(rule for _, _, rule in findings)
+            setattr(message, field, text)
+            result.findings.update(rule for _, _, rule in findings)
         for owner, counts in walk.counts.items():
             result.actions.update(counts)
             if self._span_counts:
-                self._write_counts(walk.owners[owner].attributes, counts)
+                self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted)
         return result
 
     @staticmethod
-    def _write_counts(attributes: Any, counts: Counter[str]) -> None:
-        existing = {kv.key: kv for kv in attributes if kv.key.startswith("redaction.")}
+    def _write_counts(attributes: Any, counts: dict[str, int], has_counts: bool) -> None:
+        existing = {kv.key: kv for kv in attributes if kv.key.startswith("redaction.")} if has_counts else {}
         for what, amount in sorted(counts.items()):
             key = f"redaction.{what}.count"
             if key in existing:
                 existing[key].value.int_value += amount  # a second failpath in the chain adds to the first
             else:
-                attributes.append(KeyValue(key=key, value=AnyValue(int_value=amount)))
+                added = attributes.add()
+                added.key = key
+                added.value.int_value = amount

@@ -7,7 +7,7 @@ from failpath.consumer import Batch, Consumer
 from failpath.metrics import Metrics
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.detectors import BY_NAME, Detector, regex_detector
-from failpath.redaction.engine import build_scanner
+from failpath.redaction.engine import HyperscanScanner, build_scanner
 from failpath.redaction.key_rules import KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
 from failpath.redaction.redactor import Redactor
@@ -37,13 +37,19 @@ def build_redactor(config: RedactionConfig) -> Redactor:
             "no redaction HMAC key: secrets are masked without stable pseudonyms",
             extra={"env": config.hmac_key_env},
         )
+    scanner = build_scanner(active_detectors(config), config.engine)
+    rules = KeyRules(config.keys)
+    # The per-span fast path needs Hyperscan, and scan mode: in allow_list mode every key may be dropped
+    # at any depth, which only the full walk sees.
+    flag_blobs = scanner.flag_blobs if isinstance(scanner, HyperscanScanner) and not rules.allow_list else None
     return Redactor(
-        build_scanner(active_detectors(config), config.engine),
-        KeyRules(config.keys),
+        scanner,
+        rules,
         Pseudonymizer(key),
         config.max_value_chars,
         config.summarize_html,
         config.span_counts,
+        flag_blobs,
     )
 
 
