@@ -40,14 +40,14 @@ def main() -> None:
             for body in requests:
                 request = ExportTraceServiceRequest.FromString(body)
                 if redact is not None:
-                    chars += redact(request).scanned_chars  # type: ignore[operator]
+                    chars += redact(request).scanned_bytes  # type: ignore[operator]
                 request.SerializeToString()
             times.append(time.perf_counter() - started)
         best = min(times)
         median = statistics.median(times)
         line = f"{label:34} {median / spans * 1e6:6.2f} µs/span (best {best / spans * 1e6:.2f})"
         if chars:
-            line += f"  {chars / median / 1e6:6.1f} MB/s scanned ({chars / spans:.0f} chars/span)"
+            line += f"  {chars / median / 1e6:6.1f} MB/s scanned ({chars / spans:.0f} B/span)"
         print(line)
 
     run("parse + serialize", None)

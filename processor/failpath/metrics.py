@@ -76,8 +76,10 @@ class Metrics:
             ["action"],
             registry=r,
         )
-        self.redaction_scanned_chars = Counter(
-            "failpath_redaction_scanned_chars", "Characters of string values scanned", registry=r
+        self.redaction_scanned_bytes = Counter(
+            "failpath_redaction_scanned_bytes",
+            "Bytes scanned for sensitive data (serialized spans and values)",
+            registry=r,
         )
         self.queue_capacity_spans = Gauge(
             "failpath_exporter_queue_capacity_spans", "The queue's limit in spans", ["exporter"], registry=r

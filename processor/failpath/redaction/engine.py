@@ -50,10 +50,18 @@ class PythonScanner:
         return found
 
 
-# Extra prefilters for serialized spans (see flag_blobs): an HTML document, and a varint of 6+ bytes after
-# the AnyValue int_value tag (0x18), i.e. an integer large enough to be a card number. Timestamps are
-# fixed64 fields, so they never match.
-_RAW_EXTRAS = (rb"<(?:!doctype\s+html|html[\s>])", rb"\x18[\x80-\xff]{5,}")
+# Extra prefilters for serialized spans (see flag_blobs), each sending its span down the full walk:
+# - an HTML document;
+# - a varint of 6+ bytes after the AnyValue int_value tag (0x18): an integer large enough to be a card
+#   number (timestamps are fixed64 fields and never match);
+# - a key-value list value (AnyValue field 6, tag 0x32, framed as a value or array item, holding entries),
+#   whose nested keys the full walk puts through the key rules.
+_VARINT = rb"(?:[\x00-\x7f]|[\x80-\xff]{1,3}[\x00-\x7f])"
+_RAW_EXTRAS = (
+    rb"<(?:!doctype\s+html|html[\s>])",
+    rb"\x18[\x80-\xff]{5,}",
+    rb"[\x0a\x12]" + _VARINT + rb"\x32" + _VARINT + rb"\x0a",
+)
 
 
 class HyperscanScanner:

@@ -50,7 +50,6 @@ class KeyRules:
         self._cache: dict[str, KeyAction] = {}
         # Read-only view for hot loops: cached.get(key) before calling action(key).
         self.cached = self._cache
-        self.has_user_rules = bool(config.rules)
         self.allow_list = self._allowed is not None
 
     @staticmethod

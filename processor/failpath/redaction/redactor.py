@@ -33,13 +33,14 @@ class RedactionResult:
     def __init__(self) -> None:
         self.findings: Counter[str] = Counter()
         self.actions: Counter[str] = Counter()
-        self.scanned_chars = 0
+        # Bytes the multi-pattern engine looked at: serialized spans in the fast path, values in the full walk.
+        self.scanned_bytes = 0
 
 
 class _Walk:
     """One request's strings, where each came from, and what happened where."""
 
-    __slots__ = ("changed", "counted", "counts", "owners", "slots", "summarize", "values")
+    __slots__ = ("changed", "counted", "counts", "owners", "raw_bytes", "slots", "summarize", "values")
 
     def __init__(self) -> None:
         self.values: list[str] = []
@@ -52,6 +53,7 @@ class _Walk:
         self.counts: dict[int, dict[str, int]] = {}
         # Owners that already carry redaction.*.count attributes (from a failpath earlier in the chain).
         self.counted: set[int] = set()
+        self.raw_bytes = 0
 
     def count(self, owner: int, what: str, amount: int = 1) -> None:
         counts = self.counts.get(owner)
@@ -169,7 +171,7 @@ class Redactor:
                 for span in scope_spans.spans:
                     owners.append(span)
                     spans.append((span, len(owners) - 1))
-        clean = self._clean_spans(spans)
+        clean = self._clean_spans(walk, spans)
         for index, (span, owner) in enumerate(spans):
             if index in clean:
                 self._rules_only(walk, span, owner)
@@ -189,12 +191,13 @@ class Redactor:
             for link in span.links:
                 attributes(walk, link.attributes, owner)
 
-    def _clean_spans(self, spans: Sequence[tuple[Any, int]]) -> set[int]:
+    def _clean_spans(self, walk: _Walk, spans: Sequence[tuple[Any, int]]) -> set[int]:
         """Spans that provably hold nothing to find: no prefilter fires in their bytes, and they are too
         small to hold a value over the length limit."""
         if self._flag_blobs is None or not spans:
             return set()
         blobs = [span.SerializeToString() for span, _ in spans]
+        walk.raw_bytes = sum(map(len, blobs))
         flagged = self._flag_blobs(blobs)
         limit = self._max_chars
         return {index for index, blob in enumerate(blobs) if index not in flagged and len(blob) <= limit}
@@ -207,9 +210,8 @@ class Redactor:
             self._rules_on(walk, link.attributes, owner)
 
     def _rules_on(self, walk: _Walk, attributes: Any, owner: int) -> None:
-        """Key rules on attributes whose values are known clean: nothing to scan, nothing to find."""
+        """Key rules on the top-level attributes of a clean span: nothing to scan, nothing to find, no nested keys."""
         cached, action_of = self._rules.cached, self._rules.action
-        nested = self._rules.has_user_rules
         scan, keep, summarize = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE
         dropped: list[int] | None = None
         summarized = 0
@@ -217,10 +219,7 @@ class Redactor:
             key = kv.key
             action = cached.get(key) or action_of(key)
             if action is scan:
-                # Only your own rules can name a key nested in a key-value list.
-                if nested and kv.value.WhichOneof("value") == "kvlist_value":
-                    self._attributes(walk, kv.value.kvlist_value.values, owner)
-                continue
+                continue  # clean, and not a key-value list (those send their span down the full walk)
             if action is summarize:
                 value = kv.value
                 text = value.string_value
@@ -302,7 +301,7 @@ class Redactor:
         if self._summarize_html:
             self._html_summaries(walk)
         values, limit = walk.values, self._max_chars
-        result.scanned_chars = sum(map(len, values))
+        result.scanned_bytes = walk.raw_bytes + sum(map(len, values))
         found = self._scanner.scan(values)
         # Only values with findings, summaries, rewrites or excess length need any more work.
         todo = found.keys() | walk.summarize | walk.changed
