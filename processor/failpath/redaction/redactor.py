@@ -85,38 +85,48 @@ class Redactor:
         self._span_counts = span_counts
 
     # -- walking (the hot path: locals and inlined appends on purpose) ----------------------------------------
-    def _attributes(self, walk: _Walk, attributes: Any, owner: int) -> None:
+    def _attributes(self, walk: _Walk, attributes: Any, owner: int, clean: bool = False) -> None:
+        """Apply key rules; collect strings to scan. clean: the values are known to hold nothing to find
+        (fast path), so there is nothing to collect and content is summarized right here."""
         dropped: list[int] | None = None
-        action_of = self._rules.action
+        cached, action_of = self._rules.cached, self._rules.action
         values_append, slots_append = walk.values.append, walk.slots.append
-        scan, keep, summarize, drop = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE, KeyAction.DROP
+        scan, keep, summarize = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE
+        summarized = 0
         for index, kv in enumerate(attributes):
             key = kv.key
-            action = action_of(key)
+            action = cached.get(key) or action_of(key)
+            if action is scan and clean:
+                continue  # clean, and not a key-value list (those send their span down the full walk)
             if action is keep:
                 if key.startswith("redaction."):
                     walk.counted.add(owner)
                 continue
-            if action is drop:
+            if action is KeyAction.DROP:
                 if dropped is None:
                     dropped = []
                 dropped.append(index)
                 continue
             value = kv.value
             text = value.string_value
-            if text:
-                if action is scan:
-                    values_append(text)
-                    slots_append((value, "string_value", owner))
-                elif action is summarize:
+            if not text:
+                self._other_value(walk, value, action, owner)
+            elif action is scan:
+                values_append(text)
+                slots_append((value, "string_value", owner))
+            elif action is summarize:
+                if clean:
+                    value.string_value = self._summary(text, ())
+                    summarized += 1
+                else:
                     walk.summarize.add(len(walk.values))
                     values_append(text)
                     slots_append((value, "string_value", owner))
-                else:
-                    value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
-                    walk.count(owner, HASHED)
             else:
-                self._other_value(walk, value, action, owner)
+                value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
+                walk.count(owner, HASHED)
+        if summarized:
+            walk.count(owner, SUMMARIZED, summarized)
         if dropped:
             for index in reversed(dropped):
                 del attributes[index]
@@ -203,54 +213,11 @@ class Redactor:
         return {index for index, blob in enumerate(blobs) if index not in flagged and len(blob) <= limit}
 
     def _rules_only(self, walk: _Walk, span: Any, owner: int) -> None:
-        self._rules_on(walk, span.attributes, owner)
+        self._attributes(walk, span.attributes, owner, clean=True)
         for event in span.events:
-            self._rules_on(walk, event.attributes, owner)
+            self._attributes(walk, event.attributes, owner, clean=True)
         for link in span.links:
-            self._rules_on(walk, link.attributes, owner)
-
-    def _rules_on(self, walk: _Walk, attributes: Any, owner: int) -> None:
-        """Key rules on the top-level attributes of a clean span: nothing to scan, nothing to find, no nested keys."""
-        cached, action_of = self._rules.cached, self._rules.action
-        scan, keep, summarize = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE
-        dropped: list[int] | None = None
-        summarized = 0
-        for index, kv in enumerate(attributes):
-            key = kv.key
-            action = cached.get(key) or action_of(key)
-            if action is scan:
-                continue  # clean, and not a key-value list (those send their span down the full walk)
-            if action is summarize:
-                value = kv.value
-                text = value.string_value
-                if text:
-                    value.string_value = self._summary(text, ())
-                    summarized += 1
-                else:
-                    self._other_value(walk, value, action, owner)
-                continue
-            if action is keep:
-                if key.startswith("redaction."):
-                    walk.counted.add(owner)
-                continue
-            if action is KeyAction.DROP:
-                if dropped is None:
-                    dropped = []
-                dropped.append(index)
-                continue
-            value = kv.value
-            text = value.string_value
-            if text:
-                value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
-                walk.count(owner, HASHED)
-            else:
-                self._other_value(walk, value, action, owner)
-        if summarized:
-            walk.count(owner, SUMMARIZED, summarized)
-        if dropped:
-            for index in reversed(dropped):
-                del attributes[index]
-            walk.count(owner, DROPPED, len(dropped))
+            self._attributes(walk, link.attributes, owner, clean=True)
 
     # -- rewriting -------------------------------------------------------------------------------------------
     def _masked(self, text: str, findings: Sequence[Finding]) -> str:
