@@ -51,7 +51,7 @@ def main() -> None:
         print(line)
 
     run("parse + serialize", None)
-    for engine in ("hyperscan", "python"):
+    for engine in ("hyperscan", "re2", "python"):
         try:
             redactor = build_redactor(RedactionConfig(engine=engine))
         except ImportError:

@@ -10,8 +10,6 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import build_redactor
 
-pytest.importorskip("hyperscan")
-
 PLANTS = [
     "reach me at lena.ortiz@fabrikam-mail.com",
     "export OPENAI_API_KEY=sk-proj-Q2w3E4r5T6y7U8i9O0p1A2s3T3BlbkFJd4F5g6H7j8K9l0Z1x2C3v4",
@@ -85,10 +83,12 @@ def _request(rng: random.Random) -> ExportTraceServiceRequest:
     return request
 
 
+@pytest.mark.parametrize("engine", ["hyperscan", "re2"])
 @pytest.mark.parametrize("rules", [[], [{"key": "user.id", "action": "hash"}, {"key": "inner", "action": "drop"}]])
-def test_fast_path_equals_full_walk(monkeypatch: pytest.MonkeyPatch, rules: list[dict[str, str]]) -> None:
+def test_fast_path_equals_full_walk(monkeypatch: pytest.MonkeyPatch, rules: list[dict[str, str]], engine: str) -> None:
+    pytest.importorskip(engine)
     monkeypatch.setenv("FAILPATH_REDACTION_KEY", "equivalence-test-key-" + "9" * 20)
-    config = RedactionConfig.model_validate({"engine": "hyperscan", "keys": {"rules": rules}})
+    config = RedactionConfig.model_validate({"engine": engine, "keys": {"rules": rules}})
     fast, full = build_redactor(config), build_redactor(config, fast_path=False)
     rng = random.Random(1234)
     for _ in range(30):

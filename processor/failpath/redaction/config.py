@@ -116,8 +116,8 @@ class RedactionConfig(Strict):
     # Name of the environment variable holding the HMAC key (at least 32 bytes). Without it, matches are
     # masked as <redacted:RULE> and failpath warns at start.
     hmac_key_env: str | None = "FAILPATH_REDACTION_KEY"
-    # auto: Hyperscan when installed, else pure Python; hyperscan: required; python: always the fallback.
-    engine: Literal["auto", "hyperscan", "python"] = "auto"
+    # auto: the fastest installed (Hyperscan, then RE2, then pure Python); or name one to require it.
+    engine: Literal["auto", "hyperscan", "re2", "python"] = "auto"
     detectors: Detectors = Detectors()
     keys: Keys = Keys()
     # Values longer than this (after redaction) are cut, with a hash of the whole value.

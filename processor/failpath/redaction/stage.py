@@ -7,7 +7,7 @@ from failpath.consumer import Batch, Consumer
 from failpath.metrics import Metrics
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.detectors import BY_NAME, Detector, regex_detector
-from failpath.redaction.engine import HyperscanScanner, build_scanner
+from failpath.redaction.engine import HyperscanScanner, Re2Scanner, build_scanner
 from failpath.redaction.key_rules import KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
 from failpath.redaction.redactor import Redactor
@@ -40,10 +40,11 @@ def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
         )
     scanner = build_scanner(active_detectors(config), config.engine)
     rules = KeyRules(config.keys)
-    # The per-span fast path needs Hyperscan, and scan mode: in allow_list mode every key may be dropped
-    # at any depth, which only the full walk sees.
+    # The per-span fast path needs a multi-pattern engine, and scan mode: in allow_list mode every key may
+    # be dropped at any depth, which only the full walk sees.
     use_fast_path = fast_path and not rules.allow_list
-    flag_blobs = scanner.flag_blobs if use_fast_path and isinstance(scanner, HyperscanScanner) else None
+    engine_scanner = scanner if isinstance(scanner, HyperscanScanner | Re2Scanner) else None
+    flag_blobs = engine_scanner.flag_blobs if use_fast_path and engine_scanner is not None else None
     return Redactor(
         scanner,
         rules,
