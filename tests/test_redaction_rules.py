@@ -144,22 +144,30 @@ def test_counts_add_up_across_chained_processors() -> None:
     assert counts == {"redaction.masked.count": 2}
 
 
-def test_every_string_place_is_visited() -> None:
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "python"])
+def test_every_string_place_is_visited(engine: str) -> None:
+    if engine != "python":
+        pytest.importorskip(engine)
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.append(KeyValue(key="r", value=AnyValue(string_value=EMAIL)))
     scope_spans = resource_spans.scope_spans.add()
+    resource_spans.schema_url = f"https://schemas.example/{EMAIL}"
     scope_spans.scope.name = f"lib {EMAIL}"
+    scope_spans.scope.version = f"1.0+{EMAIL}"
+    scope_spans.schema_url = f"https://schemas.example/{EMAIL}"
     scope_spans.scope.attributes.append(KeyValue(key="s", value=AnyValue(string_value=EMAIL)))
     span = scope_spans.spans.add(trace_id=b"\1" * 16, span_id=b"\2" * 8, name=f"span {EMAIL}")
+    span.trace_state = f"vendor=user:{EMAIL}"
     span.status.message = f"status {EMAIL}"
     event = span.events.add(name=f"event {EMAIL}")
     event.attributes.append(KeyValue(key="e", value=AnyValue(string_value=EMAIL)))
-    link = span.links.add(trace_id=b"\3" * 16, span_id=b"\4" * 8)
+    link = span.links.add(trace_id=b"\3" * 16, span_id=b"\4" * 8, trace_state=f"v={EMAIL}")
     link.attributes.append(KeyValue(key="l", value=AnyValue(string_value=EMAIL)))
-    build_redactor(RedactionConfig(hmac_key_env=None)).redact(request)
+    build_redactor(RedactionConfig(hmac_key_env=None, engine=engine)).redact(request)  # type: ignore[arg-type]
     assert EMAIL.encode() not in request.SerializeToString()
-    assert {kv.key: kv.value.int_value for kv in resource_spans.resource.attributes}["redaction.masked.count"] == 1
+    # The resource attribute and the resource schema URL.
+    assert {kv.key: kv.value.int_value for kv in resource_spans.resource.attributes}["redaction.masked.count"] == 2
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Walks every string of an ExportTraceServiceRequest, scans them all at once, and writes back the results.
 
-Visited: resource and scope attributes, scope names, span names, status messages, span attributes, event
-names and attributes, link attributes, and strings nested in arrays and key-value lists. Integers that
+Visited: resource and scope attributes, scope names and versions, schema URLs, span names, W3C trace state
+(span and link), status messages, span attributes, event names and attributes, link attributes, and strings
+nested in arrays and key-value lists. Integers that
 could be card numbers are checked too. Key rules decide per attribute: keep, drop, hash, summarize, or scan.
 """
 
@@ -169,14 +170,15 @@ class Redactor:
         for resource_spans in request.resource_spans:
             resource = resource_spans.resource
             owners.append(resource)
-            attributes(walk, resource.attributes, len(owners) - 1)
+            owner = len(owners) - 1
+            attributes(walk, resource.attributes, owner)
+            self._strings(walk, resource_spans, ("schema_url",), owner)
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope
                 owners.append(scope)
                 owner = len(owners) - 1
-                if scope.name:
-                    values_append(scope.name)
-                    slots_append((scope, "name", owner))
+                self._strings(walk, scope, ("name", "version"), owner)
+                self._strings(walk, scope_spans, ("schema_url",), owner)
                 attributes(walk, scope.attributes, owner)
                 for span in scope_spans.spans:
                     owners.append(span)
@@ -188,6 +190,9 @@ class Redactor:
                 continue
             values_append(span.name)
             slots_append((span, "name", owner))
+            if span.trace_state:
+                values_append(span.trace_state)
+                slots_append((span, "trace_state", owner))
             status = span.status
             message = status.message
             if message:
@@ -199,7 +204,17 @@ class Redactor:
                 slots_append((event, "name", owner))
                 attributes(walk, event.attributes, owner)
             for link in span.links:
+                self._strings(walk, link, ("trace_state",), owner)
                 attributes(walk, link.attributes, owner)
+
+    @staticmethod
+    def _strings(walk: _Walk, message: Any, fields: tuple[str, ...], owner: int) -> None:
+        """Plain string fields (names, versions, schema URLs, W3C trace state) that are set."""
+        for field in fields:
+            text = getattr(message, field)
+            if text:
+                walk.values.append(text)
+                walk.slots.append((message, field, owner))
 
     def _clean_spans(self, walk: _Walk, spans: Sequence[tuple[Any, int]]) -> set[int]:
         """Spans that provably hold nothing to find: no prefilter fires in their bytes, and they are too
