@@ -133,6 +133,18 @@ def test_html_is_reduced_to_a_redacted_title() -> None:
     )
 
 
+def test_counter_keys_and_bytes_values_cannot_hide_secrets() -> None:
+    request = _request({"redaction.masked.count": f"hidden {EMAIL}"})
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.append(KeyValue(key="blob", value=AnyValue(bytes_value=f"mail {EMAIL}".encode())))
+    span.attributes.append(KeyValue(key="binary", value=AnyValue(bytes_value=b"\xff\xfe\x00")))
+    build_redactor(RedactionConfig(hmac_key_env=None)).redact(request)
+    values = {kv.key: kv.value for kv in reversed(span.attributes)}  # first occurrence wins
+    assert values["redaction.masked.count"].string_value == "hidden <redacted:email>"
+    assert values["blob"].bytes_value == b"mail <redacted:email>"
+    assert values["binary"].bytes_value == b"\xff\xfe\x00"
+
+
 def test_counts_add_up_across_chained_processors() -> None:
     request = _request({"note": EMAIL})
     redactor = build_redactor(RedactionConfig(hmac_key_env=None))

@@ -9,6 +9,8 @@ from failpath.redaction.config import KeyRule, Keys
 class KeyAction(Enum):
     SCAN = "scan"
     KEEP = "keep"
+    # redaction.<what>.count from a failpath earlier in the chain: kept if an integer, scanned otherwise.
+    COUNTER = "counter"
     DROP = "drop"
     HASH = "hash"
     SUMMARIZE = "summarize"
@@ -31,6 +33,7 @@ CREDENTIAL_HEADERS = (
 )
 
 _CACHE_LIMIT = 10_000
+_COUNTER_KEY = re.compile(r"redaction\.(?:masked|redacted|hashed|summarized|truncated)\.count")
 
 
 class KeyRules:
@@ -68,8 +71,8 @@ class KeyRules:
         return action
 
     def _decide(self, key: str) -> KeyAction:
-        if key.startswith("redaction."):
-            return KeyAction.KEEP  # our own counters, from a failpath earlier in the chain
+        if _COUNTER_KEY.fullmatch(key):
+            return KeyAction.COUNTER
         if self._allowed is not None:
             exact, pattern = self._allowed
             if key not in exact and not (pattern and pattern.fullmatch(key)):

@@ -100,9 +100,14 @@ class Redactor:
             if action is scan and clean:
                 continue  # clean, and not a key-value list (those send their span down the full walk)
             if action is keep:
-                if key.startswith("redaction."):
-                    walk.counted.add(owner)
                 continue
+            if action is KeyAction.COUNTER:
+                if kv.value.WhichOneof("value") == "int_value":
+                    walk.counted.add(owner)
+                    continue
+                action = scan  # a counter key holding anything else is scanned like any value
+                if clean:
+                    continue
             if action is KeyAction.DROP:
                 if dropped is None:
                     dropped = []
@@ -136,6 +141,15 @@ class Redactor:
     def _other_value(self, walk: _Walk, value: AnyValue, action: KeyAction, owner: int) -> None:
         kind = value.WhichOneof("value")
         if kind in (None, "string_value", "bool_value", "double_value"):
+            return
+        if kind == "bytes_value" and action is KeyAction.SCAN:
+            # Bytes that are UTF-8 text are scanned as text (and written back as bytes); binary is left alone.
+            try:
+                text = value.bytes_value.decode("utf-8")
+            except UnicodeDecodeError:
+                return
+            walk.values.append(text)
+            walk.slots.append((value, "bytes_value", owner))
             return
         if action is not KeyAction.SCAN:
             # Summarize or hash a non-string value whole: its parts are never looked at again.
@@ -302,7 +316,7 @@ class Redactor:
                 digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
                 text = f"{text[:limit]}<truncated:chars={len(text)}:hmac={digest}>"
                 walk.count(owner, TRUNCATED)
-            setattr(message, field, text)
+            setattr(message, field, text.encode("utf-8", "surrogatepass") if field == "bytes_value" else text)
             result.findings.update(rule for _, _, rule in findings)
         for owner, counts in walk.counts.items():
             result.actions.update(counts)
