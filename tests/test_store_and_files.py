@@ -3,6 +3,7 @@
 import json
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -84,3 +85,36 @@ def test_json_codec_round_trip_keeps_every_field() -> None:
     decoded = ExportTraceServiceRequest()
     json_codec.decode_request(json_codec.encode(original), decoded)
     assert decoded == original
+
+
+def test_store_retention_by_age_and_count(tmp_path: Path) -> None:
+    from failpath.store.spans import SpanStore
+    from tests.support.requests import build_request
+
+    store = SpanStore(tmp_path / "r.db")
+    old = build_request(spans=3)
+    for span in old.resource_spans[0].scope_spans[0].spans:
+        span.start_time_unix_nano = 1_000  # 1970: far beyond any max_age
+    store.write(old.SerializeToString())
+    recent = build_request(spans=5)
+    now = time.time_ns()
+    for index, span in enumerate(recent.resource_spans[0].scope_spans[0].spans):
+        span.start_time_unix_nano = now + index
+    store.write(recent.SerializeToString())
+    assert store.prune(oldest_start_ns=now - 3600 * 10**9, max_spans=0) == 3
+    assert store.prune(oldest_start_ns=0, max_spans=2) == 3
+    db = sqlite3.connect(tmp_path / "r.db")
+    assert [row[0] for row in db.execute("SELECT start_ns FROM spans ORDER BY start_ns")] == [now + 3, now + 4]
+    assert db.execute("SELECT count(*) FROM resources").fetchone()[0] == 1
+    store.close()
+
+
+def test_store_exporter_prunes_while_running(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"exporters": {"store": {"retention": {"max_spans": 4, "interval": "100ms"}}}})
+    with RunningFailpath(config) as failpath:
+        emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=2)  # 14 spans
+        deadline = time.monotonic() + 10
+        while failpath.metric("failpath_store_pruned_spans_total") < 10:
+            assert time.monotonic() < deadline, "retention never ran"
+            time.sleep(0.05)
+    assert sqlite3.connect(tmp_path / "spans.db").execute("SELECT count(*) FROM spans").fetchone()[0] == 4

@@ -12,8 +12,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*$")
 _SIZE_BYTES = {
     None: 1,
@@ -28,7 +28,7 @@ _SIZE_BYTES = {
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a number (seconds) or a string with a unit: ms, s, m, h."""
+    """Seconds from a number (seconds) or a string with a unit: ms, s, m, h, d."""
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like '5s'")
     if isinstance(value, int | float):
@@ -36,7 +36,7 @@ def parse_duration(value: object) -> float:
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
     else:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 250ms, 5s, 2m, 1h)")
+        raise ValueError(f"not a duration: {value!r} (use e.g. 250ms, 5s, 2m, 1h, 7d)")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds

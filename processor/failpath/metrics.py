@@ -66,6 +66,9 @@ class Metrics:
         self.spans_in_flight = Gauge(
             "failpath_exporter_spans_in_flight", "Spans being sent right now", ["exporter"], registry=r
         )
+        self.store_pruned_spans = Counter(
+            "failpath_store_pruned_spans", "Spans deleted from the embedded store by its retention limits", registry=r
+        )
         # Redaction. Labels carry rule and action names, never keys or values.
         self.redaction_findings = Counter(
             "failpath_redaction_findings", "Sensitive values found and replaced, by detector", ["rule"], registry=r

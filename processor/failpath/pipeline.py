@@ -37,7 +37,7 @@ def _export_queues(config: Config, metrics: Metrics) -> list[ExportQueue]:
         sender = OtlpGrpcSender(otlp) if otlp.protocol == "grpc" else OtlpHttpSender(otlp)
         queues.append(ExportQueue(sender, otlp.queue, otlp.retry, metrics))
     if exporters.store.enabled:
-        store = StoreSender(config.data_path(exporters.store.path))
+        store = StoreSender(config.data_path(exporters.store.path), exporters.store.retention, metrics)
         queues.append(ExportQueue(store, exporters.store.queue, exporters.store.retry, metrics))
     if exporters.jsonl.enabled:
         jsonl = JsonlSender(config.data_path(exporters.jsonl.path))

@@ -68,10 +68,20 @@ class OtlpExporter(Strict):
         return self
 
 
+class Retention(Strict):
+    """The store keeps spans this long and at most this many; the oldest go first. 0 turns a limit off."""
+
+    max_age: Duration = 7 * 86400.0
+    max_spans: int = Field(default=5_000_000, ge=0)
+    # How often the limits are applied.
+    interval: Duration = Field(default=60.0, gt=0)
+
+
 class StoreExporter(Strict):
     """The embedded SQLite store under data_dir, read by the CLI and the dashboard."""
 
     enabled: bool = True
+    retention: Retention = Retention()
     # Relative paths are under data_dir.
     path: str = "spans.db"
     queue: Queue = Queue(consumers=1)

@@ -117,5 +117,25 @@ class SpanStore:
             raise
         return len(rows)
 
+    def prune(self, oldest_start_ns: int, max_spans: int) -> int:
+        """Delete spans that started before oldest_start_ns, then the oldest beyond max_spans (0: no limit).
+        Returns how many were deleted. Resources and scopes no span refers to go too."""
+        db = self._db
+        deleted = db.execute("DELETE FROM spans WHERE start_ns < ?", (oldest_start_ns,)).rowcount
+        if max_spans:
+            excess = db.execute("SELECT count(*) FROM spans").fetchone()[0] - max_spans
+            if excess > 0:
+                deleted += db.execute(
+                    "DELETE FROM spans WHERE (trace_id, span_id) IN "
+                    "(SELECT trace_id, span_id FROM spans ORDER BY start_ns LIMIT ?)",
+                    (excess,),
+                ).rowcount
+        if deleted:
+            db.execute("DELETE FROM resources WHERE id NOT IN (SELECT DISTINCT resource_id FROM spans)")
+            db.execute("DELETE FROM scopes WHERE id NOT IN (SELECT DISTINCT scope_id FROM spans)")
+            self._resources.clear()
+            self._scopes.clear()
+        return int(deleted)
+
     def close(self) -> None:
         self._db.close()
