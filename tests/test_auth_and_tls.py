@@ -122,3 +122,34 @@ def test_mutual_tls_requires_a_client_certificate(tmp_path: Path, sink: OtlpSink
         with grpc.secure_channel(target, with_cert) as channel:
             channel.unary_unary(method, None, None)(body, timeout=5)
         sink.wait_for_spans(4)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_exporter_tls_to_a_tls_backend(tmp_path: Path, sink: OtlpSink, protocol: str) -> None:
+    """failpath A exports over TLS (trusting a private CA file) to failpath B, which serves TLS."""
+    cert, key = self_signed(tmp_path)
+    tls = {"cert_file": str(cert), "key_file": str(key)}
+    backend = make_config(
+        tmp_path / "b",
+        {
+            "receivers": {"otlp": {"grpc": {"tls": tls}, "http": {"tls": tls}}},
+            "exporters": {"otlp": [otlp_exporter("sink", f"127.0.0.1:{sink.grpc_port}")]},
+        },
+    )
+    with RunningFailpath(backend) as failpath_b:
+        assert failpath_b.pipeline.grpc is not None and failpath_b.pipeline.http is not None
+        endpoint = (
+            f"localhost:{failpath_b.pipeline.grpc.port}"
+            if protocol == "grpc"
+            else f"https://localhost:{failpath_b.pipeline.http.port}"
+        )
+        exporter = otlp_exporter("b", endpoint, protocol, tls={"enabled": True, "ca_file": str(cert)})
+        with RunningFailpath(make_config(tmp_path / "a", {"exporters": {"otlp": [exporter]}})) as failpath_a:
+            sent = build_request(spans=3)
+            status, _, _ = request(
+                failpath_a.http_url, sent.SerializeToString(), {"Content-Type": "application/x-protobuf"}
+            )
+            assert status == 200
+            sink.wait_for_spans(3)
+            assert failpath_a.metric("failpath_exporter_send_failures_total", exporter="b", reason="unreachable") == 0
+    assert sink.requests == [sent]
