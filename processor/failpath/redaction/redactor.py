@@ -2,8 +2,8 @@
 
 Visited: resource and scope attributes, scope names and versions, schema URLs, span names, W3C trace state
 (span and link), status messages, span attributes, event names and attributes, link attributes, and strings
-nested in arrays and key-value lists. Integers that
-could be card numbers are checked too. Key rules decide per attribute: keep, drop, hash, summarize, or scan.
+nested in arrays and key-value lists, and UTF-8 bytes values. Integers that could be card numbers are checked
+too. Key rules decide per attribute: keep, drop, hash, summarize, or scan.
 """
 
 import re
@@ -75,8 +75,8 @@ class Redactor:
         span_counts: bool,
         flag_blobs: Callable[[Sequence[bytes]], set[int]] | None = None,
     ) -> None:
-        """flag_blobs (Hyperscan only): which serialized spans any prefilter fires in; the others skip the
-        full walk and only get their key rules applied."""
+        """flag_blobs (multi-pattern engines only): which serialized spans any prefilter fires in; the others
+        skip the full walk and only get their key rules applied."""
         self._flag_blobs = flag_blobs
         self._scanner = scanner
         self._rules = rules
