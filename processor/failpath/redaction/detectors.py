@@ -322,7 +322,8 @@ def _personal() -> list[Detector]:
             "personal",
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
             keywords=("@",),
-            prefilter=r"[A-Za-z0-9]@[A-Za-z0-9-]+\.[A-Za-z]",
+            # The characters around the @ only: far cheaper to scan for than the domain's dot.
+            prefilter=r"[A-Za-z0-9._%+-]@[A-Za-z0-9-]",
         ),
         regex_detector(
             "phone",
