@@ -63,7 +63,7 @@ def _logs(stderr: str) -> list[dict[str, object]]:
 
 def test_sigterm_drains_everything_acknowledged(tmp_path: Path) -> None:
     sink = OtlpSink()
-    sink.delay = 0.1  # a slow backend, so spans are still queued when SIGTERM arrives
+    sink.delay = 0.3  # a slow backend (10 sends: 3 s), so spans are still queued when SIGTERM arrives
     sink.start_grpc()
     process, http_port, _ = _start(tmp_path, sink.grpc_port, "20s")
     try:
