@@ -69,6 +69,9 @@ def _has_key_material(block: str) -> bool:
     return len(re.findall(r"[A-Za-z0-9+/=]{16,}", body)) > 0
 
 
+# Every match of these detectors contains a digit: the fallback engine's cheap pre-check for them.
+DIGITS = tuple("0123456789")
+
 # Token characters that never occur right before or after a token body.
 _B = r"(?<![A-Za-z0-9_-])"
 _E = r"(?![A-Za-z0-9_-])"
@@ -97,7 +100,8 @@ def _credentials() -> list[Detector]:
             "aws_secret_access_key",
             "credential",
             r"(?<![A-Za-z0-9/+=])(?<!base64,)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-            validator=check.mixed_token,
+            validator=check.mixed_token,  # which requires a digit
+            keywords=DIGITS,
         ),
         regex_detector(
             "github",
@@ -254,6 +258,10 @@ def _names_a_secret(key: str) -> bool:
 
 
 def _find_assignments(text: str) -> Iterator[Span]:
+    # Prose mentions keywords all the time ("reset the password"); only text with a keyword followed by an
+    # operator, a --flag, a comparison or mysql can hold an assignment, so the ten patterns wait for that.
+    if not _ASSIGNMENT_HINT.search(text):
+        return
     for pattern in _ASSIGNMENTS:
         for match in pattern.finditer(text):
             key = match.groupdict().get("key")
@@ -267,14 +275,21 @@ def _find_assignments(text: str) -> Iterator[Span]:
                 yield start, end
 
 
+# A keyword followed by an operator or a quoted value, a --flag, a reversed comparison, or mysql -p: the
+# Hyperscan prefilter, and the pure-Python gate before the ten assignment patterns.
+_ASSIGNMENT_PREFILTER = (
+    rf"(?:{_KEYWORD})[A-Za-z0-9_.\[\]\"'`\\-]{{0,40}}[ \t]*(?:[A-Za-z\[\]]+[ \t]*)?"
+    rf"(?:[:=>!]|[\"'`][ \t]*,|[ \t][\"'`]|[ \t]to[ \t])"
+    rf"|--[A-Za-z0-9_.-]*(?:{_KEYWORD})|[=!]=[ \t]*[A-Za-z0-9_.-]*(?:{_KEYWORD})|mysql"
+)
+_ASSIGNMENT_HINT = re.compile(_ASSIGNMENT_PREFILTER, re.IGNORECASE)
+
+
 def _password_assignment() -> Detector:
     return Detector(
         "password_assignment",
         "credential",
-        # A keyword followed by an operator or a quoted value, a --flag, a reversed comparison, or mysql -p.
-        rf"(?:{_KEYWORD})[A-Za-z0-9_.\[\]\"'`\\-]{{0,40}}[ \t]*(?:[A-Za-z\[\]]+[ \t]*)?"
-        rf"(?:[:=>!]|[\"'`][ \t]*,|[ \t][\"'`]|[ \t]to[ \t])"
-        rf"|--[A-Za-z0-9_.-]*(?:{_KEYWORD})|[=!]=[ \t]*[A-Za-z0-9_.-]*(?:{_KEYWORD})|mysql",
+        _ASSIGNMENT_PREFILTER,
         True,
         _find_assignments,
         ("pass", "pwd", "secret", "token", "key", "credential", "auth", "mysql"),
@@ -333,22 +348,25 @@ def _personal() -> list[Detector]:
             r"|(?<![0-9A-Z] )0\d{1,4}(?: \d{2,8}){1,4})(?![\w-])",
             validator=check.phone,
             prefilter=r"\+\d{1,3}[ .(-]?\d|\(\d{3}\) ?\d{3}-\d{4}|0\d{1,4} \d{2,8}",
+            keywords=DIGITS,
         ),
-        regex_detector("credit_card", "personal", _CARD, validator=check.card_number),
+        regex_detector("credit_card", "personal", _CARD, validator=check.card_number, keywords=DIGITS),
         regex_detector(
             "iban",
             "personal",
             r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
             validator=check.iban,
             prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
+            keywords=DIGITS,
         ),
         # Bare 9-digit numbers count only next to "SSN"/"social security", so that is what the prefilter needs.
-        Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|ssn|social[ _-]?security", True, _find_ssn, ()),
+        Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|ssn|social[ _-]?security", True, _find_ssn, DIGITS),
         regex_detector(
             "ipv4",
             "personal",
             r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.]|\.\d)",
             validator=check.ipv4,
+            keywords=DIGITS,
             default_on=False,
         ),
         regex_detector("ipv6", "personal", _IPV6, validator=check.ipv6, keywords=(":",), default_on=False),
