@@ -185,3 +185,16 @@ def test_slow_backend_times_out_and_is_retried(tmp_path: Path, sink: OtlpSink) -
         _wait(lambda: failpath.metric("failpath_exporter_spans_exported_total", exporter="sink") == 2)
     # At-least-once: the timed-out attempt may still have landed, but every span did.
     assert {s.span_id for s in sink.spans()} == {s.span_id for s in sent.resource_spans[0].scope_spans[0].spans}
+
+
+def test_http_backend_retry_after_is_honoured(tmp_path: Path, sink: OtlpSink) -> None:
+    sink.fail(grpc.StatusCode.UNAVAILABLE, 429, times=1)
+    sink.retry_after = 1
+    exporter = otlp_exporter("sink", f"http://127.0.0.1:{sink.http_port}", "http")  # backoff starts at 50 ms
+    config = make_config(tmp_path, {"exporters": {"otlp": [exporter], "store": {"enabled": False}}})
+    with RunningFailpath(config) as failpath:
+        assert request(failpath.http_url, build_request(spans=2).SerializeToString(), PROTOBUF)[0] == 200
+        sink.wait_for_spans(2)
+        assert failpath.metric("failpath_exporter_send_failures_total", exporter="sink", reason="http_429") == 1
+    first, second = sink.attempt_times[:2]
+    assert second - first >= 0.95

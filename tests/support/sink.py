@@ -5,6 +5,7 @@ It records every request it accepts, and can be told to answer with an error a n
 
 import gzip
 import threading
+import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -27,6 +28,9 @@ class OtlpSink:
         # (grpc code, http status, remaining count): answer with this error while remaining > 0.
         self._failure: tuple[grpc.StatusCode, int, int] | None = None
         self.failed_attempts = 0
+        # Seconds sent as Retry-After with HTTP failures (None: no header).
+        self.retry_after: int | None = None
+        self.attempt_times: list[float] = []
         self.delay = 0.0
         self._grpc_port = grpc_port
         self._grpc: grpc.Server | None = None
@@ -100,9 +104,12 @@ class OtlpSink:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                sink.attempt_times.append(time.monotonic())
                 failure = sink._take_failure()
                 if failure:
                     self.send_response(failure[1])
+                    if sink.retry_after is not None:
+                        self.send_header("Retry-After", str(sink.retry_after))
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
