@@ -95,3 +95,15 @@ def test_check_config_command(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert f"{bad_file}: invalid config" in bad.stderr and "admin.endpoint" in bad.stderr
+
+
+def test_check_config_warns_about_risky_settings(tmp_path: Path) -> None:
+    path = tmp_path / "open.yaml"
+    path.write_text("receivers: {otlp: {grpc: {endpoint: '0.0.0.0:4317'}}}\nredaction: {hmac_key_env: FP_UNSET_KEY}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "failpath", "check-config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert "receivers.otlp.grpc listens on 0.0.0.0:4317 without auth or TLS" in result.stdout
+    assert "no redaction HMAC key (environment variable FP_UNSET_KEY)" in result.stdout
+    assert "receivers.otlp.http" not in result.stdout  # still on 127.0.0.1

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from failpath import __version__
-from failpath.config import DEFAULT_CONFIG, Config, ConfigError, load_config
+from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
 from failpath.listen import ListenError
 from failpath.logs import configure
 from failpath.pipeline import Pipeline
@@ -44,6 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     configure(config.logging.level, config.logging.format)
+    for warning in config_warnings(config):
+        log.warning(warning)
     try:
         asyncio.run(_serve(config))
     except ListenError as error:
@@ -56,6 +58,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
     if config is None:
         return 2
+    for warning in config_warnings(config):
+        print(f"{args.file}: warning: {warning}")
     print(f"{args.file}: ok")
     return 0
 

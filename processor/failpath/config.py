@@ -49,6 +49,28 @@ class Config(Strict):
         return Path(self.data_dir) / path
 
 
+def config_warnings(config: Config) -> list[str]:
+    """Valid but risky settings, said at check-config and at start."""
+    warnings: list[str] = []
+    otlp = config.receivers.otlp
+    for name, receiver in (("grpc", otlp.grpc), ("http", otlp.http)):
+        host = receiver.endpoint.rpartition(":")[0].strip("[]")
+        if receiver.enabled and host not in ("127.0.0.1", "localhost", "::1") and not (otlp.auth or receiver.tls):
+            warnings.append(
+                f"receivers.otlp.{name} listens on {receiver.endpoint} without auth or TLS: "
+                "anyone who can reach it can send spans"
+            )
+    redaction = config.redaction
+    if not redaction.enabled:
+        warnings.append("redaction is disabled: spans are stored and forwarded as received")
+    elif redaction.hmac_key() is None:
+        warnings.append(
+            f"no redaction HMAC key (environment variable {redaction.hmac_key_env}): secrets are masked "
+            "as <redacted:RULE> without stable pseudonyms"
+        )
+    return warnings
+
+
 class ConfigError(Exception):
     """A config that cannot be used, with the file, the key path and the reason."""
 

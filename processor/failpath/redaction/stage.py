@@ -1,6 +1,5 @@
 """The redaction stage: first after the receivers, so nothing unredacted is buffered, stored or forwarded."""
 
-import logging
 import re
 
 from failpath.consumer import Batch, Consumer
@@ -11,8 +10,6 @@ from failpath.redaction.engine import HyperscanScanner, Re2Scanner, build_scanne
 from failpath.redaction.key_rules import KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
 from failpath.redaction.redactor import Redactor
-
-log = logging.getLogger("failpath.redaction")
 
 
 def active_detectors(config: RedactionConfig) -> list[Detector]:
@@ -33,11 +30,6 @@ def active_detectors(config: RedactionConfig) -> list[Detector]:
 def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
     """fast_path: skip the full walk for spans no prefilter fires in (tests turn it off to compare)."""
     key = config.hmac_key()
-    if key is None:
-        log.warning(
-            "no redaction HMAC key: secrets are masked without stable pseudonyms",
-            extra={"env": config.hmac_key_env},
-        )
     scanner = build_scanner(active_detectors(config), config.engine)
     rules = KeyRules(config.keys)
     # The per-span fast path needs a multi-pattern engine, and scan mode: in allow_list mode every key may
