@@ -198,3 +198,40 @@ def test_http_backend_retry_after_is_honoured(tmp_path: Path, sink: OtlpSink) ->
         assert failpath.metric("failpath_exporter_send_failures_total", exporter="sink", reason="http_429") == 1
     first, second = sink.attempt_times[:2]
     assert second - first >= 0.95
+
+
+def test_grpc_backend_retry_info_is_honoured(tmp_path: Path) -> None:
+    """B's queue is full (its own backend is down): it answers UNAVAILABLE with RetryInfo 1 s. A, whose own
+    backoff starts at 50 ms, must not come back sooner than B asked."""
+    down = free_port()
+    down_exporter = otlp_exporter("down", f"127.0.0.1:{down}", queue={"max_spans": 2})
+    backend = make_config(
+        tmp_path / "b",
+        {
+            "receivers": {"otlp": {"retry_after": "1s"}},
+            "exporters": {"otlp": [down_exporter], "store": {"enabled": False}},
+            "service": {"shutdown_timeout": "200ms"},  # nothing will drain: the backends stay down
+        },
+    )
+    with RunningFailpath(backend) as failpath_b:
+        exporter = otlp_exporter("b", failpath_b.grpc_endpoint, queue={"batch_max_spans": 2, "consumers": 1})
+        front = make_config(
+            tmp_path / "a",
+            {"exporters": {"otlp": [exporter], "store": {"enabled": False}}, "service": {"shutdown_timeout": "200ms"}},
+        )
+        with RunningFailpath(front) as failpath_a:
+            for _ in range(2):
+                body = build_request(spans=2).SerializeToString()
+                assert request(failpath_a.http_url, body, PROTOBUF)[0] == 200
+            _wait(
+                lambda: (
+                    failpath_b.metric("failpath_receiver_requests_refused_total", transport="grpc", reason="overloaded")
+                    >= 1
+                )
+            )
+            time.sleep(2.5)
+            refused = failpath_b.metric(
+                "failpath_receiver_requests_refused_total", transport="grpc", reason="overloaded"
+            )
+    # With 50-200 ms backoff alone there would be well over ten attempts in 2.5 s.
+    assert 2 <= refused <= 4
