@@ -4,6 +4,7 @@ Each corpus text becomes a span attribute value; the redacted request is then se
 Targets: recall >= 99% per type, false positives <= 0.5% per file. Figures are printed per type.
 """
 
+import json
 from collections import Counter
 
 import pytest
@@ -72,3 +73,23 @@ def test_false_positives(engine: str, capsys: pytest.CaptureFixture[str]) -> Non
         )
     assert len(changed) / len(texts) <= 0.005
     assert changed_benign / len(ordinary) <= 0.005
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_recall_inside_nested_json(engine: str, depth: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """Agent spans carry JSON inside JSON (tool arguments inside messages inside input.value): every corpus
+    text is nested `depth` levels deep, and the secret must be gone in its escaped form."""
+    cases = entries("credentials.json") + entries("personal.json")
+    texts, secrets = [], []
+    for case in cases:
+        text, secret = case["text"], case["secret"]
+        for _ in range(depth):
+            text, secret = json.dumps({"content": text}), json.dumps(secret)[1:-1]
+        texts.append(text)
+        secrets.append(secret)
+    redacted = _redact_all(texts, engine)
+    missed = Counter(case["rule"] for case, secret, out in zip(cases, secrets, redacted, strict=True) if secret in out)
+    recall = 1 - sum(missed.values()) / len(cases)
+    with capsys.disabled():
+        print(f"\n[{engine}] nested JSON depth {depth}: recall {recall:.2%} {dict(missed)}")
+    assert recall >= 0.995

@@ -207,10 +207,17 @@ _NOT_A_SECRET_SUFFIX = re.compile(
 
 # The key starts where a run of name characters starts: no match attempt from inside a long token.
 _KEY_BODY = rf"(?P<key>[A-Za-z0-9_.-]*?(?:{_KEYWORD})[A-Za-z0-9_.-]*)"
-_KEY = rf"(?<![A-Za-z0-9_.-]){_KEY_BODY}"
-_QUOTED = r"""(?:\\"(?P<v1>[^"\\]+?)\\"|"(?P<v2>[^"\n]+)"|'(?P<v3>[^'\n]+)'|`(?P<v4>[^`\n]+)`)"""
-_BARE = r"""(?P<v5>[^\s"'`;\\<]+)"""
-_KEY_END = r"""(?:\[\d*\])?(?:\\?["'`])?"""
+# ...or right after an escaped newline or tab inside a JSON string (the "n" of \n is not part of the key).
+_KEY_START = r"(?:(?<![A-Za-z0-9_.\\-])|(?<=\\[nrt]))"
+_KEY = rf"{_KEY_START}{_KEY_BODY}"
+# \" at any depth of JSON-in-JSON escaping (\", \\\", ...), or plain quotes.
+_QUOTED = (
+    r"""(?:\\+"(?P<v1>(?:[^"\\]|\\u[0-9a-fA-F]{4})+?)\\+"|"(?P<v2>[^"\n]+)"|'(?P<v3>[^'\n]+)'"""
+    r"""|`(?P<v4>[^`\n]+)`)"""
+)
+# Stops at whitespace, quotes, ; < and at a backslash (an escaped \n ends it), but keeps \uXXXX escapes.
+_BARE = r"""(?P<v5>(?:[^\s"'`;\\<]|\\u[0-9a-fA-F]{4})+)"""
+_KEY_END = r"""(?:\[\d*\])?(?:\\*["'`])?"""
 _GO_TYPE = r"(?:\s+(?:string|str|String|\[\]byte|const))?"
 _ASSIGNMENTS = [
     # password = "value", "pwd": "value", \"token\": \"value\", key := `value`, secret => 'value', x == "v"
@@ -230,9 +237,13 @@ _ASSIGNMENTS = [
     # mysql -u root -pSECRET
     re.compile(r"\bmysql(?:dump|admin)?\b[^\n]*?\s-p(?P<v9>[^\s\"']+)"),
     # getenv("api_token", "default-that-is-a-secret")
-    re.compile(rf"""["']{_KEY}["']\s*,\s*{_QUOTED}""", re.IGNORECASE),
+    re.compile(rf"""\\*["']{_KEY}\\*["']\s*,\s*{_QUOTED}""", re.IGNORECASE),
     # a YAML line "secret: the rest of the line", spaces included
-    re.compile(rf"^[ \t-]*{_KEY}:[ \t]+(?P<v10>[^\s\"'#][^\n\"'#]*?)[ \t]*$", re.IGNORECASE | re.MULTILINE),
+    # (also inside a JSON string, where the line starts after "...\n or the opening quote)
+    re.compile(
+        rf"(?:^|(?<=\\n)|(?<=\"))[ \t-]*{_KEY}:[ \t]+(?P<v10>[^\s\"'#\\][^\n\"'#\\]*?)[ \t]*(?:$|(?=\\n)|(?=\\*\"))",
+        re.IGNORECASE | re.MULTILINE,
+    ),
 ]
 _VALUE_GROUPS = tuple(f"v{index}" for index in range(1, 11))
 
@@ -279,7 +290,7 @@ def _find_assignments(text: str) -> Iterator[Span]:
 # Hyperscan prefilter, and the pure-Python gate before the ten assignment patterns.
 _ASSIGNMENT_PREFILTER = (
     rf"(?:{_KEYWORD})[A-Za-z0-9_.\[\]\"'`\\-]{{0,40}}[ \t]*(?:[A-Za-z\[\]]+[ \t]*)?"
-    rf"(?:[:=>!]|[\"'`][ \t]*,|[ \t][\"'`]|[ \t]to[ \t])"
+    rf"(?:[:=>!]|[\"'`][ \t]*,|[ \t]\\*[\"'`]|[ \t]to[ \t])"
     rf"|--[A-Za-z0-9_.-]*(?:{_KEYWORD})|[=!]=[ \t]*[A-Za-z0-9_.-]*(?:{_KEYWORD})|mysql"
 )
 _ASSIGNMENT_HINT = re.compile(_ASSIGNMENT_PREFILTER, re.IGNORECASE)
