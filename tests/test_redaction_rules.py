@@ -204,3 +204,17 @@ def test_short_hmac_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAILPATH_REDACTION_KEY", "too-short")
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         parse_config("redaction: {enabled: true}", "k.yaml")
+
+
+def test_presigned_url_credentials_are_redacted_keys_kept() -> None:
+    url = (
+        "https://bucket.s3.amazonaws.com/report.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=ASIAQ7ZX3VNM4LPR2KTW%2F20261126%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Signature=9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0&X-Amz-Expires=300"
+    )
+    out = str(_redacted({"url.full": url})["url.full"])
+    assert "9f8e7d6c5b4a" not in out and "ASIAQ7ZX3VNM4LPR2KTW" not in out
+    assert "X-Amz-Signature=<redacted:url_signature>" in out
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in out and "X-Amz-Expires=300" in out
+    plain = "https://example.com/search?q=signature+design&sig=ab"
+    assert _redacted({"url.full": plain})["url.full"] == plain

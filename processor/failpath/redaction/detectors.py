@@ -186,6 +186,15 @@ def _credentials() -> list[Detector]:
             prefilter=r"://[^\s:/@]*:[^\s:/@]+@",
         ),
         _password_assignment(),
+        # Presigned-URL credentials: the query parameters OTel semantic conventions say to redact in url.full.
+        regex_detector(
+            "url_signature",
+            "credential",
+            r"[?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|AWSAccessKeyId|Signature|sig"
+            r"|X-Goog-Signature|X-Goog-Credential)=([^&#\s\"'\\]{6,})",
+            group=1,
+            keywords=("signature", "sig=", "credential", "security-token", "awsaccesskeyid"),
+        ),
     ]
 
 
@@ -215,8 +224,8 @@ _QUOTED = (
     r"""(?:\\+"(?P<v1>(?:[^"\\]|\\u[0-9a-fA-F]{4})+?)\\+"|"(?P<v2>[^"\n]+)"|'(?P<v3>[^'\n]+)'"""
     r"""|`(?P<v4>[^`\n]+)`)"""
 )
-# Stops at whitespace, quotes, ; < and at a backslash (an escaped \n ends it), but keeps \uXXXX escapes.
-_BARE = r"""(?P<v5>(?:[^\s"'`;\\<]|\\u[0-9a-fA-F]{4})+)"""
+# Stops at whitespace, quotes, ; & < and at a backslash (an escaped \n ends it), but keeps \uXXXX escapes.
+_BARE = r"""(?P<v5>(?:[^\s"'`;&\\<]|\\u[0-9a-fA-F]{4})+)"""
 _KEY_END = r"""(?:\[\d*\])?(?:\\*["'`])?"""
 _GO_TYPE = r"(?:\s+(?:string|str|String|\[\]byte|const))?"
 _ASSIGNMENTS = [
