@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import failpath
 from failpath.config import ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).parent.parent
@@ -107,3 +108,11 @@ def test_check_config_warns_about_risky_settings(tmp_path: Path) -> None:
     assert "receivers.otlp.grpc listens on 0.0.0.0:4317 without auth or TLS" in result.stdout
     assert "no redaction HMAC key (environment variable FP_UNSET_KEY)" in result.stdout
     assert "receivers.otlp.http" not in result.stdout  # still on 127.0.0.1
+
+
+@pytest.mark.parametrize("script", ["failpath", "agent-debug"])
+def test_console_scripts_are_installed(script: str) -> None:
+    path = Path(sys.executable).parent / script
+    result = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(failpath.__version__)
