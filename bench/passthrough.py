@@ -5,13 +5,14 @@ Answers only after the backend answered, so a slow backend slows the client (no 
 
 import argparse
 import asyncio
-import signal
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from trace_server import start_trace_server
 
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -30,22 +31,12 @@ async def main(port: int, upstream: str) -> None:
         response: ExportTraceServiceResponse = await forward(request)
         return response
 
-    handler = grpc.method_handlers_generic_handler(
-        "opentelemetry.proto.collector.trace.v1.TraceService",
-        {
-            "Export": grpc.unary_unary_rpc_method_handler(
-                export,
-                request_deserializer=ExportTraceServiceRequest.FromString,
-                response_serializer=ExportTraceServiceResponse.SerializeToString,
-            )
-        },
+    handler = grpc.unary_unary_rpc_method_handler(
+        export,
+        request_deserializer=ExportTraceServiceRequest.FromString,
+        response_serializer=ExportTraceServiceResponse.SerializeToString,
     )
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    server, stop = await start_trace_server(port, handler)
     await stop.wait()
     await server.stop(1)
     await channel.close(None)

@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 from pathlib import Path
 
 import grpc
@@ -15,6 +14,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from trace_server import start_trace_server
 
 _EMPTY = ExportTraceServiceResponse().SerializeToString()
 
@@ -29,15 +30,7 @@ async def main(port: int, report: Path) -> None:
         counters["spans"] += sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
         return _EMPTY
 
-    handler = grpc.method_handlers_generic_handler(
-        "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": grpc.unary_unary_rpc_method_handler(export)}
-    )
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    server, stop = await start_trace_server(port, grpc.unary_unary_rpc_method_handler(export))
     # The report is rewritten every 100 ms so the benchmark can watch delivery live.
     while not stop.is_set():
         _write(report, counters)
