@@ -88,7 +88,7 @@ def _request(rng: random.Random) -> ExportTraceServiceRequest:
 def test_fast_path_equals_full_walk(monkeypatch: pytest.MonkeyPatch, rules: list[dict[str, str]], engine: str) -> None:
     pytest.importorskip(engine)
     monkeypatch.setenv("FAILPATH_REDACTION_KEY", "equivalence-test-key-" + "9" * 20)
-    config = RedactionConfig.model_validate({"engine": engine, "keys": {"rules": rules}})
+    config = RedactionConfig.model_validate({"engine": engine, "keys": {"rules": rules}, "span_keys": True})
     fast, full = build_redactor(config), build_redactor(config, fast_path=False)
     rng = random.Random(1234)
     for _ in range(30):

@@ -218,3 +218,31 @@ def test_presigned_url_credentials_are_redacted_keys_kept() -> None:
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in out and "X-Amz-Expires=300" in out
     plain = "https://example.com/search?q=signature+design&sig=ab"
     assert _redacted({"url.full": plain})["url.full"] == plain
+
+
+def test_span_keys_lists_affected_keys_only_when_asked() -> None:
+    attributes = {
+        "http.request.header.authorization": "Bearer abc",
+        "gen_ai.input.messages": "hello",
+        "note": f"mail {EMAIL}",
+        "plain": "nothing",
+    }
+    assert not any(key.endswith(".keys") for key in _redacted(attributes))
+    request = _request(attributes)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.name = f"send to {EMAIL}"
+    redactor = build_redactor(RedactionConfig(hmac_key_env=None, span_keys=True))
+    redactor.redact(request)
+    listed = {kv.key: kv.value.string_value for kv in span.attributes if kv.key.endswith(".keys")}
+    assert listed == {
+        "redaction.redacted.keys": "http.request.header.authorization",
+        "redaction.summarized.keys": "gen_ai.input.messages",
+        "redaction.masked.keys": "note,span.name",
+    }
+    # A second failpath in the chain adds to the lists and counts instead of writing them twice.
+    span.attributes.append(KeyValue(key="later", value=AnyValue(string_value=EMAIL)))
+    redactor.redact(request)
+    masked = {kv.key: kv.value for kv in span.attributes if kv.key.startswith("redaction.masked")}
+    assert masked["redaction.masked.keys"].string_value == "later,note,span.name"
+    assert masked["redaction.masked.count"].int_value == 3
+    assert sum(kv.key == "redaction.masked.keys" for kv in span.attributes) == 1

@@ -126,6 +126,9 @@ class RedactionConfig(Strict):
     summarize_html: bool = True
     # Write redaction.*.count attributes on spans (and resources/scopes) that had something redacted.
     span_counts: bool = True
+    # Also redaction.*.keys: which attribute keys (or span.name, status.message, ...) were affected. Off by
+    # default: key names can tell more than counts (like the Collector's summary: debug).
+    span_keys: bool = False
 
     def hmac_key(self) -> bytes | None:
         if not self.hmac_key_env:

@@ -41,27 +41,32 @@ class RedactionResult:
 class _Walk:
     """One request's strings, where each came from, and what happened where."""
 
-    __slots__ = ("changed", "counted", "counts", "owners", "raw_bytes", "slots", "summarize", "values")
+    __slots__ = ("changed", "counted", "counts", "keys", "owners", "raw_bytes", "slots", "summarize", "values")
 
     def __init__(self) -> None:
         self.values: list[str] = []
-        # (message, field, owner) for each value: where to write the result, and whose counters to bump.
-        self.slots: list[tuple[Any, str, int]] = []
+        # (message, field, owner, label) for each value: where to write the result, whose counters to bump,
+        # and the attribute key (or "span.name", ...) for the opt-in list of affected keys.
+        self.slots: list[tuple[Any, str, int, str]] = []
         self.summarize: set[int] = set()
         # Values rewritten before the scan (HTML summaries): written back even without findings.
         self.changed: set[int] = set()
         self.owners: list[Any] = []
         self.counts: dict[int, dict[str, int]] = {}
+        # Affected keys per owner and action; filled only when span_keys is on.
+        self.keys: dict[int, dict[str, set[str]]] | None = None
         # Owners that already carry redaction.*.count attributes (from a failpath earlier in the chain).
         self.counted: set[int] = set()
         self.raw_bytes = 0
 
-    def count(self, owner: int, what: str, amount: int = 1) -> None:
+    def count(self, owner: int, what: str, amount: int = 1, key: str = "") -> None:
         counts = self.counts.get(owner)
         if counts is None:
             self.counts[owner] = {what: amount}
         else:
             counts[what] = counts.get(what, 0) + amount
+        if self.keys is not None and key:
+            self.keys.setdefault(owner, {}).setdefault(what, set()).add(key)
 
 
 class Redactor:
@@ -74,6 +79,7 @@ class Redactor:
         summarize_html: bool,
         span_counts: bool,
         flag_blobs: Callable[[Sequence[bytes]], set[int]] | None = None,
+        span_keys: bool = False,
     ) -> None:
         """flag_blobs (multi-pattern engines only): which serialized spans any prefilter fires in; the others
         skip the full walk and only get their key rules applied."""
@@ -84,6 +90,7 @@ class Redactor:
         self._max_chars = max_value_chars
         self._summarize_html = summarize_html
         self._span_counts = span_counts
+        self._span_keys = span_keys
 
     # -- walking (the hot path: locals and inlined appends on purpose) ----------------------------------------
     def _attributes(self, walk: _Walk, attributes: Any, owner: int, clean: bool = False) -> None:
@@ -93,7 +100,6 @@ class Redactor:
         cached, action_of = self._rules.cached, self._rules.action
         values_append, slots_append = walk.values.append, walk.slots.append
         scan, keep, summarize = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE
-        summarized = 0
         for index, kv in enumerate(attributes):
             key = kv.key
             action = cached.get(key) or action_of(key)
@@ -116,29 +122,27 @@ class Redactor:
             value = kv.value
             text = value.string_value
             if not text:
-                self._other_value(walk, value, action, owner)
+                self._other_value(walk, value, action, owner, key)
             elif action is scan:
                 values_append(text)
-                slots_append((value, "string_value", owner))
+                slots_append((value, "string_value", owner, key))
             elif action is summarize:
                 if clean:
                     value.string_value = self._summary(text, ())
-                    summarized += 1
+                    walk.count(owner, SUMMARIZED, key=key)
                 else:
                     walk.summarize.add(len(walk.values))
                     values_append(text)
-                    slots_append((value, "string_value", owner))
+                    slots_append((value, "string_value", owner, key))
             else:
                 value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
-                walk.count(owner, HASHED)
-        if summarized:
-            walk.count(owner, SUMMARIZED, summarized)
+                walk.count(owner, HASHED, key=key)
         if dropped:
             for index in reversed(dropped):
+                walk.count(owner, DROPPED, key=attributes[index].key)
                 del attributes[index]
-            walk.count(owner, DROPPED, len(dropped))
 
-    def _other_value(self, walk: _Walk, value: AnyValue, action: KeyAction, owner: int) -> None:
+    def _other_value(self, walk: _Walk, value: AnyValue, action: KeyAction, owner: int, key: str) -> None:
         kind = value.WhichOneof("value")
         if kind in (None, "string_value", "bool_value", "double_value"):
             return
@@ -149,31 +153,31 @@ class Redactor:
             except UnicodeDecodeError:
                 return
             walk.values.append(text)
-            walk.slots.append((value, "bytes_value", owner))
+            walk.slots.append((value, "bytes_value", owner, key))
             return
         if action is not KeyAction.SCAN:
             # Summarize or hash a non-string value whole: its parts are never looked at again.
             digest = self._pseudonyms.digest(value.SerializeToString())
             if action is KeyAction.SUMMARIZE:
                 value.string_value = f"<summary:type={kind.removesuffix('_value')}:hmac={digest}>"
-                walk.count(owner, SUMMARIZED)
+                walk.count(owner, SUMMARIZED, key=key)
             else:
                 value.string_value = f"<hashed:{digest}>"
-                walk.count(owner, HASHED)
+                walk.count(owner, HASHED, key=key)
         elif kind == "int_value":
             number = value.int_value
             digits = str(abs(number))
             if abs(number) >= _SMALLEST_CARD and CARD_NUMBER.fullmatch(digits) and card_number(digits):
                 value.string_value = self._pseudonyms.token("credit_card", digits)
-                walk.count(owner, MASKED)
+                walk.count(owner, MASKED, key=key)
         elif kind == "array_value":
             for item in value.array_value.values:
                 text = item.string_value
                 if text:
                     walk.values.append(text)
-                    walk.slots.append((item, "string_value", owner))
+                    walk.slots.append((item, "string_value", owner, key))
                 else:
-                    self._other_value(walk, item, action, owner)
+                    self._other_value(walk, item, action, owner, key)
         elif kind == "kvlist_value":
             self._attributes(walk, value.kvlist_value.values, owner)
 
@@ -186,13 +190,13 @@ class Redactor:
             owners.append(resource)
             owner = len(owners) - 1
             attributes(walk, resource.attributes, owner)
-            self._strings(walk, resource_spans, ("schema_url",), owner)
+            self._strings(walk, resource_spans, ("schema_url",), owner, "resource.schema_url")
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope
                 owners.append(scope)
                 owner = len(owners) - 1
-                self._strings(walk, scope, ("name", "version"), owner)
-                self._strings(walk, scope_spans, ("schema_url",), owner)
+                self._strings(walk, scope, ("name", "version"), owner, "scope.")
+                self._strings(walk, scope_spans, ("schema_url",), owner, "scope.")
                 attributes(walk, scope.attributes, owner)
                 for span in scope_spans.spans:
                     owners.append(span)
@@ -203,32 +207,33 @@ class Redactor:
                 self._rules_only(walk, span, owner)
                 continue
             values_append(span.name)
-            slots_append((span, "name", owner))
+            slots_append((span, "name", owner, "span.name"))
             if span.trace_state:
                 values_append(span.trace_state)
-                slots_append((span, "trace_state", owner))
+                slots_append((span, "trace_state", owner, "span.trace_state"))
             status = span.status
             message = status.message
             if message:
                 values_append(message)
-                slots_append((status, "message", owner))
+                slots_append((status, "message", owner, "status.message"))
             attributes(walk, span.attributes, owner)
             for event in span.events:
                 values_append(event.name)
-                slots_append((event, "name", owner))
+                slots_append((event, "name", owner, "event.name"))
                 attributes(walk, event.attributes, owner)
             for link in span.links:
-                self._strings(walk, link, ("trace_state",), owner)
+                self._strings(walk, link, ("trace_state",), owner, "link.")
                 attributes(walk, link.attributes, owner)
 
     @staticmethod
-    def _strings(walk: _Walk, message: Any, fields: tuple[str, ...], owner: int) -> None:
-        """Plain string fields (names, versions, schema URLs, W3C trace state) that are set."""
+    def _strings(walk: _Walk, message: Any, fields: tuple[str, ...], owner: int, label: str) -> None:
+        """Plain string fields (names, versions, schema URLs, W3C trace state) that are set. label: the
+        key they are reported under, or a prefix ending in "." for the field name."""
         for field in fields:
             text = getattr(message, field)
             if text:
                 walk.values.append(text)
-                walk.slots.append((message, field, owner))
+                walk.slots.append((message, field, owner, label + field if label.endswith(".") else label))
 
     def _clean_spans(self, walk: _Walk, spans: Sequence[tuple[Any, int]]) -> set[int]:
         """Spans that provably hold nothing to find: no prefilter fires in their bytes, and they are too
@@ -288,11 +293,13 @@ class Redactor:
                 digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
                 walk.values[index] = f'<html:title="{title}":chars={len(text)}:hmac={digest}>'
                 walk.changed.add(index)
-                walk.count(walk.slots[index][2], SUMMARIZED)
+                walk.count(walk.slots[index][2], SUMMARIZED, key=walk.slots[index][3])
 
     def redact(self, request: ExportTraceServiceRequest) -> RedactionResult:
         result = RedactionResult()
         walk = _Walk()
+        if self._span_keys:
+            walk.keys = {}
         self._collect(walk, request)
         if self._summarize_html:
             self._html_summaries(walk)
@@ -303,35 +310,51 @@ class Redactor:
         todo = found.keys() | walk.summarize | walk.changed
         todo.update(index for index, text in enumerate(values) if len(text) > limit)
         for index in sorted(todo):
-            message, field, owner = walk.slots[index]
+            message, field, owner, label = walk.slots[index]
             text = values[index]
             findings = found.get(index, ())
             if index in walk.summarize:
                 text = self._summary(text, findings)
-                walk.count(owner, SUMMARIZED)
+                walk.count(owner, SUMMARIZED, key=label)
             elif findings:
                 text = self._masked(text, findings)
-                walk.count(owner, MASKED, len(findings))
+                walk.count(owner, MASKED, len(findings), key=label)
             if len(text) > limit:
                 digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
                 text = f"{text[:limit]}<truncated:chars={len(text)}:hmac={digest}>"
-                walk.count(owner, TRUNCATED)
+                walk.count(owner, TRUNCATED, key=label)
             setattr(message, field, text.encode("utf-8", "surrogatepass") if field == "bytes_value" else text)
             result.findings.update(rule for _, _, rule in findings)
         for owner, counts in walk.counts.items():
             result.actions.update(counts)
             if self._span_counts:
-                self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted)
+                keys = walk.keys.get(owner) if walk.keys is not None else None
+                self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted, keys)
         return result
 
     @staticmethod
-    def _write_counts(attributes: Any, counts: dict[str, int], has_counts: bool) -> None:
-        existing = {kv.key: kv for kv in attributes if kv.key.startswith("redaction.")} if has_counts else {}
+    def _write_counts(
+        attributes: Any, counts: dict[str, int], has_counts: bool, keys: dict[str, set[str]] | None
+    ) -> None:
+        """redaction.<what>.count (and with span_keys, redaction.<what>.keys), added to what an earlier
+        failpath in the chain wrote."""
+        merge = has_counts or keys is not None
+        existing = {kv.key: kv for kv in attributes if kv.key.startswith("redaction.")} if merge else {}
         for what, amount in sorted(counts.items()):
             key = f"redaction.{what}.count"
             if key in existing:
-                existing[key].value.int_value += amount  # a second failpath in the chain adds to the first
+                existing[key].value.int_value += amount
             else:
                 added = attributes.add()
                 added.key = key
                 added.value.int_value = amount
+            if keys and what in keys:
+                key = f"redaction.{what}.keys"
+                listed = keys[what]
+                if key in existing:
+                    listed = listed | set(filter(None, existing[key].value.string_value.split(",")))
+                    existing[key].value.string_value = ",".join(sorted(listed))
+                else:
+                    added = attributes.add()
+                    added.key = key
+                    added.value.string_value = ",".join(sorted(listed))

@@ -45,6 +45,7 @@ def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
         config.summarize_html,
         config.span_counts,
         flag_blobs,
+        config.span_keys,
     )
 
 
