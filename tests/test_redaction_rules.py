@@ -126,10 +126,16 @@ def test_long_values_are_cut_with_a_hash_pointer() -> None:
 
 
 def test_html_is_reduced_to_a_redacted_title() -> None:
-    page = f"<!DOCTYPE html><html><head><title>Invoice for {EMAIL}</title></head><body>{'lorem ' * 500}</body></html>"
+    body = "lorem " * 500
+    page = (
+        f"<!DOCTYPE html><html><head><title>Invoice for {EMAIL}</title><style>p {{color: red}}</style>"
+        f"<script>var token = 1;</script></head><body><p>{body}</p></body></html>"
+    )
     out = _redacted({"tool.result.page": page})
+    visible = len(f"Invoice for {EMAIL} {body.strip()}")
     assert re.fullmatch(
-        rf'<html:title="Invoice for <redacted:email>":chars={len(page)}:hmac=[\w-]{{16}}>', str(out["tool.result.page"])
+        rf'<html:title="Invoice for <redacted:email>":chars={len(page)}:text_chars={visible}:hmac=[\w-]{{16}}>',
+        str(out["tool.result.page"]),
     )
 
 

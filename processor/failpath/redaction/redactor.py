@@ -22,6 +22,7 @@ from failpath.redaction.validators import card_number
 
 _HTML = re.compile(r"\s*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SMALLEST_CARD = 10**12
 
 # Counter names written as redaction.<name>.count on the span (or resource, scope) they happened in.
@@ -291,7 +292,8 @@ class Redactor:
                 title_match = _TITLE.search(text)
                 title = " ".join(title_match.group(1).split())[:200] if title_match else ""
                 digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
-                walk.values[index] = f'<html:title="{title}":chars={len(text)}:hmac={digest}>'
+                visible = len(" ".join(_INVISIBLE.sub(" ", text).split()))
+                walk.values[index] = f'<html:title="{title}":chars={len(text)}:text_chars={visible}:hmac={digest}>'
                 walk.changed.add(index)
                 walk.count(walk.slots[index][2], SUMMARIZED, key=walk.slots[index][3])
 
