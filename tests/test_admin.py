@@ -1,7 +1,10 @@
 """The admin endpoint: liveness, readiness and Prometheus metrics."""
 
+import socket
 from pathlib import Path
 
+import grpc
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.harness import RunningFailpath, make_config
@@ -45,3 +48,30 @@ def test_admin_and_receivers_bind_only_what_config_asks(tmp_path: Path) -> None:
     with RunningFailpath(config) as failpath:
         assert failpath.pipeline.grpc is None and failpath.pipeline.admin is None
         assert request(failpath.http_url, b"", {"Content-Type": "application/x-protobuf"})[0] == 200
+
+
+def test_ipv6_loopback_endpoints(tmp_path: Path) -> None:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    config = make_config(
+        tmp_path,
+        {
+            "receivers": {"otlp": {"grpc": {"endpoint": "[::1]:0"}, "http": {"endpoint": "[::1]:0"}}},
+            "admin": {"endpoint": "[::1]:0"},
+        },
+    )
+    body = build_request(spans=2).SerializeToString()
+    with RunningFailpath(config) as failpath:
+        assert failpath.pipeline.http is not None and failpath.pipeline.grpc is not None
+        status, _, _ = request(
+            f"http://[::1]:{failpath.pipeline.http.port}/v1/traces", body, {"Content-Type": "application/x-protobuf"}
+        )
+        assert status == 200
+        with grpc.insecure_channel(f"[::1]:{failpath.pipeline.grpc.port}") as channel:
+            channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export", None, None)(
+                body, timeout=5
+            )
+        assert failpath.metric("failpath_receiver_spans_accepted_total", transport="grpc") == 2
+        assert failpath.metric("failpath_receiver_spans_accepted_total", transport="http") == 2
