@@ -38,7 +38,6 @@ class ExportQueue:
         self._held_spans = 0
         self._held_bytes = 0
         self._queued_spans = 0
-        self._in_flight: dict[asyncio.Task[None], int] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._deadline: float | None = None
         # True after a permanent failure, until the next success: /readyz reports it.
@@ -91,16 +90,12 @@ class ExportQueue:
         return _Item(parts[0] if len(parts) == 1 else b"".join(parts), spans)
 
     async def _work(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None
         while True:
             item = await self._next_batch()
-            self._in_flight[task] = item.spans
             self._update_gauges()
             try:
                 await self._deliver(item)
             finally:
-                del self._in_flight[task]
                 self._held_spans -= item.spans
                 self._held_bytes -= len(item.payload)
                 if not self._held_spans:

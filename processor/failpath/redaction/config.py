@@ -20,6 +20,11 @@ def _check_regex(pattern: str) -> str:
     return pattern
 
 
+def allow_list_pattern(item: str) -> str | None:
+    """The regex of an allow-list entry written /like this/, or None for an exact key."""
+    return item[1:-1] if len(item) > 2 and item[0] == "/" and item[-1] == "/" else None
+
+
 class KeyRule(Strict):
     """What to do with an attribute by its key: exact `key`, or `pattern` (a regex matched against the whole key)."""
 
@@ -100,8 +105,9 @@ class Keys(Strict):
     @classmethod
     def _valid_patterns(cls, allowed: list[str]) -> list[str]:
         for item in allowed:
-            if len(item) > 2 and item[0] == "/" and item[-1] == "/":
-                _check_regex(item[1:-1])
+            pattern = allow_list_pattern(item)
+            if pattern is not None:
+                _check_regex(pattern)
         return allowed
 
     @model_validator(mode="after")

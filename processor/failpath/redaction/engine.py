@@ -10,7 +10,7 @@ Engines, fastest first, all giving the same findings:
 
 import logging
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from failpath.redaction.detectors import Detector
@@ -27,6 +27,21 @@ class Scanner(Protocol):
     def scan(self, values: Sequence[str]) -> dict[int, list[Finding]]:
         """Findings per index of values (indexes without any are absent)."""
         ...
+
+
+def _starts(sizes: Iterable[int]) -> list[int]:
+    """Where each piece begins in a buffer of pieces joined by one separator byte."""
+    starts: list[int] = []
+    position = 0
+    for size in sizes:
+        starts.append(position)
+        position += size + 1
+    return starts
+
+
+def _piece(starts: list[int], end: int) -> int:
+    """Index of the piece a match ending at `end` belongs to."""
+    return bisect_right(starts, max(end - 1, 0)) - 1
 
 
 def _confirm(detector: Detector, text: str, into: list[Finding]) -> None:
@@ -102,12 +117,8 @@ class HyperscanScanner:
         self._raw.scan(b"\x00".join(blobs), match_event_handler=on_match, scratch=self._raw_scratch)
         if not ends:
             return set()
-        starts: list[int] = []
-        position = 0
-        for blob in blobs:
-            starts.append(position)
-            position += len(blob) + 1
-        return {bisect_right(starts, max(end - 1, 0)) - 1 for end in ends}
+        starts = _starts(map(len, blobs))
+        return {_piece(starts, end) for end in ends}
 
     def scan(self, values: Sequence[str]) -> dict[int, list[Finding]]:
         if not values:
@@ -122,18 +133,13 @@ class HyperscanScanner:
         if ascii_only:
             data = joined.encode("ascii")
         else:
-            encoded = [text.encode("utf-8", "surrogatepass") for text in values]
+            encoded = [text.encode() for text in values]
             data = SEPARATOR.encode().join(encoded)
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch)
         if not hits:
             return {}
-        # Offsets of each value's first byte in the buffer, to map a match end back to its value.
-        starts: list[int] = []
-        position = 0
-        for size in (len(text) for text in values) if ascii_only else (len(chunk) for chunk in encoded):
-            starts.append(position)
-            position += size + 1
-        pairs = {(bisect_right(starts, max(end - 1, 0)) - 1, detector) for detector, end in hits}
+        starts = _starts(map(len, values if ascii_only else encoded))
+        pairs = {(_piece(starts, end), detector) for detector, end in hits}
         found: dict[int, list[Finding]] = {}
         for index, detector in sorted(pairs):
             findings = found.setdefault(index, [])
@@ -203,9 +209,10 @@ class Re2Scanner:
         import re2
 
         self._detectors = detectors
-        self._set = self._compile(re2, [self._re2(d) for d in detectors], re2.Options.Encoding.UTF8)
+        patterns = [self._re2(d) for d in detectors]
+        self._set = self._compile(re2, patterns, re2.Options.Encoding.UTF8)
         # Serialized spans are bytes, not text: Latin-1 mode matches them byte by byte.
-        raw = [self._re2(d) for d in detectors] + [extra.decode("latin-1") for extra in _RAW_EXTRAS_RE2]
+        raw = patterns + [extra.decode("latin-1") for extra in _RAW_EXTRAS_RE2]
         self._raw_set = self._compile(re2, raw, re2.Options.Encoding.LATIN1)
 
     @staticmethod

@@ -3,7 +3,7 @@
 import re
 from enum import Enum
 
-from failpath.redaction.config import KeyRule, Keys
+from failpath.redaction.config import KeyRule, Keys, allow_list_pattern
 
 
 class KeyAction(Enum):
@@ -50,24 +50,23 @@ class KeyRules:
             for rule in rules
         ]
         self._allowed = None if config.mode == "scan" else self._allow_list(config.allowed)
-        self._cache: dict[str, KeyAction] = {}
-        # Read-only view for hot loops: cached.get(key) before calling action(key).
-        self.cached = self._cache
+        # Decided actions by key; hot loops read it directly (cached.get(key)) before calling action(key).
+        self.cached: dict[str, KeyAction] = {}
         self.allow_list = self._allowed is not None
 
     @staticmethod
     def _allow_list(allowed: list[str]) -> tuple[frozenset[str], re.Pattern[str] | None]:
         """Entries are exact keys, or /regex/ between slashes."""
-        patterns = [item[1:-1] for item in allowed if len(item) > 2 and item[0] == "/" and item[-1] == "/"]
-        exact = frozenset(item for item in allowed if not (len(item) > 2 and item[0] == "/" and item[-1] == "/"))
+        patterns = [pattern for item in allowed if (pattern := allow_list_pattern(item)) is not None]
+        exact = frozenset(item for item in allowed if allow_list_pattern(item) is None)
         return exact, re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
     def action(self, key: str) -> KeyAction:
-        action = self._cache.get(key)
+        action = self.cached.get(key)
         if action is None:
             action = self._decide(key)
-            if len(self._cache) < _CACHE_LIMIT:
-                self._cache[key] = action
+            if len(self.cached) < _CACHE_LIMIT:
+                self.cached[key] = action
         return action
 
     def _decide(self, key: str) -> KeyAction:

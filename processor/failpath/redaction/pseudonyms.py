@@ -9,7 +9,6 @@ import os
 
 class Pseudonymizer:
     def __init__(self, key: bytes | None) -> None:
-        self.keyed = key is not None
         self._key = key
         # Summaries and truncation pointers always carry a keyed hash; without a configured key it is a
         # random per-process one (stable within a run only, and never a plain, dictionary-attackable hash).
@@ -18,10 +17,13 @@ class Pseudonymizer:
     def token(self, rule: str, secret: str) -> str:
         if self._key is None:
             return f"<redacted:{rule}>"
-        mac = hmac.digest(self._key, rule.encode() + b"\0" + secret.encode("utf-8", "surrogatepass"), "sha256")
+        mac = hmac.digest(self._key, rule.encode() + b"\0" + secret.encode(), "sha256")
         return f"<redacted:{rule}:{base64.urlsafe_b64encode(mac)[:16].decode()}>"
 
     def digest(self, data: bytes) -> str:
         """A short keyed hash of a whole value: 16 hex digits of BLAKE2b in keyed mode (a MAC, cheaper than
         HMAC, and on the hot path for every summarized prompt)."""
         return hashlib.blake2b(data, key=self._digest_key[:64], digest_size=8).hexdigest()
+
+    def digest_text(self, text: str) -> str:
+        return self.digest(text.encode())

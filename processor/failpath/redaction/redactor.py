@@ -136,7 +136,7 @@ class Redactor:
                     values_append(text)
                     slots_append((value, "string_value", owner, key))
             else:
-                value.string_value = f"<hashed:{self._pseudonyms.digest(text.encode('utf-8', 'surrogatepass'))}>"
+                value.string_value = f"<hashed:{self._pseudonyms.digest_text(text)}>"
                 walk.count(owner, HASHED, key=key)
         if dropped:
             for index in reversed(dropped):
@@ -282,7 +282,7 @@ class Redactor:
             listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items()))
         else:
             listed = "none"
-        digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
+        digest = self._pseudonyms.digest_text(text)
         return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}>"
 
     def _html_summaries(self, walk: _Walk) -> None:
@@ -291,7 +291,7 @@ class Redactor:
             if text[:1] in "< \t\r\n" and index not in walk.summarize and _HTML.match(text):
                 title_match = _TITLE.search(text)
                 title = " ".join(title_match.group(1).split())[:200] if title_match else ""
-                digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
+                digest = self._pseudonyms.digest_text(text)
                 visible = len(" ".join(_INVISIBLE.sub(" ", text).split()))
                 walk.values[index] = f'<html:title="{title}":chars={len(text)}:text_chars={visible}:hmac={digest}>'
                 walk.changed.add(index)
@@ -322,10 +322,10 @@ class Redactor:
                 text = self._masked(text, findings)
                 walk.count(owner, MASKED, len(findings), key=label)
             if len(text) > limit:
-                digest = self._pseudonyms.digest(text.encode("utf-8", "surrogatepass"))
+                digest = self._pseudonyms.digest_text(text)
                 text = f"{text[:limit]}<truncated:chars={len(text)}:hmac={digest}>"
                 walk.count(owner, TRUNCATED, key=label)
-            setattr(message, field, text.encode("utf-8", "surrogatepass") if field == "bytes_value" else text)
+            setattr(message, field, text.encode() if field == "bytes_value" else text)
             result.findings.update(rule for _, _, rule in findings)
         for owner, counts in walk.counts.items():
             result.actions.update(counts)

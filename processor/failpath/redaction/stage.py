@@ -34,9 +34,9 @@ def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
     rules = KeyRules(config.keys)
     # The per-span fast path needs a multi-pattern engine, and scan mode: in allow_list mode every key may
     # be dropped at any depth, which only the full walk sees.
-    use_fast_path = fast_path and not rules.allow_list
-    engine_scanner = scanner if isinstance(scanner, HyperscanScanner | Re2Scanner) else None
-    flag_blobs = engine_scanner.flag_blobs if use_fast_path and engine_scanner is not None else None
+    flag_blobs = None
+    if fast_path and not rules.allow_list and isinstance(scanner, HyperscanScanner | Re2Scanner):
+        flag_blobs = scanner.flag_blobs
     return Redactor(
         scanner,
         rules,
