@@ -282,17 +282,21 @@ def _find_assignments(text: str) -> Iterator[Span]:
     # operator, a --flag, a comparison or mysql can hold an assignment, so the ten patterns wait for that.
     if not _ASSIGNMENT_HINT.search(text):
         return
+    found: set[Span] = set()  # several syntaxes can match one value; it is one finding
     for pattern in _ASSIGNMENTS:
         for match in pattern.finditer(text):
-            key = match.groupdict().get("key")
+            groups = match.groupdict()
+            key = groups.get("key")
             if key is not None and not _names_a_secret(key):
                 continue
-            group = next(name for name in _VALUE_GROUPS if match.groupdict().get(name) is not None)
-            start, end = match.span(group)
-            if group == "v4" and " " in text[start:end]:
+            group = next(name for name in _VALUE_GROUPS if groups.get(name) is not None)
+            span = match.span(group)
+            value = text[span[0] : span[1]]
+            if group == "v4" and " " in value:
                 continue  # `command substitution`, not a value
-            if check.assigned_secret(text[start:end]):
-                yield start, end
+            if span not in found and check.assigned_secret(value):
+                found.add(span)
+                yield span
 
 
 # A keyword followed by an operator or a quoted value, a --flag, a reversed comparison, or mysql -p: the
