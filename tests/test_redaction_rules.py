@@ -252,3 +252,10 @@ def test_span_keys_lists_affected_keys_only_when_asked() -> None:
     assert masked["redaction.masked.keys"].string_value == "later,note,span.name"
     assert masked["redaction.masked.count"].int_value == 3
     assert sum(kv.key == "redaction.masked.keys" for kv in span.attributes) == 1
+
+
+@pytest.mark.parametrize("text", ["DB_PASSWORD: XwAf97T1bQoOeKp9C", "--api-key=syqB1pBE66lHd"])
+def test_one_secret_matched_by_several_syntaxes_counts_once(text: str) -> None:
+    out = _redacted({"note": text})
+    assert out["note"].endswith("<redacted:password_assignment>")  # type: ignore[union-attr]
+    assert out["redaction.masked.count"] == 1
