@@ -92,7 +92,8 @@ class OtlpGrpcReceiver:
     ) -> ExportTraceServiceResponse:
         metrics = self._metrics
         metrics.requests_received.labels(_TRANSPORT).inc()
-        if not self._auth.allows(dict(context.invocation_metadata() or ()).get("authorization")):
+        auth = self._auth
+        if auth.enabled and not auth.allows(dict(context.invocation_metadata() or ()).get("authorization")):
             await self._abort(
                 context, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", "missing or wrong bearer token"
             )
