@@ -117,6 +117,7 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subproce
             "logging": {"level": "error"},
             # "failpath": forwarding alone; "redaction": with the default redaction stage.
             "redaction": {"enabled": scenario == "redaction"},
+            "sampling": {"enabled": False},
         }
         path = workdir / "failpath.json"
         path.write_text(json.dumps(config))  # JSON is YAML

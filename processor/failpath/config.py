@@ -12,6 +12,7 @@ from failpath.config_types import Duration, Endpoint, Strict
 from failpath.exporters.config import Exporters
 from failpath.receivers.config import Receivers
 from failpath.redaction.config import RedactionConfig
+from failpath.sampling.config import ErrorPolicy, SamplingConfig
 
 DEFAULT_CONFIG = Path("config/failpath.yaml")
 
@@ -39,6 +40,8 @@ class Config(Strict):
     receivers: Receivers = Receivers()
     # The first stage: every string of every span is redacted before anything else sees it.
     redaction: RedactionConfig = RedactionConfig()
+    # After redaction: spans are buffered per trace and each trace is kept or dropped as a whole.
+    sampling: SamplingConfig = SamplingConfig()
     exporters: Exporters = Exporters()
     admin: Admin = Admin()
     service: Service = Service()
@@ -68,6 +71,9 @@ def config_warnings(config: Config) -> list[str]:
             f"no redaction HMAC key (environment variable {redaction.hmac_key_env}): secrets are masked "
             "as <redacted:RULE> without stable pseudonyms"
         )
+    sampling = config.sampling
+    if sampling.enabled and not any(isinstance(policy, ErrorPolicy) for policy in sampling.policies):
+        warnings.append("sampling has no error policy: traces with errors may be sampled away")
     return warnings
 
 

@@ -4,17 +4,39 @@ Every component receives a Batch and hands it to the next consumer; a stateful s
 hands traces on later, when it decides. The batch stays an upb ExportTraceServiceRequest end to end.
 """
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 
-@dataclass(slots=True)
 class Batch:
-    request: ExportTraceServiceRequest
-    # Spans in request; kept beside it so no stage has to count again.
-    spans: int
+    """Spans in flight between stages: a parsed request, or serialized bytes that are parsed only if a
+    stage asks for the request (the tail sampler hands on kept traces as bytes; most go straight out)."""
+
+    __slots__ = ("_payload", "_request", "spans")
+
+    def __init__(self, request: ExportTraceServiceRequest | None, spans: int, payload: bytes | None = None) -> None:
+        if (request is None) == (payload is None):
+            raise ValueError("a batch holds a request or its serialized payload")
+        self._request = request
+        self._payload = payload
+        # Spans in the batch; kept beside it so no stage has to count again.
+        self.spans = spans
+
+    @property
+    def request(self) -> ExportTraceServiceRequest:
+        """The parsed request; the caller may change it, so the serialized payload is no longer used."""
+        if self._request is None:
+            assert self._payload is not None
+            self._request = ExportTraceServiceRequest.FromString(self._payload)
+            self._payload = None
+        return self._request
+
+    def serialized(self) -> bytes:
+        if self._payload is not None:
+            return self._payload
+        assert self._request is not None
+        return self._request.SerializeToString()
 
 
 class Refused(Exception):

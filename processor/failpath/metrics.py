@@ -1,6 +1,6 @@
 """failpath's own metrics, in one registry per service instance (so tests can run several side by side)."""
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -86,4 +86,51 @@ class Metrics:
         )
         self.queue_capacity_spans = Gauge(
             "failpath_exporter_queue_capacity_spans", "The queue's limit in spans", ["exporter"], registry=r
+        )
+        # Tail sampling. policy: a configured policy name (or "unmatched"); trigger: what made the decision due.
+        self.sampling_traces = Gauge("failpath_sampling_buffer_traces", "Traces waiting for a decision", registry=r)
+        self.sampling_spans = Gauge("failpath_sampling_buffer_spans", "Spans waiting for a decision", registry=r)
+        self.sampling_bytes = Gauge(
+            "failpath_sampling_buffer_bytes",
+            "Memory held by buffered traces and kept traces not yet handed on (estimated)",
+            registry=r,
+        )
+        self.sampling_decisions = Counter(
+            "failpath_sampling_decisions",
+            "Trace decisions by policy and outcome (kept, dropped)",
+            ["policy", "outcome"],
+            registry=r,
+        )
+        self.sampling_decided_spans = Counter(
+            "failpath_sampling_decided_spans", "Spans of decided traces by outcome", ["outcome"], registry=r
+        )
+        self.sampling_triggers = Counter(
+            "failpath_sampling_triggers",
+            "Trace decisions by trigger (root, max_wait, span_limit, byte_limit, memory_pressure, shutdown)",
+            ["trigger"],
+            registry=r,
+        )
+        self.sampling_late_spans = Counter(
+            "failpath_sampling_late_spans",
+            "Spans arriving after their trace was decided, by outcome (kept, dropped)",
+            ["outcome"],
+            registry=r,
+        )
+        self.sampling_early_decisions = Counter(
+            "failpath_sampling_early_decisions",
+            "Traces decided early because the buffer was full, by whether they held an error",
+            ["error"],
+            registry=r,
+        )
+        self.sampling_decision_latency = Histogram(
+            "failpath_sampling_decision_latency_seconds",
+            "From the root span's arrival (or the first span's, without a root) to the decision",
+            buckets=(0.5, 1, 2, 2.5, 3, 5, 10, 30, 60, 120, 300, 600),
+            registry=r,
+        )
+        self.sampling_spans_lost = Counter(
+            "failpath_sampling_spans_lost",
+            "Spans of kept traces that could not be handed on before shutdown",
+            ["reason"],
+            registry=r,
         )

@@ -25,6 +25,7 @@ from failpath.receivers.intake import Intake
 from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
 from failpath.receivers.otlp_http import OtlpHttpReceiver
 from failpath.redaction.stage import RedactionStage
+from failpath.sampling.stage import TailSamplingStage
 from failpath.store.private_files import private_dir
 
 log = logging.getLogger("failpath")
@@ -50,9 +51,13 @@ class Pipeline:
         self.config = config
         self.metrics = metrics or Metrics()
         self._queues = _export_queues(config, self.metrics)
-        # Stages, built back to front: each hands its output to the next. Order: redaction first.
+        # Stages, built back to front: each hands its output to the next. Order: redaction, then sampling.
         head: Consumer = ExporterFanout(self._queues)
         self._stages: list[Component] = []
+        if config.sampling.enabled:
+            sampling = TailSamplingStage(config.sampling, head, self.metrics)
+            self._stages.insert(0, sampling)
+            head = sampling
         if config.redaction.enabled:
             redaction = RedactionStage(config.redaction, head, self.metrics)
             self._stages.insert(0, redaction)

@@ -86,8 +86,11 @@ def _sdk_attrs(attributes: Any) -> dict[str, Any]:
     return {key: tuple(v) if isinstance(v, list | tuple) else v for key, v in (attributes or {}).items()}
 
 
-def assert_same_spans(sent: Sequence[ReadableSpan], received: Sequence[ExportTraceServiceRequest]) -> None:
-    """Every sent span arrived exactly once, with the same ids, fields, attributes, events, links, status, resource."""
+def assert_same_spans(
+    sent: Sequence[ReadableSpan], received: Sequence[ExportTraceServiceRequest], added: str | None = None
+) -> None:
+    """Every sent span arrived exactly once, with the same ids, fields, attributes, events, links, status, resource.
+    added: a key prefix of attributes failpath adds (they are left out of the comparison)."""
     by_id: dict[bytes, tuple[Any, Any, Any]] = {}
     for request in received:
         for resource_spans in request.resource_spans:
@@ -107,7 +110,10 @@ def assert_same_spans(sent: Sequence[ReadableSpan], received: Sequence[ExportTra
         assert got.kind == expected.kind.value + 1  # SDK kinds start at INTERNAL=0, OTLP at UNSPECIFIED=0
         assert got.start_time_unix_nano == expected.start_time
         assert got.end_time_unix_nano == expected.end_time
-        assert _attrs(got.attributes) == _sdk_attrs(expected.attributes)
+        got_attributes = _attrs(got.attributes)
+        if added:
+            got_attributes = {key: value for key, value in got_attributes.items() if not key.startswith(added)}
+        assert got_attributes == _sdk_attrs(expected.attributes)
         assert [(e.name, e.time_unix_nano, _attrs(e.attributes)) for e in got.events] == [
             (e.name, e.timestamp, _sdk_attrs(e.attributes)) for e in expected.events
         ]

@@ -21,6 +21,8 @@ def make_config(data_dir: Path, extra: dict[str, Any] | None = None) -> Config:
         "admin": {"endpoint": "127.0.0.1:0"},
         # Off here so transport tests can compare spans byte for byte; redaction tests switch it on.
         "redaction": {"enabled": False},
+        # Off here so every span sent reaches the sink; sampling tests switch it on.
+        "sampling": {"enabled": False},
         "service": {"shutdown_timeout": "5s"},
         "logging": {"level": "warning"},
     }

@@ -11,7 +11,7 @@ class ExporterFanout:
     async def consume(self, batch: Batch) -> None:
         if batch.spans == 0:
             return
-        payload = batch.request.SerializeToString()
+        payload = batch.serialized()
         # All or nothing: a batch is accepted only if every exporter can take it.
         for queue in self._queues:
             if not queue.has_room(batch.spans, len(payload)):

@@ -1,0 +1,77 @@
+"""Writes a kept trace's buffered spans out as an ExportTraceServiceRequest, decorated with the decision.
+
+Every span gets failpath.sampling.policy, .rate (the adjusted count) and .trigger, appended as encoded
+attribute fields (no parse). A probabilistic decision also sets the W3C tracestate `ot=th:` threshold;
+a span that already has a tracestate, or failpath.sampling attributes from an earlier failpath, is
+parsed and merged instead: thresholds only rise and rates multiply.
+"""
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from failpath.otlp import wire
+from failpath.sampling import threshold
+from failpath.sampling.decision_cache import Decision
+from failpath.sampling.trace_buffer import Group
+
+POLICY = "failpath.sampling.policy"
+RATE = "failpath.sampling.rate"
+TRIGGER = "failpath.sampling.trigger"
+LATE = "failpath.sampling.late"
+_PREFIX = b"failpath.sampling."
+
+
+def _attributes(decision: Decision, late: bool, rate: float) -> list[KeyValue]:
+    attributes = [
+        KeyValue(key=POLICY, value=AnyValue(string_value=decision.policy)),
+        KeyValue(key=RATE, value=AnyValue(double_value=rate)),
+        KeyValue(key=TRIGGER, value=AnyValue(string_value=decision.trigger)),
+    ]
+    if late:
+        attributes.append(KeyValue(key=LATE, value=AnyValue(bool_value=True)))
+    return attributes
+
+
+class KeptOutput:
+    def __init__(self, span_attributes: bool) -> None:
+        self._span_attributes = span_attributes
+
+    def encode(self, groups: dict[Group, list[bytes]], decision: Decision, late: bool = False) -> bytes:
+        suffix = wire.span_attributes(_attributes(decision, late, decision.rate)) if self._span_attributes else b""
+        rejection = decision.threshold
+        state_field = b""
+        if rejection is not None:
+            state_field = wire.field(wire.SPAN_TRACE_STATE, threshold.with_threshold("", rejection).encode())
+        by_resource: dict[bytes, list[bytes]] = {}
+        for (resource, scope), spans in groups.items():
+            parts = [scope]
+            for blob in spans:
+                if (self._span_attributes and _PREFIX in blob) or (
+                    rejection is not None and wire.may_have_trace_state(blob)
+                ):
+                    parts.append(wire.field(wire.SPANS, self._merged(blob, decision, late)))
+                    continue
+                parts.append(wire.SPANS + wire.varint(len(blob) + len(state_field) + len(suffix)))
+                parts.append(blob)
+                parts.append(state_field)
+                parts.append(suffix)
+            by_resource.setdefault(resource, []).append(wire.field(wire.SCOPE_SPANS, b"".join(parts)))
+        return b"".join(
+            wire.field(wire.REQUEST_RESOURCE_SPANS, resource + b"".join(scopes))
+            for resource, scopes in by_resource.items()
+        )
+
+    def _merged(self, blob: bytes, decision: Decision, late: bool) -> bytes:
+        span = Span.FromString(blob)
+        if decision.threshold is not None:
+            span.trace_state = threshold.with_threshold(span.trace_state, decision.threshold)
+        if self._span_attributes:
+            upstream = 1.0
+            for index in reversed(range(len(span.attributes))):
+                kv = span.attributes[index]
+                if kv.key.startswith("failpath.sampling."):
+                    if kv.key == RATE and kv.value.WhichOneof("value") in ("double_value", "int_value"):
+                        upstream = float(kv.value.double_value or kv.value.int_value) or 1.0
+                    del span.attributes[index]
+            span.attributes.extend(_attributes(decision, late, upstream * decision.rate))
+        return span.SerializeToString()

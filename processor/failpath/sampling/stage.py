@@ -1,0 +1,276 @@
+"""The tail-sampling stage: buffers redacted spans per trace, decides each trace once, hands kept traces on.
+
+A trace is decided at the first of: its root span's arrival plus decision_wait; max_trace_wait after its
+first span; reaching the per-trace span or byte cap; the buffer needing room (healthy traces first, then
+traces with errors, which are kept); shutdown. Decisions are remembered so late spans follow them.
+
+Kept traces wait in an outbox until the next stage accepts them; if it refuses (exporter queues full),
+they stay, still counted against the buffer's memory, and once the buffer cannot make room the
+receivers are refused (503/UNAVAILABLE) instead of anything being dropped.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from failpath.consumer import Batch, Consumer, Refused
+from failpath.metrics import Metrics
+from failpath.otlp import wire
+from failpath.sampling.conditions import CompiledConditions, Value
+from failpath.sampling.config import DynamicPolicy, SamplingConfig
+from failpath.sampling.decision_cache import Decision, DecisionCache
+from failpath.sampling.kept_output import KeptOutput
+from failpath.sampling.policies import PolicyEngine
+from failpath.sampling.span_facts import SpanInspector
+from failpath.sampling.trace_buffer import (
+    SPAN_OVERHEAD,
+    TRACE_OVERHEAD,
+    Group,
+    Trace,
+    TraceBuffer,
+    resource_frame,
+    scope_frame,
+)
+
+log = logging.getLogger("failpath.sampling")
+
+# A span on its way into the buffer: its group, its bytes, the parsed span, and its resource's leaf bits
+# and watched values.
+_Item = tuple[Group, bytes, Any, int, dict[str, Value]]
+# Room made under memory pressure: down to this share of the limits, so the next batch does not repeat it.
+_RELIEF = 0.9
+# Kept traces are handed on in batches of at most this many spans or bytes.
+_HANDOFF_SPANS = 4096
+_HANDOFF_BYTES = 8 << 20
+
+
+class TailSamplingStage:
+    def __init__(
+        self,
+        config: SamplingConfig,
+        next_consumer: Consumer,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
+        tick: float = 0.1,
+    ) -> None:
+        self._config = config
+        self._next = next_consumer
+        self._metrics = metrics
+        self._clock = clock
+        self._tick = tick
+        conditions = CompiledConditions()
+        self._engine = PolicyEngine(config, conditions)
+        root_keys = [key for p in config.policies if isinstance(p, DynamicPolicy) for key in p.key_attributes]
+        self._inspector = SpanInspector(conditions.leaves, config.errors, config.workflow_key, root_keys)
+        self._buffer = TraceBuffer()
+        self._cache = DecisionCache(config.decision_cache.kept_traces, config.decision_cache.dropped_traces)
+        self._output = KeptOutput(config.span_attributes)
+        self._outbox: deque[tuple[bytes, int]] = deque()
+        self._outbox_bytes = 0
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tail-sampling-ticks")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("tail-sampling tick failed; retrying at the next tick")
+
+    async def shutdown(self, deadline: float) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        now = self._clock()
+        for trace in list(self._buffer.traces.values()):
+            self._decide(trace, "shutdown", now)
+        loop = asyncio.get_running_loop()
+        # The exporter queues drain meanwhile; poll them rather than plumb a "room again" signal through.
+        while not await self._flush() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self._outbox:
+            lost = sum(spans for _, spans in self._outbox)
+            self._metrics.sampling_spans_lost.labels("shutdown").inc(lost)
+            log.warning("kept spans not handed on before the shutdown deadline", extra={"spans": lost})
+            self._outbox.clear()
+            self._outbox_bytes = 0
+        self._update_gauges()
+
+    # -- intake ----------------------------------------------------------------------------------------------
+    async def consume(self, batch: Batch) -> None:
+        by_trace, size = self._split(batch.request)
+        new = sum(1 for trace_id in by_trace if trace_id not in self._buffer.traces)
+        needed = size + batch.spans * SPAN_OVERHEAD + new * TRACE_OVERHEAD
+        if not self._fits(needed, new):
+            self._make_room(needed, new, self._clock())
+            await self._flush()
+            if not self._fits(needed, new):
+                self._update_gauges()
+                raise Refused("overloaded", "the tail-sampling buffer is full; retry later")
+        # From here on no await: the room just checked is still there.
+        now = self._clock()
+        for trace_id, items in by_trace.items():
+            trace = self._buffer.traces.get(trace_id)
+            if trace is None:
+                known = self._cache.lookup(trace_id)
+                if known is not None:
+                    self._late(known, items)
+                    continue
+                trace = self._buffer.open(trace_id, now, now + self._config.max_trace_wait)
+            self._add(trace, items, now)
+        self._update_gauges()
+        if self._outbox:
+            await self._flush()
+
+    def _split(self, request: ExportTraceServiceRequest) -> tuple[dict[bytes, list[_Item]], int]:
+        """The request's spans, serialized one by one and grouped by trace, and their total size."""
+        buffer, inspector = self._buffer, self._inspector
+        by_trace: dict[bytes, list[_Item]] = {}
+        size = 0
+        for resource_spans in request.resource_spans:
+            resource = resource_spans.resource
+            resource_bytes = buffer.frame(resource_frame(resource.SerializeToString(), resource_spans.schema_url))
+            resource_bits, resource_values = inspector.resource(resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                scope = scope_frame(scope_spans.scope.SerializeToString(), scope_spans.schema_url)
+                group = (resource_bytes, buffer.frame(scope))
+                for span in scope_spans.spans:
+                    blob = span.SerializeToString()
+                    size += len(blob)
+                    item = (group, blob, span, resource_bits, resource_values)
+                    items = by_trace.get(span.trace_id)
+                    if items is None:
+                        by_trace[span.trace_id] = [item]
+                    else:
+                        items.append(item)
+        return by_trace, size
+
+    def _add(self, trace: Trace, items: list[_Item], now: float) -> None:
+        buffer, inspector, config = self._buffer, self._inspector, self._config
+        for group, blob, span, resource_bits, resource_values in items:
+            buffer.add(trace, group, blob)
+            root = not span.parent_span_id
+            bits, error, found = inspector.inspect(span, blob, root, resource_values)
+            trace.bits |= bits | resource_bits
+            if error is not None and trace.error is None:
+                trace.error = error
+            start, end = span.start_time_unix_nano, span.end_time_unix_nano
+            if trace.start == 0 or start < trace.start:
+                trace.start = start
+            trace.end = max(trace.end, end)
+            if not trace.trace_state and wire.may_have_trace_state(blob):
+                trace.trace_state = span.trace_state
+            if root:
+                trace.has_root = True
+                trace.root_start, trace.root_end = start, end
+                trace.root_seen = now
+                trace.workflow = inspector.workflow(span.name, found, resource_values)
+                trace.root_values = {**resource_values, **found} if found else resource_values
+                if now + config.decision_wait < trace.deadline:
+                    trace.due = "root"
+                    buffer.move_deadline(trace, now + config.decision_wait)
+        limits = config.buffer
+        if trace.spans >= limits.max_spans_per_trace:
+            self._decide(trace, "span_limit", now)
+        elif trace.size >= limits.max_trace_bytes:
+            self._decide(trace, "byte_limit", now)
+
+    def _late(self, known: Decision | bool, items: list[_Item]) -> None:
+        outcome = "dropped"
+        if isinstance(known, Decision):
+            outcome = "kept"
+            groups: dict[Group, list[bytes]] = {}
+            for group, blob, *_ in items:
+                groups.setdefault(group, []).append(blob)
+            self._hand_on(self._output.encode(groups, known, late=True), len(items))
+        self._metrics.sampling_late_spans.labels(outcome).inc(len(items))
+
+    # -- deciding --------------------------------------------------------------------------------------------
+    async def tick(self) -> None:
+        """Decide the traces that are due, and hand kept ones on. Runs every tick; tests call it directly."""
+        now = self._clock()
+        for trace in self._buffer.due(now):
+            self._decide(trace, trace.due, now)
+        self._update_gauges()
+        await self._flush()
+
+    def _decide(self, trace: Trace, trigger: str, now: float) -> None:
+        self._buffer.remove(trace)
+        decision = self._engine.decide(trace, trigger, now)
+        self._cache.record(trace.trace_id, decision)
+        metrics = self._metrics
+        outcome = "kept" if decision.keep else "dropped"
+        metrics.sampling_decisions.labels(decision.policy, outcome).inc()
+        metrics.sampling_decided_spans.labels(outcome).inc(trace.spans)
+        metrics.sampling_triggers.labels(trigger).inc()
+        metrics.sampling_decision_latency.observe(now - (trace.root_seen or trace.first_seen))
+        if decision.keep:
+            self._hand_on(self._output.encode(trace.groups, decision), trace.spans)
+
+    def _fits(self, needed: int, new: int) -> bool:
+        held = self._buffer.size + self._outbox_bytes
+        if held == 0:
+            return True  # an oversized batch still goes into an empty buffer rather than being refused forever
+        limits = self._config.buffer
+        return held + needed <= limits.max_bytes and len(self._buffer.traces) + new <= limits.max_traces
+
+    def _make_room(self, needed: int, new: int, now: float) -> None:
+        """Decide traces early, healthy ones first and within each kind the heaviest and oldest first
+        (Refinery's size x age impact), until the buffer is back under the relief level."""
+        limits, buffer = self._config.buffer, self._buffer
+        target_bytes = limits.max_bytes * _RELIEF - needed
+        target_traces = limits.max_traces * _RELIEF - new
+        wait = self._config.max_trace_wait
+
+        def order(trace: Trace) -> tuple[bool, float]:
+            return trace.error is not None, -trace.size * (1 + 4 * (now - trace.first_seen) / wait)
+
+        for trace in sorted(buffer.traces.values(), key=order):
+            if buffer.size <= target_bytes and len(buffer.traces) <= target_traces:
+                break
+            self._metrics.sampling_early_decisions.labels(str(trace.error is not None).lower()).inc()
+            self._decide(trace, "memory_pressure", now)
+
+    # -- handing on ------------------------------------------------------------------------------------------
+    def _hand_on(self, payload: bytes, spans: int) -> None:
+        self._outbox.append((payload, spans))
+        self._outbox_bytes += len(payload)
+
+    async def _flush(self) -> bool:
+        """Hand kept traces to the next stage, merged into batches; False if it refused (they stay)."""
+        outbox = self._outbox
+        while outbox:
+            taken: list[tuple[bytes, int]] = []
+            spans = size = 0
+            while outbox and (
+                not taken or (spans + outbox[0][1] <= _HANDOFF_SPANS and size + len(outbox[0][0]) <= _HANDOFF_BYTES)
+            ):
+                payload, count = outbox.popleft()
+                taken.append((payload, count))
+                spans += count
+                size += len(payload)
+            try:
+                await self._next.consume(Batch(None, spans, b"".join(payload for payload, _ in taken)))
+            except Refused:
+                outbox.extendleft(reversed(taken))
+                return False
+            self._outbox_bytes -= size
+        self._update_gauges()
+        return True
+
+    def _update_gauges(self) -> None:
+        metrics, buffer = self._metrics, self._buffer
+        metrics.sampling_traces.set(len(buffer.traces))
+        metrics.sampling_spans.set(buffer.spans)
+        metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)

@@ -1,0 +1,129 @@
+"""Spans held per trace until the trace is decided, compactly: each span as its serialized bytes, grouped
+under its resource and scope, which are serialized once and shared by every trace that uses them.
+
+The buffer knows sizes and deadlines; it does not decide. A deadline heap with lazy deletion gives the
+traces due at each tick without scanning the buffer.
+"""
+
+import heapq
+from dataclasses import dataclass, field
+
+from failpath.otlp import wire
+from failpath.sampling.conditions import Value
+
+# Bytes a buffered span costs beyond its serialized size (the bytes object and its list slot), so the
+# memory bound is honest for small spans.
+SPAN_OVERHEAD = 48
+TRACE_OVERHEAD = 600
+# Shared resource/scope frames are forgotten past this many; traces keep references to theirs.
+_MAX_FRAMES = 4096
+
+# (resource frame, scope frame): ResourceSpans fields without scope_spans, ScopeSpans fields without spans.
+Group = tuple[bytes, bytes]
+
+
+@dataclass(slots=True, eq=False)
+class Trace:
+    trace_id: bytes
+    first_seen: float
+    deadline: float
+    # What makes the deadline due: "max_wait", or "root" once the root span moved it earlier.
+    due: str = "max_wait"
+    root_seen: float = 0.0
+    groups: dict[Group, list[bytes]] = field(default_factory=dict)
+    spans: int = 0
+    size: int = 0
+    # Span timestamps (ns): earliest start, latest end; root start/end once the root has arrived.
+    start: int = 0
+    end: int = 0
+    root_start: int = 0
+    root_end: int = 0
+    has_root: bool = False
+    workflow: str = ""
+    # The root span's watched attribute values (over its resource's), for sampling keys.
+    root_values: dict[str, Value] | None = None
+    # OR of the condition-leaf bits its spans set.
+    bits: int = 0
+    # The first error signal seen, e.g. "status", "exception", "error.type".
+    error: str | None = None
+    # Tracestate of a span, for its explicit randomness (rv), when any span had one.
+    trace_state: str = ""
+
+    @property
+    def duration_ns(self) -> int:
+        if self.has_root:
+            return self.root_end - self.root_start
+        return self.end - self.start
+
+
+class TraceBuffer:
+    def __init__(self) -> None:
+        self.traces: dict[bytes, Trace] = {}
+        self.size = 0
+        self.spans = 0
+        self._deadlines: list[tuple[float, bytes]] = []
+        self._frames: dict[bytes, bytes] = {}
+
+    def frame(self, encoded: bytes) -> bytes:
+        """The shared copy of a resource or scope frame."""
+        shared = self._frames.get(encoded)
+        if shared is None:
+            if len(self._frames) >= _MAX_FRAMES:
+                self._frames.clear()
+            shared = self._frames[encoded] = encoded
+        return shared
+
+    def open(self, trace_id: bytes, now: float, deadline: float) -> Trace:
+        trace = Trace(trace_id, now, deadline, size=TRACE_OVERHEAD)
+        self.traces[trace_id] = trace
+        self.size += TRACE_OVERHEAD
+        heapq.heappush(self._deadlines, (deadline, trace_id))
+        return trace
+
+    def add(self, trace: Trace, group: Group, blob: bytes) -> None:
+        spans = trace.groups.get(group)
+        if spans is None:
+            trace.groups[group] = [blob]
+        else:
+            spans.append(blob)
+        cost = len(blob) + SPAN_OVERHEAD
+        trace.spans += 1
+        trace.size += cost
+        self.spans += 1
+        self.size += cost
+
+    def move_deadline(self, trace: Trace, deadline: float) -> None:
+        """Bring the decision forward (never back)."""
+        if deadline < trace.deadline:
+            trace.deadline = deadline
+            heapq.heappush(self._deadlines, (deadline, trace.trace_id))
+
+    def due(self, now: float) -> list[Trace]:
+        """Traces whose deadline has come, oldest deadline first."""
+        heap, traces = self._deadlines, self.traces
+        found: list[Trace] = []
+        while heap and heap[0][0] <= now:
+            deadline, trace_id = heapq.heappop(heap)
+            trace = traces.get(trace_id)
+            if trace is not None and trace.deadline == deadline:
+                found.append(trace)
+        return found
+
+    def remove(self, trace: Trace) -> None:
+        del self.traces[trace.trace_id]
+        self.size -= trace.size
+        self.spans -= trace.spans
+        # Stale heap entries are skipped by due(); rebuild when they dominate, to keep the heap bounded.
+        if len(self._deadlines) > 4 * len(self.traces) + 1024:
+            self._deadlines = [(t.deadline, t.trace_id) for t in self.traces.values()]
+            heapq.heapify(self._deadlines)
+
+
+def resource_frame(resource: bytes, schema_url: str) -> bytes:
+    frame = wire.field(wire.RESOURCE, resource)
+    return frame + wire.field(wire.SCHEMA_URL, schema_url.encode()) if schema_url else frame
+
+
+def scope_frame(scope: bytes, schema_url: str) -> bytes:
+    frame = wire.field(wire.SCOPE, scope)
+    return frame + wire.field(wire.SCHEMA_URL, schema_url.encode()) if schema_url else frame

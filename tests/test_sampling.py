@@ -1,0 +1,401 @@
+"""The tail sampler driven directly, with an injected clock: triggers, policies, late spans, pressure."""
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+from failpath.consumer import Refused
+from failpath.metrics import Metrics
+from failpath.sampling.config import SamplingConfig
+from failpath.sampling.stage import TailSamplingStage
+from failpath.sampling.threshold import MAX, adjusted_count, threshold
+from tests.support.traces import FakeClock, Recorder, TraceSpec, attribute, batch_of
+
+# Healthy traces dropped outright, so whatever arrives was kept by a rule.
+KEEP_RULES_ONLY = [
+    {"name": "errors", "type": "error"},
+    {"name": "slow", "type": "latency", "threshold": "30s"},
+    {"name": "rest", "type": "probabilistic", "percentage": 0},
+]
+
+
+class Setup:
+    def __init__(self, **config: Any) -> None:
+        config.setdefault("policies", KEEP_RULES_ONLY)
+        self.config = SamplingConfig.model_validate(config)
+        self.clock = FakeClock()
+        self.recorder = Recorder()
+        self.metrics = Metrics()
+        self.stage = TailSamplingStage(self.config, self.recorder, self.metrics, clock=self.clock)
+
+    async def send(self, spans: list[Any]) -> None:
+        await self.stage.consume(batch_of(spans))
+
+    async def advance(self, seconds: float) -> None:
+        self.clock.now += seconds
+        await self.stage.tick()
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coroutine)
+
+
+def test_error_trace_is_decided_after_the_root_plus_decision_wait_and_arrives_whole() -> None:
+    async def main() -> None:
+        s = Setup()
+        spans = TraceSpec(os.urandom(16), children=4, error=True).spans()
+        await s.send(spans[1:3])  # children first, out of order, in two requests
+        await s.send(spans[3:])
+        await s.advance(60)
+        assert s.recorder.spans() == []  # no root yet: waits (max_trace_wait is 5 min)
+        await s.send(spans[:1])
+        await s.advance(1.9)
+        assert s.recorder.spans() == []
+        await s.advance(0.2)
+        received = s.recorder.spans()
+        assert sorted(span.span_id for span in received) == sorted(span.span_id for span in spans)
+        assert {attribute(span, "failpath.sampling.policy") for span in received} == {"errors"}
+        assert {attribute(span, "failpath.sampling.rate") for span in received} == {1.0}
+        assert {attribute(span, "failpath.sampling.trigger") for span in received} == {"root"}
+        assert all(span.trace_state == "" for span in received)  # rate 1: th left alone
+        assert s.metric("failpath_sampling_triggers_total", trigger="root") == 1
+        assert s.metric("failpath_sampling_decisions_total", policy="errors", outcome="kept") == 1
+        assert s.metric("failpath_sampling_buffer_traces") == 0
+
+    run(main())
+
+
+def test_trace_without_root_is_decided_at_max_trace_wait() -> None:
+    async def main() -> None:
+        s = Setup(max_trace_wait="90s")
+        spans = TraceSpec(os.urandom(16), error=True).spans()
+        await s.send(spans[1:])
+        await s.advance(89)
+        assert s.recorder.spans() == []
+        await s.advance(1)
+        assert len(s.recorder.spans()) == 3
+        assert attribute(s.recorder.spans()[0], "failpath.sampling.trigger") == "max_wait"
+
+    run(main())
+
+
+def test_healthy_trace_is_dropped_and_its_late_span_follows() -> None:
+    async def main() -> None:
+        s = Setup()
+        spans = TraceSpec(os.urandom(16)).spans()
+        await s.send(spans[:-1])
+        await s.advance(3)
+        assert s.metric("failpath_sampling_decisions_total", policy="rest", outcome="dropped") == 1
+        await s.send(spans[-1:])
+        await s.advance(600)
+        assert s.recorder.spans() == []
+        assert s.metric("failpath_sampling_late_spans_total", outcome="dropped") == 1
+
+    run(main())
+
+
+def test_late_span_of_a_kept_trace_is_forwarded_with_the_same_decision() -> None:
+    async def main() -> None:
+        s = Setup()
+        spans = TraceSpec(os.urandom(16), error=True).spans()  # the error is on the last span
+        await s.send(spans[:1] + spans[2:])
+        await s.advance(3)
+        assert len(s.recorder.spans()) == 3
+        await s.send(spans[1:2])  # forwarded at once, not buffered as a new trace
+        late = s.recorder.spans()[-1]
+        assert late.span_id == spans[1].span_id
+        assert attribute(late, "failpath.sampling.policy") == "errors"
+        assert attribute(late, "failpath.sampling.late") is True
+        assert s.metric("failpath_sampling_late_spans_total", outcome="kept") == 1
+        assert s.metric("failpath_sampling_buffer_traces") == 0
+
+    run(main())
+
+
+def test_slow_trace_is_kept_and_per_workflow_thresholds_apply() -> None:
+    async def main() -> None:
+        s = Setup(
+            policies=[
+                {"name": "slow", "type": "latency", "threshold": "30s", "workflows": {"billing": "5s"}},
+                {"name": "rest", "type": "probabilistic", "percentage": 0},
+            ]
+        )
+        slow = TraceSpec(os.urandom(16), duration_s=31)
+        fast = TraceSpec(os.urandom(16), duration_s=29)
+        billing = TraceSpec(os.urandom(16), duration_s=6, root_attributes={"workflow.name": "billing"})
+        for spec in (slow, fast, billing):
+            await s.send(spec.spans())
+        await s.advance(3)
+        assert set(s.recorder.traces()) == {slow.trace_id, billing.trace_id}
+
+    run(main())
+
+
+def test_span_cap_decides_at_once_and_later_spans_follow() -> None:
+    async def main() -> None:
+        s = Setup(buffer={"max_spans_per_trace": 3})
+        spans = TraceSpec(os.urandom(16), children=5, error=True).spans()
+        await s.send(spans[3:6])  # the error child is among these three
+        assert len(s.recorder.spans()) == 3
+        assert attribute(s.recorder.spans()[0], "failpath.sampling.trigger") == "span_limit"
+        await s.send(spans[:3])
+        assert len(s.recorder.spans()) == 6
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "child_attributes",
+    [
+        {"error.type": "TimeoutError"},
+        {"process.exit.code": 2},
+        {"tool.success": False},
+        {"verifier.passed": False},
+        {"verifier.passed": "false"},
+        {"openinference.span.kind": "EVALUATOR", "metadata.label": "Incorrect"},
+    ],
+    ids=lambda attributes: ",".join(f"{k}={v}" for k, v in attributes.items()),
+)
+def test_every_error_signal_keeps_the_trace(child_attributes: dict[str, object]) -> None:
+    async def main() -> None:
+        s = Setup()
+        spec = TraceSpec(os.urandom(16), child_attributes=child_attributes)
+        await s.send(spec.spans())
+        await s.advance(3)
+        assert set(s.recorder.traces()) == {spec.trace_id}
+
+    run(main())
+
+
+def test_non_errors_look_alike_are_not_errors() -> None:
+    async def main() -> None:
+        s = Setup()
+        look_alikes: list[dict[str, object]] = [
+            {"process.exit.code": 0},
+            {"tool.success": True},
+            {"metadata.label": "fail"},  # not on an EVALUATOR span
+            {"openinference.span.kind": "EVALUATOR", "metadata.label": "correct"},
+            {"error.type": ""},
+        ]
+        for attributes in look_alikes:
+            await s.send(TraceSpec(os.urandom(16), child_attributes=attributes).spans())
+        await s.advance(3)
+        assert s.recorder.spans() == []
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("event", "attributes"),
+    [
+        ("exception", {"exception.type": "ValueError"}),
+        ("gen_ai.evaluation.result", {"gen_ai.evaluation.score.label": "fail"}),
+    ],
+)
+def test_error_events_keep_the_trace(event: str, attributes: dict[str, str]) -> None:
+    async def main() -> None:
+        s = Setup()
+        passing = TraceSpec(os.urandom(16)).spans()
+        passing[1].events.add(name="gen_ai.evaluation.result").attributes.extend(
+            TraceSpec(b"", root_attributes={}).spans()[0].attributes
+        )
+        spans = TraceSpec(os.urandom(16)).spans()
+        added = spans[2].events.add(name=event, time_unix_nano=spans[2].start_time_unix_nano)
+        for key, value in attributes.items():
+            added.attributes.add(key=key).value.string_value = value
+        await s.send(passing + spans)
+        await s.advance(3)
+        assert set(s.recorder.traces()) == {spans[0].trace_id}
+
+    run(main())
+
+
+def test_attribute_policies_and_drop_rules_first() -> None:
+    async def main() -> None:
+        s = Setup(
+            policies=[
+                {"name": "errors", "type": "error"},
+                {
+                    "name": "cut-short",
+                    "type": "attributes",
+                    "when": {"attribute": "gen_ai.response.finish_reasons", "in": ["length", "content_filter"]},
+                },
+                {
+                    "name": "big-spender",
+                    "type": "attributes",
+                    "when": {
+                        "all": [
+                            {"attribute": "gen_ai.usage.output_tokens", "min": 1000},
+                            {"not": {"attribute": "user.tier", "equals": "internal", "on": "root"}},
+                        ]
+                    },
+                },
+                {"name": "rest", "type": "probabilistic", "percentage": 0},
+                # Listed last, evaluated first: health checks go even when they fail.
+                {"name": "health", "type": "drop", "when": {"span_name": True, "regex": "^GET /health"}},
+            ]
+        )
+        cut = TraceSpec(os.urandom(16), child_attributes={"gen_ai.response.finish_reasons": ["stop", "length"]})
+        spender = TraceSpec(os.urandom(16), child_attributes={"gen_ai.usage.output_tokens": 4000})
+        internal = TraceSpec(
+            os.urandom(16),
+            child_attributes={"gen_ai.usage.output_tokens": 4000},
+            root_attributes={"user.tier": "internal"},
+        )
+        stopped = TraceSpec(os.urandom(16), child_attributes={"gen_ai.response.finish_reasons": ["stop"]})
+        health = TraceSpec(os.urandom(16), error=True)
+        health_spans = health.spans()
+        health_spans[0].name = "GET /healthz"
+        for spans in (cut.spans(), spender.spans(), internal.spans(), stopped.spans(), health_spans):
+            await s.send(spans)
+        await s.advance(3)
+        kept = s.recorder.traces()
+        assert set(kept) == {cut.trace_id, spender.trace_id}
+        assert attribute(kept[cut.trace_id][0], "failpath.sampling.policy") == "cut-short"
+        assert attribute(kept[spender.trace_id][0], "failpath.sampling.policy") == "big-spender"
+        assert s.metric("failpath_sampling_decisions_total", policy="health", outcome="dropped") == 1
+
+    run(main())
+
+
+def test_probabilistic_keeps_the_configured_share_deterministically_and_writes_th() -> None:
+    async def main() -> None:
+        policies = [{"name": "errors", "type": "error"}, {"name": "rest", "type": "probabilistic", "percentage": 10}]
+        first, second = Setup(policies=policies), Setup(policies=policies)
+        ids = [os.urandom(16) for _ in range(4000)]
+        for setup in (first, second):
+            for trace_id in ids:
+                await setup.send(TraceSpec(trace_id, children=1).spans())
+            await setup.advance(3)
+        kept = set(first.recorder.traces())
+        # A second sampler with the same rule agrees trace by trace.
+        assert kept == set(second.recorder.traces())
+        # 4000 traces at p = 0.1: mean 400, sd 19; 5 sd either side.
+        assert 305 <= len(kept) <= 495
+        span = first.recorder.spans()[0]
+        assert span.trace_state == "ot=th:e666"
+        assert attribute(span, "failpath.sampling.rate") == pytest.approx(adjusted_count(threshold(0.1)))
+        assert attribute(span, "failpath.sampling.rate") == pytest.approx(10, rel=1e-3)
+        # Consistent with OTel: kept iff the trace id's low 56 bits are at or above the threshold.
+        for trace_id in ids:
+            assert (trace_id in kept) == (int.from_bytes(trace_id[9:], "big") >= threshold(0.1))
+
+    run(main())
+
+
+def test_tracestate_threshold_only_rises_and_other_vendors_survive() -> None:
+    async def main() -> None:
+        s = Setup(policies=[{"name": "rest", "type": "probabilistic", "percentage": 50}])
+        # Randomness from rv (all ones: kept at any threshold); upstream already sampled at 1/4 (th:c).
+        spec = TraceSpec(os.urandom(16), trace_state="vendor=abc,ot=th:c;rv:ffffffffffffff")
+        lower = TraceSpec(os.urandom(16), trace_state="ot=th:4;rv:ffffffffffffff")
+        await s.send(spec.spans() + lower.spans())
+        await s.advance(3)
+        kept = s.recorder.traces()
+        assert {span.trace_state for span in kept[spec.trace_id]} == {"ot=th:c;rv:ffffffffffffff,vendor=abc"}
+        assert {span.trace_state for span in kept[lower.trace_id]} == {"ot=th:8;rv:ffffffffffffff"}
+
+    run(main())
+
+
+def test_upstream_failpath_rate_multiplies() -> None:
+    async def main() -> None:
+        s = Setup(policies=[{"name": "rest", "type": "probabilistic", "percentage": 100}])
+        spec = TraceSpec(os.urandom(16), child_attributes={"failpath.sampling.rate": 4.0})
+        await s.send(spec.spans())
+        await s.advance(3)
+        rates = sorted(attribute(span, "failpath.sampling.rate") for span in s.recorder.spans())  # type: ignore[type-var]
+        assert rates == [1.0, 4.0, 4.0, 4.0]
+        assert all(
+            [item.key for item in span.attributes].count("failpath.sampling.rate") == 1 for span in s.recorder.spans()
+        )
+
+    run(main())
+
+
+def test_memory_pressure_decides_healthy_traces_first_and_keeps_errors() -> None:
+    async def main() -> None:
+        s = Setup(buffer={"max_traces": 10})
+        error = TraceSpec(os.urandom(16), error=True)
+        await s.send(error.spans()[1:])  # no root: nothing would decide it for 5 minutes
+        healthy = [TraceSpec(os.urandom(16)) for _ in range(9)]
+        for spec in healthy:
+            await s.send(spec.spans()[1:])
+        assert s.metric("failpath_sampling_buffer_traces") == 10
+        newcomer = TraceSpec(os.urandom(16))
+        await s.send(newcomer.spans()[1:])
+        # Room was made by deciding healthy traces (dropped at rate 0), the error trace stayed.
+        assert s.metric("failpath_sampling_early_decisions_total", error="false") >= 1
+        assert s.metric("failpath_sampling_early_decisions_total", error="true") == 0
+        assert s.recorder.spans() == []
+        # Fill up with error traces only: now they are decided early, and kept.
+        errors = [TraceSpec(os.urandom(16), error=True) for _ in range(12)]
+        for spec in errors:
+            await s.send(spec.spans()[1:])
+        assert s.metric("failpath_sampling_early_decisions_total", error="true") >= 1
+        forwarded = s.recorder.traces()
+        assert error.trace_id in forwarded
+        assert all(len(spans) == 3 for spans in forwarded.values())
+        assert s.metric("failpath_sampling_triggers_total", trigger="memory_pressure") >= 10
+
+    run(main())
+
+
+def test_when_downstream_refuses_the_buffer_pushes_back_and_loses_nothing() -> None:
+    async def main() -> None:
+        s = Setup(buffer={"max_bytes": 4000})
+        s.recorder.refusing = True
+        accepted: list[TraceSpec] = []
+        refused: TraceSpec | None = None
+        for _ in range(50):
+            spec = TraceSpec(os.urandom(16), error=True)
+            try:
+                await s.send(spec.spans())
+            except Refused:
+                refused = spec
+                break
+            accepted.append(spec)
+            await s.advance(3)  # decided and kept, but the next stage refuses them: they wait
+        assert refused is not None and accepted
+        assert s.recorder.spans() == []
+        s.recorder.refusing = False
+        await s.advance(0.1)
+        await s.send(refused.spans())  # the client's retry
+        await s.advance(3)
+        forwarded = s.recorder.traces()
+        assert set(forwarded) == {spec.trace_id for spec in [*accepted, refused]}
+        assert all(len(spans) == 4 for spans in forwarded.values())
+
+    run(main())
+
+
+def test_shutdown_decides_every_buffered_trace() -> None:
+    async def main() -> None:
+        s = Setup()
+        error = TraceSpec(os.urandom(16), error=True)
+        await s.send(error.spans()[1:])
+        await s.send(TraceSpec(os.urandom(16)).spans()[1:])
+        await s.stage.shutdown(asyncio.get_running_loop().time() + 5)
+        assert set(s.recorder.traces()) == {error.trace_id}
+        assert attribute(s.recorder.spans()[0], "failpath.sampling.trigger") == "shutdown"
+        assert s.metric("failpath_sampling_buffer_traces") == 0
+
+    run(main())
+
+
+def test_threshold_encoding_matches_the_specification_examples() -> None:
+    from failpath.sampling.threshold import encode
+
+    assert encode(threshold(0.5)) == "8"
+    assert encode(threshold(0.25)) == "c"
+    assert encode(threshold(0.1)) == "e666"
+    assert encode(threshold(0.01)) == "fd70a"  # leading f's do not count toward the 4 digits
+    assert encode(threshold(1.0)) == "0"
+    assert adjusted_count(threshold(0.5)) == 2
+    assert threshold(1e-30) < MAX
