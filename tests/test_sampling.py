@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import random
 from collections.abc import Coroutine
 from typing import Any
 
@@ -399,3 +400,76 @@ def test_threshold_encoding_matches_the_specification_examples() -> None:
     assert encode(threshold(1.0)) == "0"
     assert adjusted_count(threshold(0.5)) == 2
     assert threshold(1e-30) < MAX
+
+
+def test_rate_allocator_reproduces_refinery_worked_example() -> None:
+    from failpath.sampling.dynamic import sample_rates
+
+    counts = {"A": 1000.0, "B": 100.0, "C": 10.0, "D": 1.0}
+    # EMA throughput goal 10/s over 15 s: goal count 150 over sum(log10) = 6.
+    assert sample_rates(150 / 6, counts) == {"A": 14, "B": 2, "C": 1, "D": 1}
+
+
+def test_ema_throughput_starts_at_the_initial_rate_then_meets_the_goal() -> None:
+    from failpath.sampling.dynamic import EmaThroughput
+
+    sampler = EmaThroughput(goal_per_second=10, interval=15, weight=0.5, initial_rate=7, max_keys=500)
+    counts = {"A": 10_000, "B": 1000, "C": 10, "D": 1}
+    for key, count in counts.items():
+        assert sampler.rate(key, count, now=0) == 7
+    # After the interval the average is half the counts (weight 0.5), shared out for 150 spans per interval.
+    rates = {key: sampler.rate(key, 0, now=15) for key in counts}
+    assert rates["A"] > rates["B"] > 1 and rates["C"] == 1 and rates["D"] == 1
+    expected_kept = sum(count / 2 / rates[key] for key, count in counts.items())
+    assert 100 <= expected_kept <= 200
+
+
+def test_dynamic_policy_samples_frequent_workflows_harder_than_rare_ones() -> None:
+    async def main() -> None:
+        s = Setup(
+            policies=[
+                {"name": "errors", "type": "error"},
+                {"name": "busy", "type": "dynamic", "goal_spans_per_second": 10, "adjustment_interval": "10s"},
+            ]
+        )
+        for round_ in range(3):  # three adjustment intervals of traffic: 400 "chat" runs, 4 "refund" runs each
+            for index in range(404):
+                workflow = "refund" if index % 101 == 0 else "chat"
+                spec = TraceSpec(os.urandom(16), children=1, root_attributes={"workflow.name": workflow})
+                await s.send(spec.spans())
+            await s.advance(10)
+            if round_ == 0:
+                s.recorder.requests.clear()  # the first interval runs at the initial rate
+        kept = s.recorder.spans()
+        roots = [span for span in kept if not span.parent_span_id]
+        refunds = [span for span in roots if attribute(span, "workflow.name") == "refund"]
+        chats = [span for span in roots if attribute(span, "workflow.name") == "chat"]
+        assert len(refunds) == 8  # rare key: kept whole
+        assert 20 < len(chats) < 200  # frequent key: sampled (goal: 10 spans/s x 10 s = 50 runs per interval)
+        rates = {attribute(span, "failpath.sampling.rate") for span in chats}
+        assert all(isinstance(rate, float) and rate > 1 for rate in rates)
+        assert all(span.trace_state.startswith("ot=th:") for span in chats)
+
+    run(main())
+
+
+def test_latency_quantile_keeps_the_slowest_runs_of_each_workflow() -> None:
+    async def main() -> None:
+        s = Setup(
+            policies=[
+                {"name": "slow", "type": "latency", "threshold": "1h", "quantile": 0.9, "min_samples": 50},
+                {"name": "rest", "type": "probabilistic", "percentage": 0},
+            ]
+        )
+        rng = random.Random(7)
+        for _ in range(400):
+            spec = TraceSpec(os.urandom(16), children=1, duration_s=rng.uniform(1, 100))
+            await s.send(spec.spans())
+            await s.advance(2.5)  # decide one by one, so the quantile follows the history
+        kept = [span for span in s.recorder.spans() if not span.parent_span_id]
+        durations = sorted((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9 for span in kept)
+        # About the slowest tenth of the 350 runs after the first 50: none of the fast ones.
+        assert 20 <= len(kept) <= 55
+        assert durations[0] >= 70
+
+    run(main())
