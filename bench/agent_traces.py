@@ -2,7 +2,8 @@
 
 Each run has 10-40 spans: a root invoke_agent (SERVER), a planner chat span, a retriever with an embeddings
 child, 2-6 chat spans with GenAI attributes and prompt-like text, 3-10 execute_tool spans (some with an HTTP
-client child) and a verifier. About 5% of runs fail in a tool with an exception event. Spans are exported
+client child) and a verifier. About 5% of runs fail in a tool with an exception event, about 3% are slow
+(90 s more than any other run: longer than 75 s in all, where normal runs stay under 70 s). Spans are exported
 in end-time order in batches, as a BatchSpanProcessor would, so most traces are split across requests.
 """
 
@@ -235,6 +236,12 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
         verifier__score=rng.random(),
     )
     clock += 310_000_000
+    if trace_id[0] < 8:
+        # About 3% of runs are slow: a tool waits 90 s (longer than any normal run) before the verifier.
+        for _, member in spans[-1:]:
+            member.start_time_unix_nano += 90_000_000_000
+            member.end_time_unix_nano += 90_000_000_000
+        clock += 90_000_000_000
     root.end_time_unix_nano = clock
     if failing:
         root.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message="run failed"))

@@ -1,24 +1,58 @@
 """Load sender: replays pre-serialized requests over grpc.aio at full speed with N in flight.
 
 Bounded by --duration seconds and --max-requests. Prints one JSON line: acked spans, errors, elapsed, latencies.
+With --fresh-trace-ids every pass over the data gets new trace ids (the first 4 bytes XOR the pass number;
+the low 56 bits, the sampling randomness, stay), so a tail sampler sees new traces instead of late spans.
 """
 
 import argparse
 import asyncio
 import json
+import struct
 import time
 from pathlib import Path
 
 import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from agent_traces import count_spans, read
 
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-async def main(target: str, data: Path, duration: float, concurrency: int, max_requests: int) -> None:
+def trace_id_offsets(body: bytes) -> list[tuple[int, int]]:
+    """(offset, first 4 bytes as an int) of every span and link trace id in a serialized request."""
+    ids = {
+        span.trace_id
+        for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    }
+    offsets = []
+    for trace_id in ids:
+        needle = b"\x0a\x10" + trace_id  # field 1, 16 bytes: Span.trace_id and Link.trace_id
+        position = body.find(needle)
+        while position >= 0:
+            offsets.append((position + 2, int.from_bytes(trace_id[:4], "big")))
+            position = body.find(needle, position + 1)
+    return offsets
+
+
+def with_pass(body: bytes, offsets: list[tuple[int, int]], number: int) -> bytes:
+    if number == 0:
+        return body
+    patched = bytearray(body)
+    for offset, first in offsets:
+        struct.pack_into(">I", patched, offset, first ^ number)
+    return bytes(patched)
+
+
+async def main(
+    target: str, data: Path, duration: float, concurrency: int, max_requests: int, fresh_trace_ids: bool
+) -> None:
     requests = read(data)
     spans = [count_spans(body) for body in requests]
+    offsets = [trace_id_offsets(body) for body in requests] if fresh_trace_ids else []
     channel = grpc.aio.insecure_channel(target, options=[("grpc.max_send_message_length", -1)])
     call = channel.unary_unary(METHOD, None, None)
     await channel.channel_ready()
@@ -35,6 +69,8 @@ async def main(target: str, data: Path, duration: float, concurrency: int, max_r
             index = next_index
             next_index += 1
             body = requests[index % len(requests)]
+            if fresh_trace_ids:
+                body = with_pass(body, offsets[index % len(requests)], index // len(requests))
             sent = time.perf_counter()
             try:
                 await call(body, timeout=30)
@@ -74,5 +110,15 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-requests", type=int, default=1_000_000)
+    parser.add_argument("--fresh-trace-ids", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.target, args.data, min(args.duration, 300.0), args.concurrency, args.max_requests))
+    asyncio.run(
+        main(
+            args.target,
+            args.data,
+            min(args.duration, 300.0),
+            args.concurrency,
+            args.max_requests,
+            args.fresh_trace_ids,
+        )
+    )

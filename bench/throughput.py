@@ -1,9 +1,12 @@
 """Throughput of failpath against a minimal Python pass-through, in one run on this machine.
 
 Scenarios, each repeated: (a) load -> sink, (b) load -> pass-through -> sink, (c) load -> failpath -> sink
-(no stages, store off, one OTLP/gRPC exporter without compression), and with --rotel (d) load -> Rotel -> sink.
-For the middle hop it prints delivered spans/s, CPU microseconds per span (the steadier figure on a shared
-2-core machine), peak RSS, and the ratio (c)/(b). Every process binds 127.0.0.1 only; every load is bounded.
+(no stages, store off, one OTLP/gRPC exporter without compression), (e) the same with the default redaction,
+(f) with redaction and tail sampling (errors and slow runs kept, healthy runs at 10%; the load gives every
+pass over the data new trace ids), and with --rotel (d) load -> Rotel -> sink. For the middle hop it prints
+spans/s (delivered; for (f), accepted, as most are sampled away), CPU microseconds per span (the steadier
+figure on a shared 2-core machine), peak RSS, and the ratios to (b); for (f) also the share kept and the
+decision latency after the root span arrives. Every process binds 127.0.0.1 only; every load is bounded.
 
     .venv/bin/python bench/throughput.py [--duration 10] [--repeats 3] [--rotel]
 """
@@ -18,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -65,6 +69,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: dict[str, int]
+    # Sampling scenario only: spans kept, decision latency p50/p99 (s), spans still buffered at the end.
+    sampling: dict[str, float] = field(default_factory=dict)
 
     @property
     def spans_per_s(self) -> float:
@@ -87,12 +93,46 @@ def _sink_spans(report: Path) -> int:
         return 0
 
 
-def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subprocess.Popen[bytes] | None:
+SAMPLING = {
+    "enabled": True,
+    "policies": [
+        {"name": "errors", "type": "error"},
+        {"name": "slow", "type": "latency", "threshold": "75s"},
+        {"name": "healthy", "type": "probabilistic", "percentage": 10},
+    ],
+}
+
+
+def _metrics(admin_port: int) -> dict[str, float]:
+    """failpath's Prometheus text, as {sample name with labels: value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def _latency_quantile(metrics: dict[str, float], q: float) -> float:
+    """An upper bound of the q quantile from the decision latency histogram's buckets."""
+    prefix = "failpath_sampling_decision_latency_seconds_bucket{le="
+    buckets = sorted(
+        (float(name[len(prefix) + 1 : -2]), count)
+        for name, count in metrics.items()
+        if name.startswith(prefix) and "+Inf" not in name
+    )
+    total = metrics.get("failpath_sampling_decision_latency_seconds_count", 0.0)
+    return next((bound for bound, count in buckets if total and count >= q * total), float("inf"))
+
+
+def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port: int) -> subprocess.Popen[bytes] | None:
     if scenario == "direct":
         return None
     if scenario == "passthrough":
         command = [PYTHON, str(HERE / "passthrough.py"), "--port", str(port), "--upstream", f"127.0.0.1:{sink_port}"]
-    elif scenario in ("failpath", "redaction"):
+    elif scenario in ("failpath", "redaction", "sampling"):
         config = {
             "data_dir": str(workdir / "data"),
             "receivers": {
@@ -113,11 +153,11 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subproce
                     }
                 ],
             },
-            "admin": {"enabled": False},
+            "admin": {"enabled": scenario == "sampling", "endpoint": f"127.0.0.1:{admin_port}"},
             "logging": {"level": "error"},
-            # "failpath": forwarding alone; "redaction": with the default redaction stage.
-            "redaction": {"enabled": scenario == "redaction"},
-            "sampling": {"enabled": False},
+            # "failpath": forwarding alone; "redaction": with the default redaction stage; "sampling": both.
+            "redaction": {"enabled": scenario in ("redaction", "sampling")},
+            "sampling": SAMPLING if scenario == "sampling" else {"enabled": False},
         }
         path = workdir / "failpath.json"
         path.write_text(json.dumps(config))  # JSON is YAML
@@ -156,13 +196,13 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path) -> subproce
 def run_once(scenario: str, data: Path, duration: float, concurrency: int) -> Result:
     wait_quiet()
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{scenario}-"))
-    sink_port, middle_port = free_port(), free_port()
+    sink_port, middle_port, admin_port = free_port(), free_port(), free_port()
     report = workdir / "sink.json"
     sink = subprocess.Popen([PYTHON, str(HERE / "sink.py"), "--port", str(sink_port), "--report", str(report)])
     middle: subprocess.Popen[bytes] | None = None
     try:
         wait_for_port(sink_port, sink)
-        middle = _middle(scenario, middle_port, sink_port, workdir)
+        middle = _middle(scenario, middle_port, sink_port, workdir, admin_port)
         target = middle_port if middle else sink_port
         sink_ps = psutil.Process(sink.pid)
         middle_ps = psutil.Process(middle.pid) if middle else None
@@ -181,6 +221,7 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int) -> Re
                 str(duration),
                 "--concurrency",
                 str(concurrency),
+                *(["--fresh-trace-ids"] if scenario == "sampling" else []),
             ],
             stdout=subprocess.PIPE,
         )
@@ -196,24 +237,42 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int) -> Re
                 break
             time.sleep(0.2)
         outcome = json.loads(load.communicate()[0])
-        # Count until everything acknowledged reached the sink (failpath and Rotel acknowledge before forwarding).
+        expected = outcome["acked_spans"]
+        sampling: dict[str, float] = {}
+        if scenario == "sampling":
+            # Accepted spans over the load's time: the traces whose root came last are decided 2 s later.
+            elapsed = outcome["elapsed_s"]
+            time.sleep(3)
+            metrics = _metrics(admin_port)
+            kept = metrics.get('failpath_sampling_decided_spans_total{outcome="kept"}', 0.0)
+            expected = int(kept + metrics.get('failpath_sampling_late_spans_total{outcome="kept"}', 0.0))
+            sampling = {
+                "kept": expected / outcome["acked_spans"],
+                "latency_p50": _latency_quantile(metrics, 0.5),
+                "latency_p99": _latency_quantile(metrics, 0.99),
+                "latency_mean": metrics["failpath_sampling_decision_latency_seconds_sum"]
+                / max(1.0, metrics["failpath_sampling_decision_latency_seconds_count"]),
+                "buffered": metrics.get("failpath_sampling_buffer_spans", 0.0),
+            }
+        # Count until everything acknowledged (or kept) reached the sink (failpath and Rotel acknowledge first).
         drain_deadline = time.monotonic() + 30
-        while _sink_spans(report) < outcome["acked_spans"] and time.monotonic() < drain_deadline:
+        while _sink_spans(report) < expected and time.monotonic() < drain_deadline:
             if middle_ps:
                 peak_rss = max(peak_rss, middle_ps.memory_info().rss / 2**20)
             time.sleep(0.05)
-        elapsed = time.perf_counter() - started
+        if scenario != "sampling":
+            elapsed = time.perf_counter() - started
         delivered = _sink_spans(report)
         middle_cpu = (_cpu(middle_ps) - middle_cpu0) if middle_ps else 0.0
         sink_cpu = _cpu(sink_ps) - sink_cpu0
         system1 = psutil.cpu_times()
         busy = sum(getattr(system1, f) - getattr(system0, f) for f in ("user", "system", "nice", "irq", "softirq"))
         foreign = max(0.0, busy - middle_cpu - sink_cpu - load_cpu) / elapsed * 100
-        if delivered != outcome["acked_spans"]:
-            print(f"  ! {scenario}: sink got {delivered} spans, {outcome['acked_spans']} were acknowledged")
+        if delivered != expected:
+            print(f"  ! {scenario}: sink got {delivered} spans, {expected} were acknowledged (or kept)")
         return Result(
             scenario,
-            delivered,
+            outcome["acked_spans"] if scenario == "sampling" else delivered,
             elapsed,
             middle_cpu,
             peak_rss,
@@ -223,6 +282,7 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int) -> Re
             outcome["p50_ms"],
             outcome["p99_ms"],
             outcome["errors"],
+            sampling,
         )
     finally:
         for process in (middle, sink):
@@ -263,7 +323,7 @@ def main() -> None:
         f"concurrency {args.concurrency}"
     )
 
-    scenarios = ["direct", "passthrough", "failpath", "redaction"] + (["rotel"] if args.rotel else [])
+    scenarios = ["direct", "passthrough", "failpath", "redaction", "sampling"] + (["rotel"] if args.rotel else [])
     results: dict[str, list[Result]] = {name: [] for name in scenarios}
     for repeat in range(args.repeats):
         for name in scenarios:  # interleaved, so drift in machine load hits every scenario alike
@@ -275,6 +335,13 @@ def main() -> None:
                 f"foreign {result.foreign_cpu_pct:3.0f}%  "
                 f"errors {result.errors or 0}"
             )
+            if result.sampling:
+                print(
+                    f"      kept {result.sampling['kept']:.1%}, decision latency mean "
+                    f"{result.sampling['latency_mean']:.2f} s (p50 <= {result.sampling['latency_p50']} s, "
+                    f"p99 <= {result.sampling['latency_p99']} s), {result.sampling['buffered']:.0f} spans "
+                    "still buffered"
+                )
 
     print()
     print(
@@ -293,6 +360,7 @@ def main() -> None:
             "passthrough": "b. load -> pass-through -> sink",
             "failpath": "c. load -> failpath (no stages) -> sink",
             "redaction": "e. load -> failpath (default redaction) -> sink",
+            "sampling": "f. load -> failpath (redaction + tail sampling) -> sink, accepted spans/s",
             "rotel": "d. load -> Rotel -> sink",
         }[name]
         print(
@@ -305,6 +373,7 @@ def main() -> None:
     print(f"ratio (c)/(b) spans/s: {medians['failpath'] / medians['passthrough']:.2f}  (target >= 0.8)")
     print(f"CPU per span, failpath / pass-through: {cpu['failpath'] / cpu['passthrough']:.2f}")
     print(f"ratio (e)/(b) spans/s: {medians['redaction'] / medians['passthrough']:.2f}  (redaction target >= 0.5)")
+    print(f"ratio (f)/(b) spans/s: {medians['sampling'] / medians['passthrough']:.2f}  (sampling target >= 0.5)")
 
 
 if __name__ == "__main__":

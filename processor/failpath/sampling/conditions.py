@@ -23,8 +23,6 @@ class Leaf:
     attribute: str | None
     root_only: bool
     test: Callable[[Value], bool]
-    # Byte strings at least one of which a serialized span must contain for the test to possibly pass.
-    needles: tuple[bytes, ...]
 
 
 def _same(expected: Scalar) -> Callable[[Value], bool]:
@@ -35,30 +33,22 @@ def _same(expected: Scalar) -> Callable[[Value], bool]:
     return lambda value: value == expected
 
 
-def _scalar_test(condition: Condition) -> tuple[Callable[[Value], bool], tuple[bytes, ...]]:
-    key_needle: tuple[bytes, ...] = (condition.attribute.encode(),) if condition.attribute else ()
+def _scalar_test(condition: Condition) -> Callable[[Value], bool]:
     if condition.equals is not None:
-        needles = (condition.equals.encode(),) if isinstance(condition.equals, str) else key_needle
-        return _same(condition.equals), needles
+        return _same(condition.equals)
     if condition.in_ is not None:
         tests = [_same(item) for item in condition.in_]
-        if all(isinstance(item, str) for item in condition.in_):
-            needles = tuple(str(item).encode() for item in condition.in_)
-        else:
-            needles = key_needle
-        return (lambda value: any(test(value) for test in tests)), needles
+        return lambda value: any(test(value) for test in tests)
     if condition.regex is not None:
         pattern = re.compile(condition.regex)
-        return (lambda value: isinstance(value, str) and pattern.search(value) is not None), key_needle
+        return lambda value: isinstance(value, str) and pattern.search(value) is not None
     if condition.is_ is not None:
-        return _same(condition.is_), key_needle
+        return _same(condition.is_)
     if condition.exists is not None:
-        return (lambda value: True), key_needle
+        return lambda value: True
     low = condition.min if condition.min is not None else float("-inf")
     high = condition.max if condition.max is not None else float("inf")
-    return (
-        lambda value: not isinstance(value, bool) and isinstance(value, int | float) and low <= value <= high
-    ), key_needle
+    return lambda value: not isinstance(value, bool) and isinstance(value, int | float) and low <= value <= high
 
 
 def _array_aware(test: Callable[[Value], bool]) -> Callable[[Value], bool]:
@@ -82,7 +72,7 @@ class CompiledConditions:
         if condition.not_ is not None:
             inner = self.compile(condition.not_)
             return lambda bits: not inner(bits)
-        test, needles = _scalar_test(condition)
+        test = _scalar_test(condition)
         mask = 1 << len(self.leaves)
         self.leaves.append(
             Leaf(
@@ -90,7 +80,6 @@ class CompiledConditions:
                 attribute=condition.attribute,
                 root_only=condition.on == "root",
                 test=_array_aware(test),
-                needles=needles,
             )
         )
         return lambda bits: bits & mask != 0

@@ -1,8 +1,9 @@
 """What the sampler needs to know about each span, read once as it arrives: error signals, the condition
 leaves it passes, and (for a root span) the workflow it belongs to.
 
-The hot path reads few fields: the span's serialized bytes are searched for the needles of every watched
-key or value first (a C-speed substring test), and the attributes are walked only when one is there.
+One pass over the span's attributes keeps the values of watched keys only (measured: cheaper than first
+searching the serialized span for the keys, which costs ~0.2 µs per key per span); the rest is decided
+from those few values.
 """
 
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from failpath.sampling.config import ErrorSignals
 
 _STATUS_ERROR = 2
 _EVALUATOR_KIND = "openinference.span.kind"
+_PRESENT, _NONZERO, _FALSE = "present", "nonzero", "false"
 
 
 def plain(value: Any) -> Value | None:
@@ -28,16 +30,6 @@ def plain(value: Any) -> Value | None:
     return None
 
 
-def _minimal(needles: set[bytes]) -> tuple[bytes, ...]:
-    """Drop needles that contain a shorter one: finding the shorter one is enough to look closer."""
-    ordered = sorted(needles, key=len)
-    kept: list[bytes] = []
-    for needle in ordered:
-        if not any(shorter in needle for shorter in kept):
-            kept.append(needle)
-    return tuple(kept)
-
-
 class SpanInspector:
     def __init__(
         self, leaves: list[Leaf], errors: ErrorSignals, workflow_key: Sequence[str], root_keys: Sequence[str]
@@ -51,20 +43,18 @@ class SpanInspector:
         for leaf in leaves:
             if leaf.attribute is not None:
                 self._by_key.setdefault(leaf.attribute, []).append(leaf)
-        error_keys = [*errors.present_keys, *errors.nonzero_keys, *errors.false_keys]
+        self._roles: dict[str, str] = {}
+        for role, keys in (
+            (_FALSE, errors.false_keys),
+            (_NONZERO, errors.nonzero_keys),
+            (_PRESENT, errors.present_keys),
+        ):
+            self._roles.update(dict.fromkeys(keys, role))
+        error_keys = [*self._roles]
         if errors.evaluator_labels:
             error_keys += [_EVALUATOR_KIND, *errors.evaluator_labels]
         self._watched = frozenset([*self._by_key, *error_keys, *workflow_key, *root_keys])
-        # Root spans are always walked (for the workflow); other spans only when a needle is present.
-        needles = {key.encode() for key in (*errors.present_keys, *errors.nonzero_keys, *errors.false_keys)}
-        if errors.evaluator_labels:
-            needles.add(b"EVALUATOR")
-        for leaf in leaves:
-            if leaf.attribute is not None and not leaf.root_only:
-                needles.update(leaf.needles)
-        self._needles = _minimal(needles)
         self._event_names = frozenset([*errors.exception_events, *errors.verdict_events])
-        self._event_needles = _minimal({name.encode() for name in self._event_names})
 
     def resource(self, attributes: Any) -> tuple[int, dict[str, Value]]:
         """Leaf bits a resource's attributes set for every span under it (root spans re-test them), and its
@@ -73,29 +63,26 @@ class SpanInspector:
         return self._leaf_bits(found, root=False, name=None), found
 
     def inspect(
-        self, span: Any, blob: bytes, root: bool, resource_values: dict[str, Value]
-    ) -> tuple[int, str | None, dict[str, Value] | None]:
-        """(leaf bits, error reason or None, watched attribute values if the span was walked)."""
+        self, span: Any, root: bool, resource_values: dict[str, Value]
+    ) -> tuple[int, str | None, dict[str, Value]]:
+        """(leaf bits, error reason or None, the span's watched attribute values)."""
+        found = self._watched_values(span.attributes)
         error: str | None = None
         if self._errors.status and span.status.code == _STATUS_ERROR:
             error = "status"
-        found: dict[str, Value] | None = None
-        if root or any(needle in blob for needle in self._needles):
-            found = self._watched_values(span.attributes)
-            if error is None:
-                error = self._attribute_error(found)
-        if self._event_needles and any(needle in blob for needle in self._event_needles):
-            event_error = self._event_error(span.events)
-            error = error or event_error
+        elif found:
+            error = self._attribute_error(found)
+        if error is None and self._event_names and span.events:
+            error = self._event_error(span.events)
         bits = 0
-        if found is not None or self._name_leaves:
-            values = {**resource_values, **found} if found else resource_values
+        if found or self._name_leaves:
+            values = {**resource_values, **found} if found and resource_values else found or resource_values
             bits = self._leaf_bits(values, root, span.name if self._name_leaves else None)
         return bits, error, found
 
-    def workflow(self, name: str, found: dict[str, Value] | None, resource_values: dict[str, Value]) -> str:
+    def workflow(self, name: str, found: dict[str, Value], resource_values: dict[str, Value]) -> str:
         for key in self._workflow_key:
-            for values in (found or {}, resource_values):
+            for values in (found, resource_values):
                 value = values.get(key)
                 if isinstance(value, str) and value:
                     return value
@@ -125,20 +112,21 @@ class SpanInspector:
         return bits
 
     def _attribute_error(self, found: dict[str, Value]) -> str | None:
-        errors = self._errors
-        for key in errors.present_keys:
-            if found.get(key) not in (None, ""):
-                return key
-        for key in errors.nonzero_keys:
-            value = found.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value != 0:
-                return key
-        for key in errors.false_keys:
-            value = found.get(key)
-            if value is False or (isinstance(value, str) and value.lower() == "false"):
+        roles = self._roles
+        for key, value in found.items():
+            role = roles.get(key)
+            if role is None:
+                continue
+            if role is _FALSE:
+                if value is False or (isinstance(value, str) and value.lower() == "false"):
+                    return key
+            elif role is _NONZERO:
+                if isinstance(value, int) and not isinstance(value, bool) and value != 0:
+                    return key
+            elif value != "":
                 return key
         if found.get(_EVALUATOR_KIND) == "EVALUATOR":
-            for key in errors.evaluator_labels:
+            for key in self._errors.evaluator_labels:
                 if self._failed_label(found.get(key)):
                     return "verdict"
         return None

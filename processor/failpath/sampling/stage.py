@@ -161,7 +161,7 @@ class TailSamplingStage:
         for group, blob, span, resource_bits, resource_values in items:
             buffer.add(trace, group, blob)
             root = not span.parent_span_id
-            bits, error, found = inspector.inspect(span, blob, root, resource_values)
+            bits, error, found = inspector.inspect(span, root, resource_values)
             trace.bits |= bits | resource_bits
             if error is not None and trace.error is None:
                 trace.error = error
