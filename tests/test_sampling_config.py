@@ -5,14 +5,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from failpath.agents.config import AgentsConfig
 from failpath.config import ConfigError, config_warnings, load_config, parse_config
+from failpath.packets.config import PacketsConfig
 from failpath.sampling.config import SamplingConfig
 
 ROOT = Path(__file__).parent.parent
 
 
-def test_the_documented_sampling_section_is_the_default() -> None:
-    assert load_config(ROOT / "config" / "failpath.yaml").sampling == SamplingConfig()
+def test_the_documented_sampling_packets_and_agents_sections_are_the_defaults() -> None:
+    config = load_config(ROOT / "config" / "failpath.yaml")
+    assert config.sampling == SamplingConfig()
+    assert config.packets == PacketsConfig()
+    assert config.agents == AgentsConfig()
 
 
 def _policies(*policies: dict[str, object]) -> str:

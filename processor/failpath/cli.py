@@ -2,16 +2,23 @@
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 from failpath import __version__
 from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
+from failpath.config_types import parse_duration
 from failpath.listen import ListenError
 from failpath.logs import configure
+from failpath.packets.reader import PacketError, load_file, resolve
+from failpath.packets.render import buckets_text, list_text, replay_text
 from failpath.pipeline import Pipeline
+from failpath.store.packets import PacketStore
 
 log = logging.getLogger("failpath")
 
@@ -64,6 +71,103 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _packet_paths(config: Config) -> tuple[Path, Path]:
+    return config.data_path(config.exporters.store.path), config.data_path(config.packets.path)
+
+
+def _read_packet(args: argparse.Namespace) -> dict[str, object] | None:
+    config = _load(args.config)
+    if config is None:
+        return None
+    try:
+        return load_file(resolve(args.packet, *_packet_paths(config)))
+    except PacketError as error:
+        print(f"failpath: {error}", file=sys.stderr)
+        return None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    packet = _read_packet(args)
+    if packet is None:
+        return 2
+    print(json.dumps(packet, indent=2) if args.json else replay_text(packet))
+    return 0
+
+
+def cmd_packets_show(args: argparse.Namespace) -> int:
+    packet = _read_packet(args)
+    if packet is None:
+        return 2
+    print(json.dumps(packet, indent=2))
+    return 0
+
+
+def _index(args: argparse.Namespace) -> PacketStore | None:
+    config = _load(args.config)
+    if config is None:
+        return None
+    try:
+        return PacketStore(*_packet_paths(config), readonly=True)
+    except (FileNotFoundError, OSError) as error:
+        print(f"failpath: no packets yet: {error}", file=sys.stderr)
+        return None
+
+
+def _since_ns(text: str) -> int:
+    return time.time_ns() - int(parse_duration(text) * 1e9)
+
+
+def cmd_packets_list(args: argparse.Namespace) -> int:
+    store = _index(args)
+    if store is None:
+        return 2
+    try:
+        packets = store.recent(_since_ns(args.since), args.workflow, args.bucket, args.limit)
+    finally:
+        store.close()
+    if args.json:
+        rows = [{**asdict(packet), "path": str(packet.path)} for packet in packets]
+        print(json.dumps(rows, indent=2))
+    else:
+        print(list_text(packets))
+    return 0
+
+
+def cmd_buckets(args: argparse.Namespace) -> int:
+    store = _index(args)
+    if store is None:
+        return 2
+    since = _since_ns(args.since)
+    try:
+        counts = store.buckets(since, args.workflow)
+        latest = {bucket: store.recent(since, args.workflow, bucket, 3) for bucket, _, _ in counts}
+    finally:
+        store.close()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "bucket": bucket,
+                        "count": count,
+                        "top_workflows": dict(workflows),
+                        "latest": [packet.trace_id for packet in latest[bucket]],
+                    }
+                    for bucket, count, workflows in counts
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print(buckets_text(counts, latest))
+    return 0
+
+
+def _duration(text: str) -> str:
+    parse_duration(text)  # raises ValueError, which argparse reports as an invalid value
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="failpath", description="OTLP span processor for AI-agent traces.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -76,6 +180,35 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_config)
+
+    config_help = f"the config failpath runs with, for its data_dir (default {DEFAULT_CONFIG})"
+    replay = commands.add_parser("replay", help="what happened in a failed run, where it broke, what to do")
+    replay.add_argument("packet", help="a packet file, or a trace id (or 8+ leading hex digits of one)")
+    replay.add_argument("--json", action="store_true", help="print the whole packet as JSON")
+    replay.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    replay.set_defaults(run=cmd_replay)
+
+    packets = commands.add_parser("packets", help="list or show replay packets")
+    packet_commands = packets.add_subparsers(dest="packets_command", required=True)
+    listing = packet_commands.add_parser("list", help="recent packets, newest first")
+    listing.add_argument("--since", type=_duration, default="24h", help="how far back (default 24h)")
+    listing.add_argument("--workflow")
+    listing.add_argument("--bucket")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    listing.set_defaults(run=cmd_packets_list)
+    show = packet_commands.add_parser("show", help="one packet as JSON")
+    show.add_argument("packet", help="a packet file, or a trace id (or 8+ leading hex digits of one)")
+    show.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    show.set_defaults(run=cmd_packets_show)
+
+    buckets = commands.add_parser("buckets", help="failures per bucket, top workflows and latest runs")
+    buckets.add_argument("--since", type=_duration, default="24h", help="how far back (default 24h)")
+    buckets.add_argument("--workflow")
+    buckets.add_argument("--json", action="store_true")
+    buckets.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    buckets.set_defaults(run=cmd_buckets)
     return parser
 
 

@@ -8,8 +8,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from failpath.agents.config import AgentsConfig
 from failpath.config_types import Duration, Endpoint, Strict
 from failpath.exporters.config import Exporters
+from failpath.packets.config import PacketsConfig
 from failpath.receivers.config import Receivers
 from failpath.redaction.config import RedactionConfig
 from failpath.sampling.config import ErrorPolicy, SamplingConfig
@@ -42,6 +44,10 @@ class Config(Strict):
     redaction: RedactionConfig = RedactionConfig()
     # After redaction: spans are buffered per trace and each trace is kept or dropped as a whole.
     sampling: SamplingConfig = SamplingConfig()
+    # After sampling: a replay packet and a failure bucket for each kept failing run.
+    packets: PacketsConfig = PacketsConfig()
+    # How spans are read as agent steps (roles), for packets and buckets.
+    agents: AgentsConfig = AgentsConfig()
     exporters: Exporters = Exporters()
     admin: Admin = Admin()
     service: Service = Service()
@@ -74,6 +80,8 @@ def config_warnings(config: Config) -> list[str]:
     sampling = config.sampling
     if sampling.enabled and not any(isinstance(policy, ErrorPolicy) for policy in sampling.policies):
         warnings.append("sampling has no error policy: traces with errors may be sampled away")
+    if config.packets.enabled and not sampling.enabled:
+        warnings.append("packets are built when tail sampling decides a trace: with sampling off, none are")
     return warnings
 
 

@@ -4,24 +4,49 @@ Every component receives a Batch and hands it to the next consumer; a stateful s
 hands traces on later, when it decides. The batch stays an upb ExportTraceServiceRequest end to end.
 """
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+if TYPE_CHECKING:
+    from failpath.sampling.decision_cache import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedTrace:
+    """One whole trace inside a batch the tail sampler hands on: its decision, and where its spans are in
+    the serialized batch (payload[offset:offset + size] is a request holding that trace alone)."""
+
+    trace_id: bytes
+    decision: "Decision"
+    offset: int
+    size: int
+    spans: int
+    late: bool = False
 
 
 class Batch:
     """Spans in flight between stages: a parsed request, or serialized bytes that are parsed only if a
     stage asks for the request (the tail sampler hands on kept traces as bytes; most go straight out)."""
 
-    __slots__ = ("_payload", "_request", "spans")
+    __slots__ = ("_payload", "_request", "spans", "traces")
 
-    def __init__(self, request: ExportTraceServiceRequest | None, spans: int, payload: bytes | None = None) -> None:
+    def __init__(
+        self,
+        request: ExportTraceServiceRequest | None,
+        spans: int,
+        payload: bytes | None = None,
+        traces: "list[DecidedTrace] | None" = None,
+    ) -> None:
         if (request is None) == (payload is None):
             raise ValueError("a batch holds a request or its serialized payload")
         self._request = request
         self._payload = payload
         # Spans in the batch; kept beside it so no stage has to count again.
         self.spans = spans
+        # Set by the tail sampler (with a payload): the decided traces the batch is made of.
+        self.traces = traces or []
 
     @property
     def request(self) -> ExportTraceServiceRequest:

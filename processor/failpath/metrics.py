@@ -134,3 +134,17 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        # Replay packets and failure buckets.
+        self.packets_written = Counter(
+            "failpath_packets_written", "Replay packets written, by failure bucket", ["bucket"], registry=r
+        )
+        self.failures = Counter(
+            "failpath_failures",
+            "Failed runs by failure bucket and workflow (workflows past the 200th are counted as _other)",
+            ["bucket", "workflow"],
+            registry=r,
+        )
+        self.packets_failed = Counter(
+            "failpath_packets_failed", "Packets that could not be built or written", ["stage"], registry=r
+        )
+        self.packets_pruned = Counter("failpath_packets_pruned", "Packets deleted by the retention limits", registry=r)

@@ -20,6 +20,7 @@ from failpath.exporters.otlp_http import OtlpHttpSender
 from failpath.exporters.queue import ExportQueue
 from failpath.exporters.store import StoreSender
 from failpath.metrics import Metrics
+from failpath.packets.stage import PacketStage
 from failpath.receivers.auth import BearerCheck
 from failpath.receivers.intake import Intake
 from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
@@ -51,9 +52,21 @@ class Pipeline:
         self.config = config
         self.metrics = metrics or Metrics()
         self._queues = _export_queues(config, self.metrics)
-        # Stages, built back to front: each hands its output to the next. Order: redaction, then sampling.
+        # Stages, built back to front: each hands its output to the next. Order: redaction, sampling, packets.
         head: Consumer = ExporterFanout(self._queues)
         self._stages: list[Component] = []
+        if config.sampling.enabled and config.packets.enabled:
+            packets = PacketStage(
+                config.packets,
+                config.agents,
+                config.sampling.workflow_key,
+                config.data_path(config.exporters.store.path),
+                config.data_path(config.packets.path),
+                head,
+                self.metrics,
+            )
+            self._stages.insert(0, packets)
+            head = packets
         if config.sampling.enabled:
             sampling = TailSamplingStage(config.sampling, head, self.metrics)
             self._stages.insert(0, sampling)

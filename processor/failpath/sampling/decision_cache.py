@@ -21,6 +21,8 @@ class Decision:
     # OTel rejection threshold when the decision was probabilistic, else None (tracestate left alone).
     threshold: int | None
     trigger: str
+    # The trace's first error signal (e.g. "status", "exception", "error.type"), or None for a healthy trace.
+    error: str | None = None
 
 
 class _Fingerprints:

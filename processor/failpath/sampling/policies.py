@@ -79,8 +79,8 @@ class PolicyEngine:
             verdict = rule.judge(trace, now)
             if verdict is not None:
                 keep, rate, rejection = verdict
-                return Decision(keep, rule.name, rate, rejection, trigger)
-        return Decision(True, UNMATCHED, 1.0, None, trigger)
+                return Decision(keep, rule.name, rate, rejection, trigger, trace.error)
+        return Decision(True, UNMATCHED, 1.0, None, trigger, trace.error)
 
 
 class _LatencyJudge:

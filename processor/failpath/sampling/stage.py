@@ -15,11 +15,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from failpath.consumer import Batch, Consumer, Refused
+from failpath.consumer import Batch, Consumer, DecidedTrace, Refused
 from failpath.metrics import Metrics
 from failpath.otlp import wire
 from failpath.sampling.conditions import CompiledConditions, Value
@@ -43,6 +44,17 @@ log = logging.getLogger("failpath.sampling")
 # A span on its way into the buffer: its group, its bytes, the parsed span, and its resource's leaf bits
 # and watched values.
 _Item = tuple[Group, bytes, Any, int, dict[str, Value]]
+
+
+@dataclass(slots=True)
+class _Kept:
+    trace_id: bytes
+    decision: Decision
+    payload: bytes
+    spans: int
+    late: bool
+
+
 # Room made under memory pressure: down to this share of the limits, so the next batch does not repeat it.
 _RELIEF = 0.9
 # Kept traces are handed on in batches of at most this many spans or bytes.
@@ -71,7 +83,8 @@ class TailSamplingStage:
         self._buffer = TraceBuffer()
         self._cache = DecisionCache(config.decision_cache.kept_traces, config.decision_cache.dropped_traces)
         self._output = KeptOutput(config.span_attributes)
-        self._outbox: deque[tuple[bytes, int]] = deque()
+        # Kept traces (and late spans of kept traces) waiting to be handed on.
+        self._outbox: deque[_Kept] = deque()
         self._outbox_bytes = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -100,7 +113,7 @@ class TailSamplingStage:
         while not await self._flush() and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         if self._outbox:
-            lost = sum(spans for _, spans in self._outbox)
+            lost = sum(kept.spans for kept in self._outbox)
             self._metrics.sampling_spans_lost.labels("shutdown").inc(lost)
             log.warning("kept spans not handed on before the shutdown deadline", extra={"spans": lost})
             self._outbox.clear()
@@ -193,7 +206,9 @@ class TailSamplingStage:
             groups: dict[Group, list[bytes]] = {}
             for group, blob, *_ in items:
                 groups.setdefault(group, []).append(blob)
-            self._hand_on(self._output.encode(groups, known, late=True), len(items))
+            self._hand_on(
+                _Kept(items[0][2].trace_id, known, self._output.encode(groups, known, True), len(items), True)
+            )
         self._metrics.sampling_late_spans.labels(outcome).inc(len(items))
 
     # -- deciding --------------------------------------------------------------------------------------------
@@ -216,7 +231,8 @@ class TailSamplingStage:
         metrics.sampling_triggers.labels(trigger).inc()
         metrics.sampling_decision_latency.observe(now - (trace.root_seen or trace.first_seen))
         if decision.keep:
-            self._hand_on(self._output.encode(trace.groups, decision), trace.spans)
+            payload = self._output.encode(trace.groups, decision)
+            self._hand_on(_Kept(trace.trace_id, decision, payload, trace.spans, False))
 
     def _fits(self, needed: int, new: int) -> bool:
         held = self._buffer.size + self._outbox_bytes
@@ -243,25 +259,31 @@ class TailSamplingStage:
             self._decide(trace, "memory_pressure", now)
 
     # -- handing on ------------------------------------------------------------------------------------------
-    def _hand_on(self, payload: bytes, spans: int) -> None:
-        self._outbox.append((payload, spans))
-        self._outbox_bytes += len(payload)
+    def _hand_on(self, kept: _Kept) -> None:
+        self._outbox.append(kept)
+        self._outbox_bytes += len(kept.payload)
 
     async def _flush(self) -> bool:
         """Hand kept traces to the next stage, merged into batches; False if it refused (they stay)."""
         outbox = self._outbox
         while outbox:
-            taken: list[tuple[bytes, int]] = []
+            taken: list[_Kept] = []
+            traces: list[DecidedTrace] = []
             spans = size = 0
             while outbox and (
-                not taken or (spans + outbox[0][1] <= _HANDOFF_SPANS and size + len(outbox[0][0]) <= _HANDOFF_BYTES)
+                not taken
+                or (spans + outbox[0].spans <= _HANDOFF_SPANS and size + len(outbox[0].payload) <= _HANDOFF_BYTES)
             ):
-                payload, count = outbox.popleft()
-                taken.append((payload, count))
-                spans += count
-                size += len(payload)
+                kept = outbox.popleft()
+                taken.append(kept)
+                traces.append(
+                    DecidedTrace(kept.trace_id, kept.decision, size, len(kept.payload), kept.spans, kept.late)
+                )
+                spans += kept.spans
+                size += len(kept.payload)
+            batch = Batch(None, spans, b"".join(kept.payload for kept in taken), traces)
             try:
-                await self._next.consume(Batch(None, spans, b"".join(payload for payload, _ in taken)))
+                await self._next.consume(batch)
             except Refused:
                 outbox.extendleft(reversed(taken))
                 return False

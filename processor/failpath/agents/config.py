@@ -1,0 +1,31 @@
+"""How spans are read as agent steps: extra span-name and attribute mappings to roles."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from failpath.config_types import Strict
+
+Role = Literal["run", "planner", "retriever", "tool", "model", "verifier", "router", "guardrail", "other"]
+ROLES: tuple[Role, ...] = ("run", "planner", "retriever", "tool", "model", "verifier", "router", "guardrail", "other")
+
+
+class NameRule(Strict):
+    # Python regex searched in the span name; a named group `tool` gives the tool's name.
+    pattern: str
+    role: Role
+
+
+class AttributeRule(Strict):
+    # The span has this attribute (with this value, if set; compared as text).
+    attribute: str
+    equals: str | None = None
+    role: Role
+
+
+class AgentsConfig(Strict):
+    """Your own mappings are tried before the built-in dialects (GenAI, OpenInference, OpenLLMetry, plain
+    names), first match wins."""
+
+    span_names: list[NameRule] = Field(default_factory=list)
+    attributes: list[AttributeRule] = Field(default_factory=list)

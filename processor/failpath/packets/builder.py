@@ -1,0 +1,318 @@
+"""Assembles the replay packet of a failed (or escalated) run from its redacted, normalised spans.
+
+The packet covers the failing branch: the steps that started before the failing step ended (the path
+from the root to it and the earlier steps it depended on), and later attempts of a failing tool; other
+later steps are only counted. It holds
+references, counts, keyed hashes and summaries (everything already went through redaction), never
+documents' contents. Over the size cap it is trimmed in a fixed order, recorded in `trimmed`:
+  1. tool result summaries, verifier reason and task summary cut to 80 characters;
+  2. model calls: the first 3 and the last 3 kept;
+  3. retrieved documents: the 5 best of each retrieval kept;
+  4. tool events: those on the failing branch and the last 5 kept;
+  5. steps: the first 5 and the 10 before the failure kept;
+  6. evidence: the first 3 lines kept; tool result summaries dropped, argument keys cut to 5;
+  7. tool events and retrieval references: the last 5 kept; every string cut to 200 characters.
+"""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from failpath.agents.normalize import Run, Step
+from failpath.consumer import DecidedTrace
+from failpath.packets.buckets import Verdict
+
+PACKET_VERSION = 1
+_SUMMARY_CHARS = 280
+_TASK_KEYS = (
+    "task.summary",
+    "agent.task",
+    "input.value",
+    "gen_ai.input.messages",
+    "traceloop.entity.input",
+    "gen_ai.prompt",
+)
+_RUN_ID_KEYS = ("run.id", "agent.run_id", "gen_ai.conversation.id", "session.id")
+_ACTOR_KEYS = ("enduser.id", "user.id", "gen_ai.agent.name", "service.name")
+_ATTEMPT_KEYS = ("run.attempt", "agent.attempt", "retry.attempt")
+_BUDGET_KEYS = ("agent.token_budget", "gen_ai.request.max_tokens", "llm.invocation_parameters.max_tokens")
+_ROUTE_KEYS = ("router.lane", "route.lane", "router.selected_model", "route.selected")
+
+
+def _cut(text: str | None, limit: int = _SUMMARY_CHARS) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first(step: Step | None, keys: tuple[str, ...], resource: dict[str, object] | None = None) -> str | None:
+    for source in (step.attributes if step else {}, resource or {}):
+        for key in keys:
+            value = source.get(key)
+            if value not in (None, ""):
+                return str(value)
+    return None
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _step_status(step: Step) -> str:
+    return "error" if step.error() else "ok"
+
+
+class PacketBuilder:
+    def __init__(self, max_bytes: int, workflow: Callable[[Run], str]) -> None:
+        self._max_bytes = max_bytes
+        self._workflow = workflow
+
+    def build(self, run: Run, verdict: Verdict, decided: DecidedTrace, next_action: str) -> dict[str, Any]:
+        root = run.root
+        failing = verdict.failing
+        end_of_branch = failing.end_ns if failing is not None and failing.role != "run" else None
+        on_branch = [
+            step
+            for step in run.steps
+            if step.role not in ("run", "other") and (end_of_branch is None or step.start_ns <= end_of_branch)
+        ]
+        later = sum(1 for step in run.steps if step.role not in ("run", "other")) - len(on_branch)
+        # Later attempts of the failing tool belong with it.
+        retries = [
+            step
+            for step in run.steps
+            if failing is not None
+            and failing.tool
+            and step.role == "tool"
+            and step.tool == failing.tool
+            and step.start_ns > (end_of_branch or 0)
+        ]
+        start_ns = min((step.start_ns for step in run.steps), default=0)
+        end_ns = max((step.end_ns for step in run.steps), default=0)
+        if root is not None:
+            start_ns, end_ns = root.start_ns, root.end_ns
+        models = [step for step in on_branch if step.role == "model"]
+        selected = next((step for step in reversed(models) if step.response_model or step.request_model), None)
+        attempt = _first(root, _ATTEMPT_KEYS, run.resource)
+        packet: dict[str, Any] = {
+            "packet_version": PACKET_VERSION,
+            "trace_id": run.trace_id,
+            "run": {
+                "run_id": _first(root, _RUN_ID_KEYS),
+                "workflow": self._workflow(run),
+                "actor": _first(root, _ACTOR_KEYS, run.resource),
+                "service": _first(None, ("service.name",), run.resource),
+                "attempt": int(attempt) if attempt and attempt.isdigit() else None,
+            },
+            "started_at": _iso(start_ns),
+            "duration_ms": round(max(0, end_ns - start_ns) / 1e6, 3),
+            "decision": {
+                "policy": decided.decision.policy,
+                "trigger": decided.decision.trigger,
+                "error_signal": decided.decision.error,
+            },
+            "selected_model": {
+                "model": (selected.response_model or selected.request_model) if selected else None,
+                "requested_model": selected.request_model if selected else None,
+                "provider": selected.provider if selected else None,
+                "route": _first(root, _ROUTE_KEYS)
+                or next(
+                    (_first(s, _ROUTE_KEYS) for s in on_branch if s.role == "router" and _first(s, _ROUTE_KEYS)), None
+                ),
+            },
+            "tokens": {
+                "input": sum(step.input_tokens or 0 for step in models),
+                "output": sum(step.output_tokens or 0 for step in models),
+                "budget": _int_or_none(_first(root, _BUDGET_KEYS)),
+            },
+            "task_summary": _cut(_first(root, _TASK_KEYS)) or (root.name if root else None),
+            "retrieval_refs": [
+                {
+                    "span_id": step.span_id,
+                    "name": step.name,
+                    "count": step.document_count,
+                    "documents": [_document(doc) for doc in (step.documents or [])],
+                }
+                for step in on_branch
+                if step.role == "retriever" and (step.documents is not None or step.document_count is not None)
+            ],
+            "tool_events": [_tool_event(step, verdict) for step in on_branch if step.role == "tool"]
+            + [_tool_event(step, verdict) for step in retries],
+            "model_calls": [
+                {
+                    "span_id": step.span_id,
+                    "model": step.response_model or step.request_model,
+                    "input_tokens": step.input_tokens,
+                    "output_tokens": step.output_tokens,
+                    "finish_reasons": step.finish_reasons,
+                    "duration_ms": round(step.duration_ms, 3),
+                    "status": _step_status(step),
+                }
+                for step in models
+            ],
+            "verifier": _verifier(on_branch),
+            "steps": [
+                {
+                    "index": index,
+                    "role": step.role,
+                    "label": step.label,
+                    "name": step.name,
+                    "span_id": step.span_id,
+                    "parent_span_id": step.parent_id,
+                    "status": _step_status(step),
+                    "start_offset_ms": round(max(0, step.start_ns - start_ns) / 1e6, 3),
+                    "duration_ms": round(step.duration_ms, 3),
+                    "on_failing_path": step.span_id in verdict.path,
+                }
+                for index, step in enumerate(on_branch)
+            ],
+            "steps_after_failure": later,
+            "failing_span": _failing(verdict),
+            "failure_bucket": verdict.bucket,
+            "bucket": {
+                "rule": verdict.rule.name if verdict.rule else None,
+                "description": verdict.rule.description if verdict.rule else "no bucket rule had evidence",
+                "first_check": verdict.rule.first_check if verdict.rule else None,
+                "avoid": verdict.rule.avoid if verdict.rule else None,
+            },
+            "evidence": verdict.evidence,
+            "next_action": next_action,
+            "related_attempts": [],
+            "trimmed": [],
+        }
+        return packet
+
+    def fit(self, packet: dict[str, Any]) -> bytes:
+        """The packet as JSON within the size cap, trimmed in the documented order if needed."""
+        encoded = _encode(packet)
+        for name, trim in _TRIMS:
+            if len(encoded) <= self._max_bytes:
+                break
+            trim(packet)
+            packet["trimmed"].append(name)
+            encoded = _encode(packet)
+        return encoded
+
+
+def _encode(packet: dict[str, Any]) -> bytes:
+    return json.dumps(packet, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _document(doc: dict[str, object]) -> dict[str, object]:
+    score = doc.get("score")
+    return {
+        "id": doc.get("id"),
+        "score": float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
+    }
+
+
+def _tool_event(step: Step, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "span_id": step.span_id,
+        "tool": step.tool,
+        "argument_keys": step.argument_keys,
+        "success": step.tool_success if step.tool_success is not None else not step.error(),
+        "exit_code": step.exit_code,
+        "error_type": step.error_type,
+        "duration_ms": round(step.duration_ms, 3),
+        "retry_count": step.retry_count,
+        "result_summary": _cut(step.result_summary),
+        "on_failing_path": step.span_id in verdict.path,
+    }
+
+
+def _verifier(steps: list[Step]) -> dict[str, Any] | None:
+    verifiers = [step for step in steps if step.role == "verifier" or step.verifier_passed is not None]
+    if not verifiers:
+        return None
+    last = verifiers[-1]
+    return {
+        "span_id": last.span_id,
+        "name": last.name,
+        "passed": last.verifier_passed,
+        "reason": _cut(last.verifier_reason),
+    }
+
+
+def _failing(verdict: Verdict) -> dict[str, Any] | None:
+    step, cause = verdict.failing, verdict.errored
+    if step is None:
+        return None
+    return {
+        "span_id": step.span_id,
+        "name": step.name,
+        "role": step.role,
+        "label": step.label,
+        "error": (cause or step).error(),
+        "errored_span_id": cause.span_id if cause else None,
+        "status_message": (cause or step).status_message or None,
+    }
+
+
+def _trim_texts(packet: dict[str, Any]) -> None:
+    for event in packet["tool_events"]:
+        event["result_summary"] = _cut(event["result_summary"], 80)
+    if packet["verifier"]:
+        packet["verifier"]["reason"] = _cut(packet["verifier"]["reason"], 80)
+    packet["task_summary"] = _cut(packet["task_summary"], 80)
+
+
+def _trim_models(packet: dict[str, Any]) -> None:
+    calls = packet["model_calls"]
+    if len(calls) > 6:
+        packet["model_calls"] = calls[:3] + calls[-3:]
+
+
+def _trim_documents(packet: dict[str, Any]) -> None:
+    for ref in packet["retrieval_refs"]:
+        ref["documents"] = sorted(ref["documents"], key=lambda doc: -(doc["score"] or 0))[:5]
+
+
+def _trim_tools(packet: dict[str, Any]) -> None:
+    events = packet["tool_events"]
+    packet["tool_events"] = [e for i, e in enumerate(events) if e["on_failing_path"] or i >= len(events) - 5]
+
+
+def _trim_steps(packet: dict[str, Any]) -> None:
+    steps = packet["steps"]
+    if len(steps) > 15:
+        packet["steps"] = steps[:5] + steps[-10:]
+
+
+def _trim_evidence(packet: dict[str, Any]) -> None:
+    packet["evidence"] = packet["evidence"][:3]
+    for event in packet["tool_events"]:
+        event["result_summary"] = None
+        event["argument_keys"] = event["argument_keys"][:5]
+
+
+def _cut_strings(node: Any) -> Any:
+    if isinstance(node, str):
+        return _cut(node, 200)
+    if isinstance(node, list):
+        return [_cut_strings(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _cut_strings(value) for key, value in node.items()}
+    return node
+
+
+def _trim_rest(packet: dict[str, Any]) -> None:
+    packet["tool_events"] = packet["tool_events"][-5:]
+    packet["retrieval_refs"] = packet["retrieval_refs"][-5:]
+    packet.update(_cut_strings({key: value for key, value in packet.items() if key != "trimmed"}))
+
+
+_TRIMS: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+    ("texts", _trim_texts),
+    ("model_calls", _trim_models),
+    ("documents", _trim_documents),
+    ("tool_events", _trim_tools),
+    ("steps", _trim_steps),
+    ("evidence", _trim_evidence),
+    ("everything", _trim_rest),
+)

@@ -1,0 +1,168 @@
+"""The packet stage, after tail sampling: for each kept trace that failed (or was kept by a listed policy,
+e.g. an escalation) it normalises the spans, buckets the failure and writes a replay packet.
+
+It runs after the next stage has accepted the batch, so a batch the exporters refuse (and the sampler
+hands on again later) never gets two packets. Packets are written on one thread of their own; a packet
+that cannot be built or written is counted and logged (without values) and never holds up the spans.
+"""
+
+import asyncio
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from failpath.agents.config import AgentsConfig
+from failpath.agents.normalize import Normalizer, Run
+from failpath.consumer import Batch, Consumer, DecidedTrace
+from failpath.metrics import Metrics
+from failpath.packets.buckets import Classifier
+from failpath.packets.builder import PacketBuilder
+from failpath.packets.config import PacketsConfig
+from failpath.store.packets import PacketStore
+
+log = logging.getLogger("failpath.packets")
+# Workflows get their own label value up to this many; the rest are counted as "_other".
+_MAX_WORKFLOW_LABELS = 200
+_PRUNE_EVERY = 500
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "(unknown)"
+
+
+class PacketMaker:
+    """Spans of one trace -> the packet (a dict) and its JSON within the size cap."""
+
+    def __init__(self, config: PacketsConfig, agents: AgentsConfig, workflow_key: tuple[str, ...]) -> None:
+        self._normalizer = Normalizer(agents, workflow_key)
+        self._classifier = Classifier(config.buckets)
+        self._builder = PacketBuilder(config.max_bytes, self.workflow)
+
+    def workflow(self, run: Run) -> str:
+        for key in self._normalizer.workflow_key:
+            for values in (run.root.attributes if run.root else {}, run.resource):
+                value = values.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return run.root.name if run.root else "(no root span)"
+
+    def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> dict[str, Any]:
+        run = self._normalizer.run(request)
+        verdict = self._classifier.classify(run)
+        failing = verdict.failing
+        models = [s.response_model or s.request_model for s in run.steps if s.response_model or s.request_model]
+        tools = [s.tool for s in run.steps if s.role == "tool" and s.tool and s.span_id in verdict.path]
+        names = _Missing(
+            step=failing.name if failing else "(none)",
+            label=failing.label if failing else "(none)",
+            tool=(tools[-1] if tools else None) or (failing.tool if failing else None) or "(unknown)",
+            model=models[-1] or "(unknown)" if models else "(unknown)",
+            retriever=next((s.name for s in run.steps if s.role == "retriever"), "(none)"),
+        )
+        next_action = (
+            verdict.rule.next_action.format_map(names)
+            if verdict.rule
+            else "Open the failing span and its parents; no bucket rule had evidence, consider adding one."
+        )
+        return self._builder.build(run, verdict, decided, next_action)
+
+    def encode(self, packet: dict[str, Any]) -> bytes:
+        return self._builder.fit(packet)
+
+
+class PacketStage:
+    def __init__(
+        self,
+        config: PacketsConfig,
+        agents: AgentsConfig,
+        workflow_key: tuple[str, ...],
+        store_path: Path,
+        folder: Path,
+        next_consumer: Consumer,
+        metrics: Metrics,
+    ) -> None:
+        self._config = config
+        self._maker = PacketMaker(config, agents, workflow_key)
+        self._store_path = store_path
+        self._folder = folder
+        self._next = next_consumer
+        self._metrics = metrics
+        self._policies = frozenset(config.policies)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packets")
+        self._store: PacketStore | None = None
+        self._pending: set[Future[None]] = set()
+        self._workflows: set[str] = set()
+        self._written = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._store = await loop.run_in_executor(self._executor, PacketStore, self._store_path, self._folder)
+        await loop.run_in_executor(self._executor, self._prune)
+
+    async def shutdown(self, deadline: float) -> None:
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        pending = [asyncio.wrap_future(future) for future in self._pending]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=remaining)
+            if late:
+                log.warning("packets not written before the shutdown deadline", extra={"packets": len(late)})
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._store is not None:
+            self._store.close()
+
+    async def consume(self, batch: Batch) -> None:
+        await self._next.consume(batch)
+        wanted = [trace for trace in batch.traces if self._wants(trace)]
+        if not wanted:
+            return
+        payload = batch.serialized()
+        for decided in wanted:
+            try:
+                request = ExportTraceServiceRequest.FromString(payload[decided.offset : decided.offset + decided.size])
+                packet = self._maker.make(request, decided)
+            except Exception:
+                log.exception("cannot build a replay packet", extra={"trace_id": decided.trace_id.hex()})
+                self._metrics.packets_failed.labels("build").inc()
+                continue
+            future = self._executor.submit(self._write, packet)
+            self._pending.add(future)
+            future.add_done_callback(self._pending.discard)
+
+    def _wants(self, decided: DecidedTrace) -> bool:
+        decision = decided.decision
+        return not decided.late and decision.keep and (decision.error is not None or decision.policy in self._policies)
+
+    def _write(self, packet: dict[str, Any]) -> None:
+        """On the packet thread: link earlier attempts of the run, fit the size cap, write, count."""
+        assert self._store is not None
+        try:
+            run_id = packet["run"]["run_id"]
+            if run_id:
+                packet["related_attempts"] = self._store.attempts(run_id, packet["trace_id"])
+            encoded = self._maker.encode(packet)
+            self._store.write(packet, encoded)
+        except Exception:
+            log.exception("cannot write a replay packet", extra={"trace_id": packet.get("trace_id")})
+            self._metrics.packets_failed.labels("write").inc()
+            return
+        bucket, workflow = packet["failure_bucket"], packet["run"]["workflow"]
+        if workflow not in self._workflows and len(self._workflows) >= _MAX_WORKFLOW_LABELS:
+            workflow = "_other"
+        self._workflows.add(workflow)
+        self._metrics.packets_written.labels(bucket).inc()
+        if packet["decision"]["error_signal"] is not None:
+            self._metrics.failures.labels(bucket, workflow).inc()
+        self._written += 1
+        if self._written % _PRUNE_EVERY == 0:
+            self._prune()
+
+    def _prune(self) -> None:
+        assert self._store is not None
+        retention = self._config.retention
+        pruned = self._store.prune(retention.max_age, retention.max_packets)
+        if pruned:
+            self._metrics.packets_pruned.inc(pruned)

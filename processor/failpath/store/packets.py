@@ -1,0 +1,175 @@
+"""Replay packet files and their index.
+
+Files: <data_dir>/<packets.path>/YYYY-MM-DD/<trace_id>.json (the run's start date, UTC), folders 0700 and
+files 0600, written to a temporary name and renamed so a reader never sees half a packet. Index: a
+`packets` table in the embedded SQLite store (time, workflow, bucket, model, duration, trace id, run id),
+pruned by age and count together with the files.
+"""
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from failpath.store.private_files import private_dir, private_file
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS packets (
+    trace_id TEXT PRIMARY KEY,
+    run_id TEXT,
+    workflow TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    model TEXT,
+    started_ns INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    written_ns INTEGER NOT NULL,
+    path TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS packets_by_start ON packets (started_ns);
+CREATE INDEX IF NOT EXISTS packets_by_run ON packets (run_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedPacket:
+    trace_id: str
+    run_id: str | None
+    workflow: str
+    bucket: str
+    model: str | None
+    started_ns: int
+    duration_ms: float
+    path: Path
+
+
+class PacketStore:
+    """Not thread-safe: one thread writes (the packet stage's), readers (the CLI) open their own."""
+
+    def __init__(self, db_path: Path, folder: Path, readonly: bool = False) -> None:
+        self.folder = folder
+        if readonly:
+            if not db_path.exists():
+                raise FileNotFoundError(f"no store at {db_path}")
+            self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            private_dir(folder)
+            private_file(db_path)
+            self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def write(self, packet: dict[str, Any], encoded: bytes) -> Path:
+        day = packet["started_at"][:10]
+        directory = private_dir(self.folder / day)
+        path = directory / f"{packet['trace_id']}.json"
+        temporary = directory / f".{packet['trace_id']}.json.tmp"
+        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, encoded)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        started_ns = _parse_iso_ns(packet["started_at"])
+        self._db.execute(
+            "INSERT OR REPLACE INTO packets (trace_id, run_id, workflow, bucket, model, started_ns, duration_ms,"
+            " written_ns, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                packet["trace_id"],
+                packet["run"]["run_id"],
+                packet["run"]["workflow"],
+                packet["failure_bucket"],
+                packet["selected_model"]["model"],
+                started_ns,
+                packet["duration_ms"],
+                time.time_ns(),
+                str(path.relative_to(self.folder)),
+            ),
+        )
+        return path
+
+    def attempts(self, run_id: str, trace_id: str) -> list[dict[str, str]]:
+        """Earlier packets of the same run (its other attempts), oldest first."""
+        rows = self._db.execute(
+            "SELECT trace_id, started_ns, bucket FROM packets WHERE run_id = ? AND trace_id != ? ORDER BY started_ns",
+            (run_id, trace_id),
+        ).fetchall()
+        return [{"trace_id": row[0], "started_at": _iso_from_ns(row[1]), "failure_bucket": row[2]} for row in rows]
+
+    def prune(self, max_age_s: float, max_packets: int) -> int:
+        """Delete packets older than max_age or beyond the newest max_packets; returns how many."""
+        cutoff = time.time_ns() - int(max_age_s * 1e9)
+        doomed = self._db.execute(
+            "SELECT trace_id, path FROM packets WHERE written_ns < ? UNION "
+            "SELECT trace_id, path FROM packets WHERE trace_id NOT IN "
+            "(SELECT trace_id FROM packets ORDER BY started_ns DESC LIMIT ?)",
+            (cutoff, max_packets),
+        ).fetchall()
+        for trace_id, relative in doomed:
+            (self.folder / relative).unlink(missing_ok=True)
+            self._db.execute("DELETE FROM packets WHERE trace_id = ?", (trace_id,))
+        for directory in self.folder.iterdir() if doomed else ():
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+        return len(doomed)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def find(self, prefix: str) -> list[IndexedPacket]:
+        return self._select("WHERE trace_id LIKE ? ORDER BY started_ns DESC LIMIT 20", (prefix.lower() + "%",))
+
+    def recent(
+        self, since_ns: int = 0, workflow: str | None = None, bucket: str | None = None, limit: int = 50
+    ) -> list[IndexedPacket]:
+        clauses: list[str] = ["started_ns >= ?"]
+        params: list[object] = [since_ns]
+        if workflow is not None:
+            clauses.append("workflow = ?")
+            params.append(workflow)
+        if bucket is not None:
+            clauses.append("bucket = ?")
+            params.append(bucket)
+        return self._select(f"WHERE {' AND '.join(clauses)} ORDER BY started_ns DESC LIMIT ?", (*params, limit))
+
+    def buckets(self, since_ns: int = 0, workflow: str | None = None) -> list[tuple[str, int, list[tuple[str, int]]]]:
+        """Per bucket, most failures first: (bucket, count, [(workflow, count)] top 3)."""
+        where = "WHERE started_ns >= ?"
+        params: list[object] = [since_ns]
+        if workflow is not None:
+            where += " AND workflow = ?"
+            params.append(workflow)
+        totals = self._db.execute(
+            f"SELECT bucket, COUNT(*) FROM packets {where} GROUP BY bucket ORDER BY COUNT(*) DESC, bucket", params
+        ).fetchall()
+        result = []
+        for bucket, count in totals:
+            top = self._db.execute(
+                f"SELECT workflow, COUNT(*) FROM packets {where} AND bucket = ? GROUP BY workflow "
+                "ORDER BY COUNT(*) DESC, workflow LIMIT 3",
+                (*params, bucket),
+            ).fetchall()
+            result.append((str(bucket), int(count), [(str(name), int(n)) for name, n in top]))
+        return result
+
+    def _select(self, where: str, params: tuple[object, ...]) -> list[IndexedPacket]:
+        rows = self._db.execute(
+            f"SELECT trace_id, run_id, workflow, bucket, model, started_ns, duration_ms, path FROM packets {where}",
+            params,
+        ).fetchall()
+        return [
+            IndexedPacket(row[0], row[1], row[2], row[3], row[4], row[5], row[6], self.folder / row[7]) for row in rows
+        ]
+
+
+def _parse_iso_ns(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)
+
+
+def _iso_from_ns(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,233 @@
+"""Replay packets and failure buckets: redaction -> tail sampling -> packets, driven with an injected clock.
+
+Every bucket in every dialect, split across requests in shuffled order with a retry and a late span,
+gets the right bucket and a schema-valid packet without the planted secrets; a healthy run gets none.
+"""
+
+import asyncio
+import json
+import os
+import random
+import stat
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from failpath.agents.config import AgentsConfig
+from failpath.metrics import Metrics
+from failpath.packets.config import PacketsConfig
+from failpath.packets.reader import load_file
+from failpath.packets.stage import PacketStage
+from failpath.redaction.config import RedactionConfig
+from failpath.redaction.stage import RedactionStage
+from failpath.sampling.config import SamplingConfig
+from failpath.sampling.stage import TailSamplingStage
+from tests.support.agent_dialects import BUCKETS, DIALECTS, EMAIL, SECRET, Step, build_run, healthy, scenario
+from tests.support.traces import FakeClock, Recorder, batch_of
+
+POLICIES = [{"name": "errors", "type": "error"}, {"name": "rest", "type": "probabilistic", "percentage": 100}]
+
+
+class Chain:
+    def __init__(self, data: Path, packets: dict[str, Any] | None = None) -> None:
+        os.environ.setdefault("FAILPATH_REDACTION_KEY", "test-key-" + "0" * 32)
+        self.data = data
+        self.clock = FakeClock()
+        self.recorder = Recorder()
+        self.metrics = Metrics()
+        self.packets = PacketStage(
+            PacketsConfig.model_validate(packets or {}),
+            AgentsConfig(),
+            SamplingConfig().workflow_key,
+            data / "spans.db",
+            data / "replay",
+            self.recorder,
+            self.metrics,
+        )
+        self.sampling = TailSamplingStage(
+            SamplingConfig.model_validate({"policies": POLICIES}), self.packets, self.metrics, clock=self.clock
+        )
+        self.redaction = RedactionStage(RedactionConfig(), self.sampling, self.metrics)
+
+    async def start(self) -> None:
+        await self.packets.start()
+
+    async def send(self, spans: list[Any]) -> None:
+        await self.redaction.consume(batch_of(spans))
+
+    async def decide(self) -> None:
+        self.clock.now += 3
+        await self.sampling.tick()
+
+    async def stop(self) -> None:
+        deadline = asyncio.get_running_loop().time() + 10
+        await self.sampling.shutdown(deadline)
+        await self.packets.shutdown(deadline)
+
+    def packet_files(self) -> list[Path]:
+        return sorted((self.data / "replay").glob("*/*.json"))
+
+
+async def _send_shuffled(chain: Chain, spans: list[Any], seed: int) -> Any:
+    """Children in three requests in random order, the root last; returns a straggler (a cleanup span
+    that ends after the root) to send after the decision."""
+    rng = random.Random(seed)
+    root, children = spans[0], spans[1:]
+    rng.shuffle(children)
+    late = Span(
+        trace_id=root.trace_id,
+        span_id=rng.randbytes(8),
+        parent_span_id=root.span_id,
+        name="flush telemetry",
+        start_time_unix_nano=root.end_time_unix_nano,
+        end_time_unix_nano=root.end_time_unix_nano + 5_000_000,
+    )
+    for part in (children[0::3], children[1::3], children[2::3]):
+        if part:
+            await chain.send(part)
+    await chain.send([root])
+    return late
+
+
+def _run_case(tmp_path: Path, dialect: str, bucket: str) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
+        chain = Chain(tmp_path)
+        await chain.start()
+        spans = build_run(dialect, scenario(bucket))
+        late = await _send_shuffled(chain, spans, hash((dialect, bucket)))
+        await chain.decide()
+        await chain.send([late])  # after the decision: forwarded, not a second packet
+        await chain.stop()
+        files = chain.packet_files()
+        assert len(files) == 1, files
+        assert len(chain.recorder.spans()) == len(spans) + 1
+        return load_file(files[0])  # checks the JSON Schema
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("bucket", BUCKETS)
+def test_every_bucket_in_every_dialect(tmp_path: Path, dialect: str, bucket: str) -> None:
+    packet = _run_case(tmp_path, dialect, bucket)
+    assert packet["failure_bucket"] == bucket, packet["evidence"]
+    text = json.dumps(packet)
+    assert SECRET not in text and EMAIL not in text
+    assert packet["run"] == {
+        "run_id": "run-7f3a",
+        "workflow": "refunds",
+        "actor": "user-42",
+        "service": "support-agent",
+        "attempt": None,
+    }
+    assert packet["decision"]["policy"] == "errors"
+    assert packet["steps"] and packet["evidence"] and packet["next_action"]
+    assert "(unknown)" not in packet["next_action"]
+
+
+def test_bucket_accuracy_over_the_labelled_set(tmp_path: Path) -> None:
+    """Prints the confusion of the labelled set (every bucket x dialect, plus harder variants)."""
+    cases: list[tuple[str, str, list[Step]]] = [(b, d, scenario(b)) for b in BUCKETS for d in DIALECTS]
+    for dialect in DIALECTS:
+        # A verifier that passed earlier does not take the blame for a later tool failure.
+        cases.append(("tool_execution", dialect, [Step("verifier", passed=True), Step("tool", "deploy", error="403")]))
+        # A planner that errors outright.
+        cases.append(("planner_drift", dialect, [Step("planner", error="could not decompose the task")]))
+        # A retriever that errors outright.
+        cases.append(
+            ("retrieval_miss", dialect, [Step("planner"), Step("retriever", documents=None, error="index offline")])
+        )
+    results: Counter[tuple[str, str]] = Counter()
+    for index, (expected, dialect, steps) in enumerate(cases):
+        folder = tmp_path / str(index)
+
+        async def main(folder: Path = folder, dialect: str = dialect, steps: list[Step] = steps) -> str:
+            chain = Chain(folder)
+            await chain.start()
+            await chain.send(build_run(dialect, steps))
+            await chain.decide()
+            await chain.stop()
+            return str(load_file(chain.packet_files()[0])["failure_bucket"])
+
+        results[(expected, asyncio.run(main()))] += 1
+    correct = sum(n for (expected, got), n in results.items() if expected == got)
+    print(f"\nbucket accuracy: {correct}/{len(cases)} = {correct / len(cases):.1%}")
+    for (expected, got), n in sorted(results.items()):
+        print(f"  {expected:24} -> {got:24} {n}")
+    assert correct == len(cases)
+
+
+def test_healthy_run_gets_no_packet(tmp_path: Path) -> None:
+    async def main() -> None:
+        chain = Chain(tmp_path)
+        await chain.start()
+        await chain.send(build_run("genai", healthy(), run_failed=False))
+        await chain.decide()
+        await chain.stop()
+        assert chain.packet_files() == []
+        assert len(chain.recorder.spans()) == 6  # kept by the 100% rule, forwarded, but no packet
+
+    asyncio.run(main())
+
+
+def test_packet_files_are_private_and_dated(tmp_path: Path) -> None:
+    packet = _run_case(tmp_path, "plain", "tool_execution")
+    path = tmp_path / "replay" / packet["started_at"][:10] / f"{packet['trace_id']}.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "replay").stat().st_mode) == 0o700
+
+
+def test_tool_packet_names_the_failing_tool_retries_and_references(tmp_path: Path) -> None:
+    packet = _run_case(tmp_path, "genai", "tool_execution")
+    failing = packet["failing_span"]
+    assert failing["label"] == "tool:pytest"
+    assert failing["errored_span_id"] != failing["span_id"]  # the HTTP call inside the tool errored first
+    labels = [step["label"] for step in packet["steps"]]
+    assert labels[:4] == ["planner", "retriever", "model", "tool:pytest"]
+    tools = packet["tool_events"]
+    assert [event["retry_count"] for event in tools] == [None, 1]
+    assert all(event["exit_code"] == 2 and not event["success"] for event in tools)
+    assert tools[0]["argument_keys"] == []  # arguments were summarized by redaction: no keys to show
+    assert packet["retrieval_refs"][0]["documents"][0] == {"id": "kb-0", "score": 0.9}
+    assert packet["selected_model"]["model"] == "gpt-4.1"
+    assert packet["tokens"]["input"] == 1200
+    assert packet["next_action"].startswith("Re-run tool pytest")
+
+
+def test_retries_of_one_run_are_linked(tmp_path: Path) -> None:
+    async def main() -> list[dict[str, Any]]:
+        chain = Chain(tmp_path)
+        await chain.start()
+        for _ in range(2):  # the same run id, a new trace each attempt
+            await chain.send(build_run("plain", scenario("tool_execution"), run_id="run-retry"))
+            await chain.decide()
+            chain.clock.now += 1
+        await chain.stop()
+        return [load_file(path) for path in chain.packet_files()]
+
+    first, second = sorted(asyncio.run(main()), key=lambda packet: len(packet["related_attempts"]))
+    assert first["related_attempts"] == []
+    assert [attempt["trace_id"] for attempt in second["related_attempts"]] == [first["trace_id"]]
+
+
+def test_huge_run_is_trimmed_to_the_cap(tmp_path: Path) -> None:
+    async def main() -> dict[str, Any]:
+        chain = Chain(tmp_path, {"max_bytes": "16KiB"})
+        await chain.start()
+        steps = [Step("model") for _ in range(60)] + [Step("tool", f"t{i}", retry=i) for i in range(200)]
+        steps.append(Step("tool", "deploy", error="boom"))
+        await chain.send(build_run("genai", steps))
+        await chain.decide()
+        await chain.stop()
+        [path] = chain.packet_files()
+        assert path.stat().st_size <= 16 << 10
+        return load_file(path)
+
+    packet = asyncio.run(main())
+    assert packet["trimmed"]
+    assert packet["failure_bucket"] == "tool_execution"
+    assert packet["failing_span"]["label"] == "tool:deploy"

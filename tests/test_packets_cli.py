@@ -1,0 +1,117 @@
+"""Real OTel SDK -> failpath -> replay packet on disk -> the `failpath replay / packets / buckets` commands."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from failpath.config import load_config
+from failpath.packets.reader import load_file
+from tests.support.agent_run import emit_runs, sdk_exporter
+from tests.support.harness import RunningFailpath
+
+SAMPLING = {
+    "decision_wait": "100ms",
+    "policies": [{"name": "errors", "type": "error"}, {"name": "rest", "type": "probabilistic", "percentage": 0}],
+}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "failpath", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A config file, and the packet failpath wrote for one failing SDK run."""
+    tmp = tmp_path_factory.mktemp("packets")
+    config_path = tmp / "failpath.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp / "data"),
+                "receivers": {"otlp": {"grpc": {"endpoint": "127.0.0.1:0"}, "http": {"endpoint": "127.0.0.1:0"}}},
+                "admin": {"enabled": False},
+                "sampling": SAMPLING,
+                "logging": {"level": "warning"},
+            }
+        )
+    )
+    with RunningFailpath(load_config(config_path)) as failpath:
+        emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=1, fail_tool=True)
+        emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=1, fail_tool=False)
+        deadline = time.monotonic() + 15
+        while not failpath.metric("failpath_packets_written_total", bucket="tool_execution"):
+            assert time.monotonic() < deadline, "no packet was written"
+            time.sleep(0.05)
+    [path] = (tmp / "data" / "replay").glob("*/*.json")
+    return config_path, load_file(path)
+
+
+def test_replay_by_trace_id_prefix_prints_what_broke_and_what_to_do(recorded: tuple[Path, dict[str, Any]]) -> None:
+    config_path, packet = recorded
+    result = _cli("replay", packet["trace_id"][:8], "--config", str(config_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:6] == [
+        f"trace_id: {packet['trace_id']}",
+        "workflow: invoke_agent support",
+        "selected_model: gpt-x",
+        "replayed_steps: planner -> retriever -> model -> tool:search -> tool:deploy",
+        "failure_bucket: tool_execution",
+        f"next_action: {packet['next_action']}",
+    ]
+    assert "Re-run tool deploy" in packet["next_action"]
+    as_json = _cli("replay", packet["trace_id"], "--json", "--config", str(config_path))
+    assert json.loads(as_json.stdout) == packet
+
+
+def test_packets_list_show_and_buckets(recorded: tuple[Path, dict[str, Any]]) -> None:
+    config_path, packet = recorded
+    listing = _cli("packets", "list", "--config", str(config_path))
+    assert listing.returncode == 0, listing.stderr
+    assert packet["trace_id"] in listing.stdout and "tool_execution" in listing.stdout
+    rows = json.loads(_cli("packets", "list", "--json", "--config", str(config_path)).stdout)
+    assert [row["trace_id"] for row in rows] == [packet["trace_id"]]
+    shown = _cli("packets", "show", packet["trace_id"][:12], "--config", str(config_path))
+    assert json.loads(shown.stdout) == packet
+    buckets = _cli("buckets", "--since", "3650d", "--config", str(config_path))
+    assert buckets.returncode == 0, buckets.stderr
+    assert buckets.stdout.splitlines()[0] == "tool_execution: 1  top workflows: invoke_agent support (1)"
+    counted = json.loads(_cli("buckets", "--json", "--since", "3650d", "--config", str(config_path)).stdout)
+    assert counted == [
+        {
+            "bucket": "tool_execution",
+            "count": 1,
+            "top_workflows": {"invoke_agent support": 1},
+            "latest": [packet["trace_id"]],
+        }
+    ]
+
+
+def test_replay_refuses_missing_unreadable_and_invalid_packets(
+    tmp_path: Path, recorded: tuple[Path, dict[str, Any]]
+) -> None:
+    config_path, packet = recorded
+    missing = _cli("replay", "deadbeef", "--config", str(config_path))
+    assert missing.returncode == 2
+    assert "no packet for a trace id starting with deadbeef" in missing.stderr
+    not_an_id = _cli("replay", "no-such-thing", "--config", str(config_path))
+    assert "no such file, and not a trace id" in not_an_id.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert "invalid JSON" in _cli("replay", str(broken), "--config", str(config_path)).stderr
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({**packet, "failure_bucket": 7}))
+    result = _cli("replay", str(foreign), "--config", str(config_path))
+    assert result.returncode == 2
+    assert "not a valid replay packet: failure_bucket: 7 is not of type 'string'" in result.stderr
+    unreadable = tmp_path / "a-directory.json"
+    unreadable.mkdir()
+    assert "cannot read" in _cli("replay", str(unreadable), "--config", str(config_path)).stderr
