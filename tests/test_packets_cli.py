@@ -12,8 +12,13 @@ import yaml
 
 from failpath.config import load_config
 from failpath.packets.reader import load_file
+from failpath.recorded import RecordingExhausted, load
 from tests.support.agent_run import emit_runs, sdk_exporter
 from tests.support.harness import RunningFailpath
+from tests.support.ports import free_port
+from tests.support.sink import OtlpSink
+
+ROOT = Path(__file__).parent.parent
 
 SAMPLING = {
     "decision_wait": "100ms",
@@ -115,3 +120,51 @@ def test_replay_refuses_missing_unreadable_and_invalid_packets(
     unreadable = tmp_path / "a-directory.json"
     unreadable.mkdir()
     assert "cannot read" in _cli("replay", str(unreadable), "--config", str(config_path)).stderr
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_replay_to_an_otlp_backend_sends_a_linked_trace(
+    recorded: tuple[Path, dict[str, Any]], sink: OtlpSink, protocol: str
+) -> None:
+    config_path, packet = recorded
+    endpoint = f"127.0.0.1:{sink.grpc_port}" if protocol == "grpc" else f"http://127.0.0.1:{sink.http_port}"
+    result = _cli("replay", packet["trace_id"][:10], "--otlp", endpoint, "--config", str(config_path))
+    assert result.returncode == 0, result.stderr
+    spans = sink.wait_for_spans(len(packet["steps"]) + 1)
+    root = next(span for span in spans if not span.parent_span_id)
+    assert root.trace_id.hex() != packet["trace_id"]
+    assert root.links[0].trace_id.hex() == packet["trace_id"]
+    assert root.links[0].span_id.hex() == packet["failing_span"]["span_id"]
+    failed = [span for span in spans if span.status.code == 2]
+    assert [span.name for span in failed] == ["execute_tool deploy"]
+    assert f"as trace {root.trace_id.hex()}" in result.stdout
+
+
+def test_replay_to_an_unreachable_backend_says_so(recorded: tuple[Path, dict[str, Any]]) -> None:
+    config_path, packet = recorded
+    result = _cli("replay", packet["trace_id"], "--otlp", f"127.0.0.1:{free_port()}", "--config", str(config_path))
+    assert result.returncode == 1
+    assert "cannot send the replay" in result.stderr and "UNAVAILABLE" in result.stderr
+
+
+def test_recorded_outputs_api_and_the_documented_example(tmp_path: Path, recorded: tuple[Path, dict[str, Any]]) -> None:
+    config_path, packet = recorded
+    run = load(packet["trace_id"][:8], config_path)
+    assert [call.name for call in run.calls] == ["gpt-x", "search", "deploy"]
+    assert [call.failed for call in run.calls] == [False, False, True]
+    deploy = run.stub("deploy")
+    assert deploy("any", args=1) is None  # the run recorded no result for deploy
+    with pytest.raises(RecordingExhausted):
+        deploy()
+    # The example in docs/replay.md runs as written.
+    source = (ROOT / "docs" / "replay.md").read_text()
+    example = tmp_path / "example.py"
+    example.write_text(source.split("```python\n")[1].split("```")[0])
+    [packet_file] = (config_path.parent / "data" / "replay").glob("*/*.json")
+    result = subprocess.run(
+        [sys.executable, str(example), str(packet_file)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"replaying {packet['trace_id']} (tool_execution)" in result.stdout
+    assert "agent decided: retry later" in result.stdout
+    assert "as recorded, no more calls" in result.stdout

@@ -15,6 +15,7 @@ from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings
 from failpath.config_types import parse_duration
 from failpath.listen import ListenError
 from failpath.logs import configure
+from failpath.packets import reemit
 from failpath.packets.reader import PacketError, load_file, resolve
 from failpath.packets.render import buckets_text, list_text, replay_text
 from failpath.pipeline import Pipeline
@@ -90,6 +91,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     packet = _read_packet(args)
     if packet is None:
         return 2
+    if args.otlp:
+        request = reemit.to_request(packet)
+        try:
+            reemit.send(request, args.otlp)
+        except reemit.SendError as error:
+            print(f"failpath: cannot send the replay: {error}", file=sys.stderr)
+            return 1
+        new_trace = request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+        print(f"replayed {packet['trace_id']} as trace {new_trace} to {args.otlp}")
+        return 0
     print(json.dumps(packet, indent=2) if args.json else replay_text(packet))
     return 0
 
@@ -185,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="what happened in a failed run, where it broke, what to do")
     replay.add_argument("packet", help="a packet file, or a trace id (or 8+ leading hex digits of one)")
     replay.add_argument("--json", action="store_true", help="print the whole packet as JSON")
+    replay.add_argument(
+        "--otlp",
+        metavar="ENDPOINT",
+        help="send the steps as a new trace (linked to the original) to host:port (gRPC) or http(s)://... (HTTP)",
+    )
     replay.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
     replay.set_defaults(run=cmd_replay)
 

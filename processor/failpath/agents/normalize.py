@@ -99,6 +99,8 @@ class Step:
     error_type: str | None = None
     retry_count: int | None = None
     argument_keys: list[str] = field(default_factory=list)
+    # A tool's result or a model's output as redaction left it: the content where the config keeps it,
+    # else its summary (<summary:chars=N:hmac=...>).
     result_summary: str | None = None
 
     @property

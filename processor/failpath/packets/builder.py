@@ -5,7 +5,7 @@ from the root to it and the earlier steps it depended on), and later attempts of
 later steps are only counted. It holds
 references, counts, keyed hashes and summaries (everything already went through redaction), never
 documents' contents. Over the size cap it is trimmed in a fixed order, recorded in `trimmed`:
-  1. tool result summaries, verifier reason and task summary cut to 80 characters;
+  1. tool results, model outputs, verifier reason and task summary cut to 80 characters;
   2. model calls: the first 3 and the last 3 kept;
   3. retrieved documents: the 5 best of each retrieval kept;
   4. tool events: those on the failing branch and the last 5 kept;
@@ -64,8 +64,9 @@ def _step_status(step: Step) -> str:
 
 
 class PacketBuilder:
-    def __init__(self, max_bytes: int, workflow: Callable[[Run], str]) -> None:
+    def __init__(self, max_bytes: int, max_text_chars: int, workflow: Callable[[Run], str]) -> None:
         self._max_bytes = max_bytes
+        self._text_chars = max_text_chars
         self._workflow = workflow
 
     def build(self, run: Run, verdict: Verdict, decided: DecidedTrace, next_action: str) -> dict[str, Any]:
@@ -137,8 +138,10 @@ class PacketBuilder:
                 for step in on_branch
                 if step.role == "retriever" and (step.documents is not None or step.document_count is not None)
             ],
-            "tool_events": [_tool_event(step, verdict) for step in on_branch if step.role == "tool"]
-            + [_tool_event(step, verdict) for step in retries],
+            "tool_events": [
+                _tool_event(step, verdict, self._text_chars)
+                for step in [*(s for s in on_branch if s.role == "tool"), *retries]
+            ],
             "model_calls": [
                 {
                     "span_id": step.span_id,
@@ -148,6 +151,7 @@ class PacketBuilder:
                     "finish_reasons": step.finish_reasons,
                     "duration_ms": round(step.duration_ms, 3),
                     "status": _step_status(step),
+                    "output_summary": _cut(step.result_summary, self._text_chars),
                 }
                 for step in models
             ],
@@ -211,7 +215,7 @@ def _document(doc: dict[str, object]) -> dict[str, object]:
     }
 
 
-def _tool_event(step: Step, verdict: Verdict) -> dict[str, Any]:
+def _tool_event(step: Step, verdict: Verdict, text_chars: int) -> dict[str, Any]:
     return {
         "span_id": step.span_id,
         "tool": step.tool,
@@ -221,7 +225,7 @@ def _tool_event(step: Step, verdict: Verdict) -> dict[str, Any]:
         "error_type": step.error_type,
         "duration_ms": round(step.duration_ms, 3),
         "retry_count": step.retry_count,
-        "result_summary": _cut(step.result_summary),
+        "result_summary": _cut(step.result_summary, text_chars),
         "on_failing_path": step.span_id in verdict.path,
     }
 
@@ -257,6 +261,8 @@ def _failing(verdict: Verdict) -> dict[str, Any] | None:
 def _trim_texts(packet: dict[str, Any]) -> None:
     for event in packet["tool_events"]:
         event["result_summary"] = _cut(event["result_summary"], 80)
+    for call in packet["model_calls"]:
+        call["output_summary"] = _cut(call["output_summary"], 80)
     if packet["verifier"]:
         packet["verifier"]["reason"] = _cut(packet["verifier"]["reason"], 80)
     packet["task_summary"] = _cut(packet["task_summary"], 80)

@@ -124,6 +124,8 @@ class PacketsConfig(Strict):
     policies: tuple[str, ...] = ("escalated",)
     # A packet larger than this is trimmed (docs/architecture.md lists the order).
     max_bytes: ByteSize = 16 << 10
+    # Recorded tool results and model outputs (redacted content, or summaries) are cut to this length.
+    max_text_chars: int = Field(default=1000, ge=80)
     # Under data_dir: <path>/YYYY-MM-DD/<trace_id>.json, indexed in the embedded store.
     path: str = "replay"
     retention: Retention = Retention()

@@ -40,7 +40,7 @@ class PacketMaker:
     def __init__(self, config: PacketsConfig, agents: AgentsConfig, workflow_key: tuple[str, ...]) -> None:
         self._normalizer = Normalizer(agents, workflow_key)
         self._classifier = Classifier(config.buckets)
-        self._builder = PacketBuilder(config.max_bytes, self.workflow)
+        self._builder = PacketBuilder(config.max_bytes, config.max_text_chars, self.workflow)
 
     def workflow(self, run: Run) -> str:
         for key in self._normalizer.workflow_key:

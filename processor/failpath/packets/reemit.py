@@ -1,0 +1,112 @@
+"""`failpath replay PACKET --otlp ENDPOINT`: the packet's steps as spans of a new trace, linked to the
+original, sent to any OTLP backend so the failing path can be looked at in a trace viewer.
+
+ENDPOINT is `host:port` (OTLP/gRPC) or an `http(s)://` URL (OTLP/HTTP protobuf; `/v1/traces` is added
+when the URL has no path).
+"""
+
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+class SendError(Exception):
+    pass
+
+
+def _kv(key: str, value: object) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+
+def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTraceServiceRequest:
+    """A new trace: a root span for the replay, one child per recorded step (nested as recorded)."""
+    start = now_ns or time.time_ns()
+    trace_id, root_id = os.urandom(16), os.urandom(8)
+    original = bytes.fromhex(packet["trace_id"])
+    failing = packet["failing_span"] or {}
+    root = Span(
+        trace_id=trace_id,
+        span_id=root_id,
+        name=f"replay {packet['run']['workflow']}",
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + int(packet["duration_ms"] * 1e6),
+        attributes=[
+            _kv("failpath.replay.of_trace_id", packet["trace_id"]),
+            _kv("failpath.replay.failure_bucket", packet["failure_bucket"]),
+            _kv("failpath.replay.next_action", packet["next_action"]),
+        ],
+    )
+    if failing.get("span_id"):
+        root.links.add(trace_id=original, span_id=bytes.fromhex(failing["span_id"])).attributes.append(
+            _kv("failpath.replay.link", "failing span of the original run")
+        )
+    tools = {event["span_id"]: event for event in packet["tool_events"]}
+    models = {call["span_id"]: call for call in packet["model_calls"]}
+    new_ids = {step["span_id"]: os.urandom(8) for step in packet["steps"]}
+    spans = [root]
+    for step in packet["steps"]:
+        span = Span(
+            trace_id=trace_id,
+            span_id=new_ids[step["span_id"]],
+            parent_span_id=new_ids.get(step["parent_span_id"] or "", root_id),
+            name=step["name"],
+            start_time_unix_nano=start + int(step["start_offset_ms"] * 1e6),
+            end_time_unix_nano=start + int((step["start_offset_ms"] + step["duration_ms"]) * 1e6),
+            attributes=[
+                _kv("failpath.step.role", step["role"]),
+                _kv("failpath.step.label", step["label"]),
+                _kv("failpath.replay.of_span_id", step["span_id"]),
+            ],
+        )
+        if step["status"] == "error":
+            span.status.code = Status.STATUS_CODE_ERROR
+            if step["span_id"] == failing.get("span_id") and failing.get("error"):
+                span.status.message = failing["error"]
+        details = tools.get(step["span_id"]) or models.get(step["span_id"]) or {}
+        for key in ("tool", "exit_code", "error_type", "retry_count", "model", "input_tokens", "output_tokens"):
+            if details.get(key) is not None:
+                span.attributes.append(_kv(f"failpath.step.{key}", details[key]))
+        spans.append(span)
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.append(_kv("service.name", f"failpath-replay/{packet['run']['service']}"))
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "failpath.replay"
+    scope_spans.spans.extend(spans)
+    return request
+
+
+def send(request: ExportTraceServiceRequest, endpoint: str, timeout: float = 10.0) -> None:
+    body = request.SerializeToString()
+    if endpoint.startswith(("http://", "https://")):
+        url = endpoint if urlsplit(endpoint).path not in ("", "/") else endpoint.rstrip("/") + "/v1/traces"
+        http = urllib.request.Request(url, data=body, headers={"Content-Type": "application/x-protobuf"})
+        try:
+            with urllib.request.urlopen(http, timeout=timeout) as response:
+                response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise SendError(f"{url}: {exc}") from None
+        return
+    with grpc.insecure_channel(endpoint) as channel:
+        call = channel.unary_unary(_METHOD, request_serializer=None, response_deserializer=None)
+        try:
+            call(body, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise SendError(f"{endpoint}: {exc.code().name}: {exc.details()}") from None
