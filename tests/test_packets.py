@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.agents.config import AgentsConfig
 from failpath.metrics import Metrics
@@ -231,3 +231,100 @@ def test_huge_run_is_trimmed_to_the_cap(tmp_path: Path) -> None:
     assert packet["trimmed"]
     assert packet["failure_bucket"] == "tool_execution"
     assert packet["failing_span"]["label"] == "tool:deploy"
+
+
+def test_your_own_span_names_map_to_roles(tmp_path: Path) -> None:
+    from failpath.agents.normalize import Normalizer
+    from failpath.packets.buckets import Classifier
+    from failpath.packets.config import default_buckets
+    from tests.support.traces import request_of
+
+    agents = AgentsConfig.model_validate(
+        {
+            "span_names": [{"pattern": "^mcp:(?P<tool>.+)$", "role": "tool"}],
+            "attributes": [{"attribute": "step.kind", "equals": "fetch", "role": "retriever"}],
+        }
+    )
+    spans = build_run("plain", [Step("planner")])
+    fetch, call = Span(), Span()
+    fetch.CopyFrom(spans[1])
+    fetch.span_id, fetch.name = b"\x01" * 8, "fetch context"
+    fetch.attributes.add(key="step.kind").value.string_value = "fetch"
+    fetch.attributes.add(key="retrieval.documents.count").value.int_value = 0
+    call.CopyFrom(spans[1])
+    call.span_id, call.name = b"\x02" * 8, "mcp:github.create_issue"
+    call.start_time_unix_nano = fetch.end_time_unix_nano + 1
+    call.end_time_unix_nano = call.start_time_unix_nano + 10
+    call.status.code = Status.STATUS_CODE_ERROR
+    run = Normalizer(agents, ()).run(request_of([spans[0], fetch, call]))
+    roles = {step.name: (step.role, step.tool) for step in run.steps}
+    assert roles["fetch context"] == ("retriever", None)
+    assert roles["mcp:github.create_issue"] == ("tool", "github.create_issue")
+    verdict = Classifier(default_buckets()).classify(run)
+    assert verdict.bucket == "retrieval_miss"  # the tool failed after the fetch found nothing
+    assert any("returned 0 documents" in line for line in verdict.evidence)
+
+
+def test_escalated_healthy_run_gets_a_packet_but_counts_no_failure(tmp_path: Path) -> None:
+    async def main() -> None:
+        chain = Chain(tmp_path)
+        chain.sampling = TailSamplingStage(
+            SamplingConfig.model_validate(
+                {
+                    "policies": [
+                        {"name": "errors", "type": "error"},
+                        {
+                            "name": "escalated",
+                            "type": "attributes",
+                            "when": {"attribute": "agent.escalated", "is": True},
+                        },
+                        {"name": "rest", "type": "probabilistic", "percentage": 0},
+                    ]
+                }
+            ),
+            chain.packets,
+            chain.metrics,
+            clock=chain.clock,
+        )
+        chain.redaction = RedactionStage(RedactionConfig(), chain.sampling, chain.metrics)
+        await chain.start()
+        spans = build_run("genai", healthy(), run_failed=False)
+        spans[0].attributes.add(key="agent.escalated").value.bool_value = True
+        await chain.send(spans)
+        await chain.decide()
+        await chain.stop()
+        [path] = chain.packet_files()
+        packet = load_file(path)
+        assert packet["decision"] == {"policy": "escalated", "trigger": "root", "error_signal": None}
+        assert (
+            chain.metrics.registry.get_sample_value(
+                "failpath_packets_written_total", {"bucket": packet["failure_bucket"]}
+            )
+            == 1
+        )
+        assert (
+            chain.metrics.registry.get_sample_value(
+                "failpath_failures_total", {"bucket": packet["failure_bucket"], "workflow": "refunds"}
+            )
+            is None
+        )
+
+    asyncio.run(main())
+
+
+def test_retention_prunes_by_age_and_count(tmp_path: Path) -> None:
+    from failpath.store.packets import PacketStore
+
+    store = PacketStore(tmp_path / "spans.db", tmp_path / "replay")
+    template = _run_case(tmp_path / "one", "plain", "tool_execution")
+    paths = []
+    for index in range(5):
+        packet = {**template, "trace_id": f"{index:032x}", "started_at": f"2026-11-0{index + 1}T10:00:00.000Z"}
+        paths.append(store.write(packet, json.dumps(packet).encode()))
+    assert store.prune(max_age_s=86400, max_packets=3) == 2  # the two oldest runs
+    assert [path.exists() for path in paths] == [False, False, True, True, True]
+    assert not (tmp_path / "replay" / "2026-11-01").exists()  # emptied day folders go too
+    store._db.execute("UPDATE packets SET written_ns = 0 WHERE trace_id = ?", (f"{2:032x}",))
+    assert store.prune(max_age_s=86400, max_packets=3) == 1
+    assert [packet.trace_id for packet in store.recent()] == [f"{4:032x}", f"{3:032x}"]
+    store.close()
