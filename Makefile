@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 CONFIG ?= config/failpath.yaml
 
-.PHONY: run test lint bench check-config clean
+.PHONY: run test lint bench check-config clean test-container
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,16 @@ run: $(VENV)/.run
 	$(VENV)/bin/failpath serve --config $(CONFIG)
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check processor tests bench
-	$(VENV)/bin/ruff format --check processor tests bench
+	$(VENV)/bin/ruff check processor tests bench deploy
+	$(VENV)/bin/ruff format --check processor tests bench deploy
 	$(VENV)/bin/mypy
 
 test: lint
 	$(VENV)/bin/python -m pytest
+
+# Opt-in, not in CI: builds deploy/Dockerfile with buildah on a local Debian base and runs the image (root).
+test-container: $(VENV)/.dev
+	FAILPATH_CONTAINER_TESTS=1 $(VENV)/bin/python -m pytest -v tests/container
 
 check-config: $(VENV)/.run
 	$(VENV)/bin/failpath check-config $(CONFIG)
