@@ -1,9 +1,11 @@
 """deploy/: the Kubernetes manifests and the compose file are valid against their schemas, the failpath
 configs inside them load, and the numbers that must agree (memory, grace period, ports) do."""
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import yaml
 
 from failpath.config import Config, load_config, parse_config
 from failpath.config_types import parse_size
+from tests.support.harness import RunningFailpath, make_config, otlp_exporter
+from tests.support.sink import OtlpSink
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
@@ -121,3 +125,42 @@ def test_dockerfile_keeps_its_promises() -> None:
     assert re.search(r'^VOLUME \["/var/lib/failpath"\]$', text, re.MULTILINE)
     container = load_config(ROOT / "config" / "container.yaml")
     assert container.data_dir == "/var/lib/failpath"
+
+
+def test_example_agent_runs_through_failpath(tmp_path: Path, sink: OtlpSink) -> None:
+    """deploy/example-agent/agent.py, as compose runs it, against a failpath forwarding to a sink."""
+    exporter = otlp_exporter("backend", f"127.0.0.1:{sink.grpc_port}")
+    config = make_config(
+        tmp_path,
+        {
+            "exporters": {"otlp": [exporter]},
+            "sampling": {"enabled": True, "decision_wait": "100ms"},
+            "redaction": {"enabled": True},
+        },
+    )
+    with RunningFailpath(config) as failpath:
+        result = subprocess.run(
+            [sys.executable, str(DEPLOY / "example-agent" / "agent.py")],
+            env={
+                **os.environ,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{failpath.grpc_endpoint}",
+                "OTEL_SERVICE_NAME": "refund-agent",
+                "RUNS": "6",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "sent 6 runs" in result.stdout
+        # Runs 3 and 6 fail: kept whole (5 spans each) with a packet each; healthy runs sampled at 10%.
+        deadline = time.monotonic() + 15
+        while failpath.metric("failpath_packets_written_total", bucket="tool_execution") < 2:
+            assert time.monotonic() < deadline, "the failing runs got no packets"
+            time.sleep(0.05)
+    failing = {span.trace_id for span in sink.spans() if span.status.code == 2}
+    assert len(failing) == 2
+    assert sum(1 for span in sink.spans() if span.trace_id in failing) == 10
+    text = str(sink.requests)
+    assert "4111 1111 1111 1111" not in text and "dana@example.com" not in text
