@@ -14,9 +14,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from failpath.otlp.values import key_value
 
 WORDS = (
     *("customer", "refund", "policy", "invoice", "shipment", "delayed", "order", "account", "password"),
@@ -26,16 +28,6 @@ WORDS = (
 MODELS = ("gpt-4.1", "claude-sonnet-4", "gemini-2.5-pro", "llama-3.3-70b")
 TOOLS = ("search_kb", "sql_query", "http_get", "run_python", "send_email", "create_ticket")
 SERVICES = ("support-agent", "research-agent", "ops-agent")
-
-
-def _kv(key: str, value: object) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
 def _text(rng: random.Random, low: int, high: int) -> str:
@@ -68,7 +60,7 @@ def _resource(service: str) -> Resource:
         ("k8s.pod.name", f"{service}-7d9f8-x2k4q"),
         ("cloud.region", "eu-west-1"),
     ]
-    return Resource(attributes=[_kv(k, v) for k, v in attributes])
+    return Resource(attributes=[key_value(k, v) for k, v in attributes])
 
 
 SCOPES = (
@@ -103,7 +95,7 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
             start_time_unix_nano=begin,
             end_time_unix_nano=begin + duration_ms * 1_000_000,
         )
-        s.attributes.extend(_kv(k.replace("__", "."), v) for k, v in attrs.items())
+        s.attributes.extend(key_value(k.replace("__", "."), v) for k, v in attrs.items())
         spans.append((scope, s))
         return s
 
@@ -204,9 +196,9 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
             event = tool_span.events.add(time_unix_nano=tool_span.end_time_unix_nano, name="exception")
             event.attributes.extend(
                 [
-                    _kv("exception.type", "TimeoutError"),
-                    _kv("exception.message", "deadline exceeded"),
-                    _kv("exception.stacktrace", _text(rng, 400, 1200)),
+                    key_value("exception.type", "TimeoutError"),
+                    key_value("exception.message", "deadline exceeded"),
+                    key_value("exception.stacktrace", _text(rng, 400, 1200)),
                 ]
             )
         if budget > 0 and tool == "http_get":

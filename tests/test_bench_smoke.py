@@ -7,40 +7,26 @@ from pathlib import Path
 BENCH = Path(__file__).parent.parent / "bench"
 
 
-def test_throughput_benchmark_runs_and_every_acknowledged_span_arrives() -> None:
+def _bench(script: str, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, str(BENCH / "throughput.py"), "--duration", "1", "--repeats", "1", "--traces", "30"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert all(f"ratio ({x})/(b)" in result.stdout for x in "cef")
-    assert "decision latency mean" in result.stdout
+    return result.stdout
+
+
+def test_throughput_benchmark_runs_and_every_acknowledged_span_arrives() -> None:
+    output = _bench("throughput.py", "--duration", "1", "--repeats", "1", "--traces", "30")
+    assert all(f"ratio ({x})/(b)" in output for x in "cef")
+    assert "decision latency mean" in output
     # A "!" line means the sink missed acknowledged spans (or, with sampling, kept ones).
-    assert "!" not in result.stdout, result.stdout
+    assert "!" not in output, output
 
 
 def test_redaction_benchmark_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "redaction.py"), "--traces", "20", "--repeats", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "MB/s scanned" in result.stdout
+    assert "MB/s scanned" in _bench("redaction.py", "--traces", "20", "--repeats", "1")
 
 
 def test_sampling_benchmark_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "sampling.py"), "--traces", "30", "--repeats", "1", "--buffered", "2000"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "µs/span" in result.stdout and "spans buffered" in result.stdout
+    output = _bench("sampling.py", "--traces", "30", "--repeats", "1", "--buffered", "2000")
+    assert "µs/span" in output and "spans buffered" in output

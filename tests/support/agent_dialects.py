@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from tests.support.traces import START, kv
+from failpath.otlp.values import key_value
+from tests.support.traces import START
 
 DIALECTS = ("genai", "openinference", "openllmetry", "plain")
 BUCKETS = ("tool_execution", "retrieval_miss", "verifier_false_positive", "routing_mistake", "planner_drift")
@@ -184,11 +185,11 @@ def build_run(
     root = Span(trace_id=trace, span_id=rng.randbytes(8), name="invoke_agent refunds", kind=Span.SPAN_KIND_SERVER)
     root.attributes.extend(
         [
-            kv("gen_ai.operation.name", "invoke_agent"),
-            kv("workflow.name", workflow),
-            kv("run.id", run_id),
-            kv("enduser.id", "user-42"),
-            kv("input.value", f"Refund order 1234 for {EMAIL}"),
+            key_value("gen_ai.operation.name", "invoke_agent"),
+            key_value("workflow.name", workflow),
+            key_value("run.id", run_id),
+            key_value("enduser.id", "user-42"),
+            key_value("input.value", f"Refund order 1234 for {EMAIL}"),
         ]
     )
     spans = [root]
@@ -199,7 +200,7 @@ def build_run(
         name, attributes, events = _attributes(dialect, step)
         span = Span(trace_id=trace, span_id=rng.randbytes(8), parent_span_id=parent, name=name)
         span.start_time_unix_nano = clock
-        span.attributes.extend(kv(key, value) for key, value in attributes.items())
+        span.attributes.extend(key_value(key, value) for key, value in attributes.items())
         clock += 1_000_000
         for child in step.children:
             add(child, span.span_id)
@@ -207,7 +208,7 @@ def build_run(
         span.end_time_unix_nano = clock
         for event_name, event_attributes in events:
             event = span.events.add(name=event_name, time_unix_nano=clock)
-            event.attributes.extend(kv(key, value) for key, value in event_attributes.items())
+            event.attributes.extend(key_value(key, value) for key, value in event_attributes.items())
         if step.error:
             span.status.code = Status.STATUS_CODE_ERROR
             span.status.message = f"{step.error}: token {SECRET}"

@@ -5,26 +5,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.consumer import Batch, Refused
+from failpath.otlp.values import key_value
 
 START = 1_700_000_000_000_000_000
-
-
-def kv(key: str, value: object) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    if isinstance(value, list | tuple):
-        item = AnyValue()
-        item.array_value.values.extend(kv("", v).value for v in value)
-        return KeyValue(key=key, value=item)
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
 @dataclass
@@ -51,7 +37,7 @@ class TraceSpec:
             start_time_unix_nano=START,
             end_time_unix_nano=START + duration,
             trace_state=self.trace_state,
-            attributes=[kv(k, v) for k, v in self.root_attributes.items()],
+            attributes=[key_value(k, v) for k, v in self.root_attributes.items()],
         )
         spans = [root]
         for index in range(self.children):
@@ -63,8 +49,8 @@ class TraceSpec:
                 start_time_unix_nano=START + index,
                 end_time_unix_nano=START + index + duration // 2,
                 trace_state=self.trace_state,
-                attributes=[kv("gen_ai.operation.name", "execute_tool"), kv("step", index)]
-                + [kv(k, v) for k, v in self.child_attributes.items()],
+                attributes=[key_value("gen_ai.operation.name", "execute_tool"), key_value("step", index)]
+                + [key_value(k, v) for k, v in self.child_attributes.items()],
             )
             if self.error and index == self.children - 1:
                 child.status.code = Status.STATUS_CODE_ERROR
@@ -76,7 +62,7 @@ class TraceSpec:
 def request_of(spans: Iterable[Span], service: str = "support-agent") -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.append(kv("service.name", service))
+    resource_spans.resource.attributes.append(key_value("service.name", service))
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "agent.framework"
     scope_spans.scope.version = "2.3.1"

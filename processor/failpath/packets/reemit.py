@@ -14,24 +14,15 @@ from urllib.parse import urlsplit
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from failpath.otlp.values import key_value
 
 _METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 class SendError(Exception):
     pass
-
-
-def _kv(key: str, value: object) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
 def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTraceServiceRequest:
@@ -48,14 +39,14 @@ def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTrace
         start_time_unix_nano=start,
         end_time_unix_nano=start + int(packet["duration_ms"] * 1e6),
         attributes=[
-            _kv("failpath.replay.of_trace_id", packet["trace_id"]),
-            _kv("failpath.replay.failure_bucket", packet["failure_bucket"]),
-            _kv("failpath.replay.next_action", packet["next_action"]),
+            key_value("failpath.replay.of_trace_id", packet["trace_id"]),
+            key_value("failpath.replay.failure_bucket", packet["failure_bucket"]),
+            key_value("failpath.replay.next_action", packet["next_action"]),
         ],
     )
     if failing.get("span_id"):
         root.links.add(trace_id=original, span_id=bytes.fromhex(failing["span_id"])).attributes.append(
-            _kv("failpath.replay.link", "failing span of the original run")
+            key_value("failpath.replay.link", "failing span of the original run")
         )
     tools = {event["span_id"]: event for event in packet["tool_events"]}
     models = {call["span_id"]: call for call in packet["model_calls"]}
@@ -70,9 +61,9 @@ def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTrace
             start_time_unix_nano=start + int(step["start_offset_ms"] * 1e6),
             end_time_unix_nano=start + int((step["start_offset_ms"] + step["duration_ms"]) * 1e6),
             attributes=[
-                _kv("failpath.step.role", step["role"]),
-                _kv("failpath.step.label", step["label"]),
-                _kv("failpath.replay.of_span_id", step["span_id"]),
+                key_value("failpath.step.role", step["role"]),
+                key_value("failpath.step.label", step["label"]),
+                key_value("failpath.replay.of_span_id", step["span_id"]),
             ],
         )
         if step["status"] == "error":
@@ -82,11 +73,11 @@ def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTrace
         details = tools.get(step["span_id"]) or models.get(step["span_id"]) or {}
         for key in ("tool", "exit_code", "error_type", "retry_count", "model", "input_tokens", "output_tokens"):
             if details.get(key) is not None:
-                span.attributes.append(_kv(f"failpath.step.{key}", details[key]))
+                span.attributes.append(key_value(f"failpath.step.{key}", details[key]))
         spans.append(span)
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.append(_kv("service.name", f"failpath-replay/{packet['run']['service']}"))
+    resource_spans.resource.attributes.append(key_value("service.name", f"failpath-replay/{packet['run']['service']}"))
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "failpath.replay"
     scope_spans.spans.extend(spans)
