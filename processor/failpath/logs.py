@@ -4,9 +4,21 @@ import json
 import logging
 import sys
 import time
+import traceback
+from types import TracebackType
 from typing import Any
 
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _exception(exc_info: ExcInfo) -> str:
+    """Where an exception came from and its type, never its message: messages of errors raised while
+    handling spans can quote attribute values (int("..."), KeyError('...'), ...)."""
+    kind, _, tb = exc_info
+    frames = [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)]
+    return " <- ".join(reversed(frames)) + f": {kind.__qualname__ if kind else 'exception'}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,7 +31,7 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update((key, value) for key, value in record.__dict__.items() if key not in _STANDARD)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = _exception(record.exc_info)
         return json.dumps(entry, default=str)
 
 
@@ -28,7 +40,7 @@ class TextFormatter(logging.Formatter):
         fields = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD)
         line = f"{self.formatTime(record)} {record.levelname.lower():7} {record.name}: {record.getMessage()}"
         line = f"{line} {fields}" if fields else line
-        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
+        return f"{line}\n  {_exception(record.exc_info)}" if record.exc_info else line
 
 
 def configure(level: str, fmt: str) -> None:
