@@ -473,3 +473,27 @@ def test_latency_quantile_keeps_the_slowest_runs_of_each_workflow() -> None:
         assert durations[0] >= 70
 
     run(main())
+
+
+def test_dynamic_goal_in_traces_counts_each_trace_once() -> None:
+    async def kept_runs(goal: dict[str, float]) -> int:
+        s = Setup(policies=[{"name": "busy", "type": "dynamic", "adjustment_interval": "10s", **goal}])
+        for round_ in range(3):
+            for _ in range(300):
+                await s.send(TraceSpec(os.urandom(16), children=3).spans())  # 4 spans a run
+            await s.advance(10)
+            if round_ == 0:
+                s.recorder.requests.clear()
+        return len(s.recorder.traces())
+
+    by_traces = asyncio.run(kept_runs({"goal_traces_per_second": 5}))
+    by_spans = asyncio.run(kept_runs({"goal_spans_per_second": 5}))
+    # 5/s over two 10 s intervals: ~100 runs when counting runs, ~4x fewer when counting their 4 spans each.
+    assert 50 <= by_traces <= 200
+    assert by_spans * 2 < by_traces
+
+
+def test_dynamic_policy_needs_exactly_one_goal() -> None:
+    for goal in ({}, {"goal_spans_per_second": 1, "goal_traces_per_second": 1}):
+        with pytest.raises(ValueError, match="exactly one of goal_spans_per_second, goal_traces_per_second"):
+            SamplingConfig.model_validate({"policies": [{"name": "d", "type": "dynamic", **goal}]})

@@ -105,11 +105,13 @@ class ProbabilisticPolicy(_Policy):
 
 
 class DynamicPolicy(_Policy):
-    """Refinery's EMA throughput sampler: aim at a number of kept spans per second, shared across keys so
-    rare keys are kept and frequent keys sampled harder."""
+    """Refinery's EMA throughput sampler: aim at a number of kept spans (or traces) per second, shared
+    across keys so rare keys are kept and frequent keys sampled harder."""
 
     type: Literal["dynamic"]
-    goal_spans_per_second: float = Field(gt=0)
+    # Exactly one: spans count each span (cost control), traces count each trace once.
+    goal_spans_per_second: float | None = Field(default=None, gt=0)
+    goal_traces_per_second: float | None = Field(default=None, gt=0)
     # Root-span (or resource) attributes that, after the workflow, make the key.
     key_attributes: tuple[str, ...] = ()
     adjustment_interval: Duration = Field(default=15.0, gt=0)
@@ -119,6 +121,18 @@ class DynamicPolicy(_Policy):
     initial_rate: int = Field(default=10, ge=1)
     # Keys beyond this are sampled at rate 1 until old ones age out.
     max_keys: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _one_goal(self) -> Self:
+        if (self.goal_spans_per_second is None) == (self.goal_traces_per_second is None):
+            raise ValueError("a dynamic policy needs exactly one of goal_spans_per_second, goal_traces_per_second")
+        return self
+
+    @property
+    def goal(self) -> float:
+        goal = self.goal_spans_per_second or self.goal_traces_per_second
+        assert goal is not None
+        return goal
 
 
 Policy = Annotated[

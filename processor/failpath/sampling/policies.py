@@ -103,8 +103,9 @@ class _LatencyJudge:
 class _DynamicJudge:
     def __init__(self, policy: DynamicPolicy) -> None:
         self._keys = policy.key_attributes
+        self._per_span = policy.goal_spans_per_second is not None
         self._sampler = EmaThroughput(
-            policy.goal_spans_per_second,
+            policy.goal,
             policy.adjustment_interval,
             policy.weight,
             policy.initial_rate,
@@ -115,5 +116,5 @@ class _DynamicJudge:
         parts = [trace.workflow]
         values = trace.root_values or {}
         parts.extend(str(values.get(key, "")) for key in self._keys)
-        rate = self._sampler.rate("\u2022".join(parts), trace.spans, now)
+        rate = self._sampler.rate("\u2022".join(parts), trace.spans if self._per_span else 1, now)
         return _probabilistic(trace, 1 / rate)
