@@ -2,7 +2,8 @@
 
 1. µs per span to buffer and decide (spans already redacted, as in the pipeline), with the default
    policies and the bench mix (~4% error runs, ~4% slow, healthy kept at 10%), against parse alone.
-2. Memory with 100k spans buffered: RSS growth and the buffer's own estimate, per span.
+2. The packet stage's work per failing run: normalise, bucket, build and encode a replay packet.
+3. Memory with 100k spans buffered: RSS growth and the buffer's own estimate, per span.
 
     .venv/bin/python bench/sampling.py [--traces 2000] [--buffered 100000]
 """
@@ -23,8 +24,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from agent_traces import count_spans, generate
-from failpath.consumer import Batch
+from failpath.agents.config import AgentsConfig
+from failpath.consumer import Batch, DecidedTrace
 from failpath.metrics import Metrics
+from failpath.packets.config import PacketsConfig
+from failpath.packets.stage import PacketMaker
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import build_redactor
 from failpath.sampling.config import SamplingConfig
@@ -46,11 +50,34 @@ class Clock:
 
 
 class Counter:
+    """The next stage: counts kept spans and keeps the failing traces for the packet measurement."""
+
     def __init__(self) -> None:
         self.spans = 0
+        self.failing: list[tuple[bytes, DecidedTrace]] = []
 
     async def consume(self, batch: Batch) -> None:
         self.spans += batch.spans
+        payload = batch.serialized()
+        self.failing.extend(
+            (payload[trace.offset : trace.offset + trace.size], trace)
+            for trace in batch.traces
+            if trace.decision.error is not None
+        )
+
+
+def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
+    maker = PacketMaker(PacketsConfig(), AgentsConfig(), SamplingConfig().workflow_key)
+    sizes = []
+    started = time.perf_counter()
+    for payload, trace in failing:
+        sizes.append(len(maker.encode(maker.make(ExportTraceServiceRequest.FromString(payload), trace))))
+    elapsed = time.perf_counter() - started
+    print(
+        f"packets: {len(failing)} failing runs, {elapsed / max(1, len(failing)) * 1e3:.2f} ms each to parse, "
+        f"normalise, bucket and encode; {statistics.median(sizes) / 1024:.1f} KiB median, "
+        f"{max(sizes) / 1024:.1f} KiB largest"
+    )
 
 
 def redacted(requests: list[bytes]) -> list[bytes]:
@@ -66,6 +93,7 @@ def redacted(requests: list[bytes]) -> list[bytes]:
 
 async def cost(requests: list[bytes], spans: int, repeats: int) -> None:
     times, parse_times, kept = [], [], 0
+    failing: list[tuple[bytes, DecidedTrace]] = []
     for _ in range(repeats):
         started = time.perf_counter()
         for body in requests:
@@ -83,12 +111,14 @@ async def cost(requests: list[bytes], spans: int, repeats: int) -> None:
         clock.now += 3600
         await stage.tick()
         times.append(time.perf_counter() - started)
-        kept = sink.spans
+        kept, failing = sink.spans, sink.failing
     parse = statistics.median(parse_times) / spans * 1e6
     total = statistics.median(times) / spans * 1e6
     print(f"parse alone                      {parse:6.2f} µs/span")
     print(f"parse + buffer + decide + output {total:6.2f} µs/span  (sampling ~{total - parse:.2f} µs/span)")
     print(f"kept {kept} of {spans} spans ({kept / spans:.1%})")
+    if failing:
+        packets(failing)
 
 
 async def memory(requests: list[bytes], target: int) -> None:
@@ -98,7 +128,8 @@ async def memory(requests: list[bytes], target: int) -> None:
     config = SamplingConfig.model_validate(
         {"decision_wait": "1h", "max_trace_wait": "1h", "buffer": {"max_traces": 1_000_000, "max_bytes": "4GiB"}}
     )
-    stage = TailSamplingStage(config, Counter(), Metrics(), clock=Clock())
+    metrics = Metrics()
+    stage = TailSamplingStage(config, Counter(), metrics, clock=Clock())
     buffered, passes = 0, 0
     while buffered < target:
         for body in requests:
@@ -115,9 +146,8 @@ async def memory(requests: list[bytes], target: int) -> None:
         passes += 1
     gc.collect()
     grown = process.memory_info().rss - before
-    metrics = stage._metrics.registry
-    estimate = metrics.get_sample_value("failpath_sampling_buffer_bytes") or 0
-    traces = metrics.get_sample_value("failpath_sampling_buffer_traces") or 0
+    estimate = metrics.registry.get_sample_value("failpath_sampling_buffer_bytes") or 0
+    traces = metrics.registry.get_sample_value("failpath_sampling_buffer_traces") or 0
     print(
         f"{buffered} spans buffered in {traces:.0f} traces: RSS +{grown / 2**20:.0f} MB "
         f"({grown / buffered:.0f} B/span), buffer estimate {estimate / 2**20:.0f} MB "
