@@ -328,3 +328,21 @@ def test_retention_prunes_by_age_and_count(tmp_path: Path) -> None:
     assert store.prune(max_age_s=86400, max_packets=3) == 1
     assert [packet.trace_id for packet in store.recent()] == [f"{4:032x}", f"{3:032x}"]
     store.close()
+
+
+def test_a_full_backlog_skips_packets_and_counts_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import failpath.packets.stage
+
+    monkeypatch.setattr(failpath.packets.stage, "_MAX_BACKLOG", 0)
+
+    async def main() -> None:
+        chain = Chain(tmp_path)
+        await chain.start()
+        await chain.send(build_run("plain", scenario("tool_execution")))
+        await chain.decide()
+        await chain.stop()
+        assert chain.packet_files() == []
+        assert len(chain.recorder.spans()) == 8  # the spans still go on (root + 7 steps)
+        assert chain.metrics.registry.get_sample_value("failpath_packets_failed_total", {"stage": "backlog"}) == 1
+
+    asyncio.run(main())

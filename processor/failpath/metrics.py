@@ -145,6 +145,9 @@ class Metrics:
             registry=r,
         )
         self.packets_failed = Counter(
-            "failpath_packets_failed", "Packets that could not be built or written", ["stage"], registry=r
+            "failpath_packets_failed",
+            "Packets not written: build or write errors, or skipped with a full backlog (stage: build, write, backlog)",
+            ["stage"],
+            registry=r,
         )
         self.packets_pruned = Counter("failpath_packets_pruned", "Packets deleted by the retention limits", registry=r)

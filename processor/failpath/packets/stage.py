@@ -2,8 +2,10 @@
 e.g. an escalation) it normalises the spans, buckets the failure and writes a replay packet.
 
 It runs after the next stage has accepted the batch, so a batch the exporters refuse (and the sampler
-hands on again later) never gets two packets. Packets are written on one thread of their own; a packet
-that cannot be built or written is counted and logged (without values) and never holds up the spans.
+hands on again later) never gets two packets. Packets are built and written on one thread of their own
+(~0.6 ms each), so the receivers' event loop never waits for them; past a backlog of 1,000 (a storm of
+failures) further packets are skipped and counted. A packet that cannot be built or written is counted
+and logged (without values) and never holds up the spans.
 """
 
 import asyncio
@@ -27,6 +29,8 @@ log = logging.getLogger("failpath.packets")
 # Workflows get their own label value up to this many; the rest are counted as "_other".
 _MAX_WORKFLOW_LABELS = 200
 _PRUNE_EVERY = 500
+# Failing traces waiting for their packet; beyond this, packets are skipped (counted, logged once a minute).
+_MAX_BACKLOG = 1000
 
 
 class _Missing(dict[str, str]):
@@ -94,7 +98,9 @@ class PacketStage:
         self._policies = frozenset(config.policies)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packets")
         self._store: PacketStore | None = None
-        self._pending: set[Future[None]] = set()
+        # Only touched on the event loop's thread.
+        self._pending: list[Future[None]] = []
+        self._warned_at = float("-inf")
         self._workflows: set[str] = set()
         self._written = 0
 
@@ -105,7 +111,7 @@ class PacketStage:
 
     async def shutdown(self, deadline: float) -> None:
         remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-        pending = [asyncio.wrap_future(future) for future in self._pending]
+        pending = [asyncio.wrap_future(future) for future in self._pending if not future.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=remaining)
             if late:
@@ -120,25 +126,32 @@ class PacketStage:
         if not wanted:
             return
         payload = batch.serialized()
+        self._pending = [future for future in self._pending if not future.done()]
         for decided in wanted:
-            try:
-                request = ExportTraceServiceRequest.FromString(payload[decided.offset : decided.offset + decided.size])
-                packet = self._maker.make(request, decided)
-            except Exception:
-                log.exception("cannot build a replay packet", extra={"trace_id": decided.trace_id.hex()})
-                self._metrics.packets_failed.labels("build").inc()
+            if len(self._pending) >= _MAX_BACKLOG:
+                self._metrics.packets_failed.labels("backlog").inc()
+                now = asyncio.get_running_loop().time()
+                if now - self._warned_at > 60:
+                    self._warned_at = now
+                    log.warning("replay packets are falling behind; skipping some", extra={"backlog": _MAX_BACKLOG})
                 continue
-            future = self._executor.submit(self._write, packet)
-            self._pending.add(future)
-            future.add_done_callback(self._pending.discard)
+            trace = payload[decided.offset : decided.offset + decided.size]
+            self._pending.append(self._executor.submit(self._make_and_write, trace, decided))
 
     def _wants(self, decided: DecidedTrace) -> bool:
         decision = decided.decision
         return not decided.late and decision.keep and (decision.error is not None or decision.policy in self._policies)
 
-    def _write(self, packet: dict[str, Any]) -> None:
-        """On the packet thread: link earlier attempts of the run, fit the size cap, write, count."""
+    def _make_and_write(self, trace: bytes, decided: DecidedTrace) -> None:
+        """On the packet thread: build the packet, link earlier attempts of the run, fit the size cap,
+        write, count."""
         assert self._store is not None
+        try:
+            packet = self._maker.make(ExportTraceServiceRequest.FromString(trace), decided)
+        except Exception:
+            log.exception("cannot build a replay packet", extra={"trace_id": decided.trace_id.hex()})
+            self._metrics.packets_failed.labels("build").inc()
+            return
         try:
             run_id = packet["run"]["run_id"]
             if run_id:
