@@ -7,7 +7,6 @@ from pydantic import Field
 from failpath.config_types import Strict
 
 Role = Literal["run", "planner", "retriever", "tool", "model", "verifier", "router", "guardrail", "other"]
-ROLES: tuple[Role, ...] = ("run", "planner", "retriever", "tool", "model", "verifier", "router", "guardrail", "other")
 
 
 class NameRule(Strict):

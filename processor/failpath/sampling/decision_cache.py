@@ -91,7 +91,3 @@ class DecisionCache:
         if print_ in self._dropped_new or print_ in self._dropped_old:
             return False
         return None
-
-    @property
-    def kept_count(self) -> int:
-        return len(self._kept)
