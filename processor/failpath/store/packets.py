@@ -60,6 +60,8 @@ class PacketStore:
             self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            # As the span store: WAL with NORMAL sync survives a process crash; the packet file itself is fsynced.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
