@@ -193,6 +193,7 @@ class TailSamplingStage:
                 if now + config.decision_wait < trace.deadline:
                     trace.due = "root"
                     buffer.move_deadline(trace, now + config.decision_wait)
+        # Caps are checked once the request's spans of the trace are all in, so an error among them counts.
         limits = config.buffer
         if trace.spans >= limits.max_spans_per_trace:
             self._decide(trace, "span_limit", now)
