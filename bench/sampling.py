@@ -67,7 +67,7 @@ class Counter:
 
 
 def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
-    maker = PacketMaker(PacketsConfig(), AgentsConfig(), SamplingConfig().workflow_key)
+    maker = PacketMaker(PacketsConfig(), AgentsConfig(), SamplingConfig())
     sizes = []
     started = time.perf_counter()
     for payload, trace in failing:

@@ -41,7 +41,7 @@ class Chain:
         self.packets = PacketStage(
             PacketsConfig.model_validate(packets or {}),
             AgentsConfig(),
-            SamplingConfig().workflow_key,
+            SamplingConfig(),
             data / "spans.db",
             data / "replay",
             self.recorder,
@@ -256,7 +256,7 @@ def test_your_own_span_names_map_to_roles(tmp_path: Path) -> None:
     call.start_time_unix_nano = fetch.end_time_unix_nano + 1
     call.end_time_unix_nano = call.start_time_unix_nano + 10
     call.status.code = Status.STATUS_CODE_ERROR
-    run = Normalizer(agents, ()).run(request_of([spans[0], fetch, call]))
+    run = Normalizer(agents, SamplingConfig()).run(request_of([spans[0], fetch, call]))
     roles = {step.name: (step.role, step.tool) for step in run.steps}
     assert roles["fetch context"] == ("retriever", None)
     assert roles["mcp:github.create_issue"] == ("tool", "github.create_issue")

@@ -72,16 +72,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _packet_paths(config: Config) -> tuple[Path, Path]:
-    return config.data_path(config.exporters.store.path), config.data_path(config.packets.path)
-
-
 def _read_packet(args: argparse.Namespace) -> dict[str, object] | None:
     config = _load(args.config)
     if config is None:
         return None
     try:
-        return load_file(resolve(args.packet, *_packet_paths(config)))
+        return load_file(resolve(args.packet, *config.packet_paths()))
     except PacketError as error:
         print(f"failpath: {error}", file=sys.stderr)
         return None
@@ -118,7 +114,7 @@ def _index(args: argparse.Namespace) -> PacketStore | None:
     if config is None:
         return None
     try:
-        return PacketStore(*_packet_paths(config), readonly=True)
+        return PacketStore(*config.packet_paths(), readonly=True)
     except (FileNotFoundError, OSError) as error:
         print(f"failpath: no packets yet: {error}", file=sys.stderr)
         return None

@@ -57,6 +57,10 @@ class Config(Strict):
         """A config path resolved under data_dir unless absolute."""
         return Path(self.data_dir) / path
 
+    def packet_paths(self) -> tuple[Path, Path]:
+        """The embedded store (which holds the packet index) and the packets folder."""
+        return self.data_path(self.exporters.store.path), self.data_path(self.packets.path)
+
 
 def config_warnings(config: Config) -> list[str]:
     """Valid but risky settings, said at check-config and at start."""

@@ -22,7 +22,6 @@ class DecidedTrace:
     decision: "Decision"
     offset: int
     size: int
-    spans: int
     late: bool = False
 
 

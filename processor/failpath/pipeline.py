@@ -59,9 +59,8 @@ class Pipeline:
             packets = PacketStage(
                 config.packets,
                 config.agents,
-                config.sampling.workflow_key,
-                config.data_path(config.exporters.store.path),
-                config.data_path(config.packets.path),
+                config.sampling,
+                *config.packet_paths(),
                 head,
                 self.metrics,
             )

@@ -86,9 +86,5 @@ def load(reference: str | Path, config: Path = DEFAULT_CONFIG) -> RecordedRun:
     path = Path(reference)
     if not path.exists():
         settings = load_config(config)
-        path = resolve(
-            str(reference),
-            settings.data_path(settings.exporters.store.path),
-            settings.data_path(settings.packets.path),
-        )
+        path = resolve(str(reference), *settings.packet_paths())
     return RecordedRun(load_file(path))

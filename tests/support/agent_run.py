@@ -6,12 +6,13 @@ from typing import Any
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from failpath.otlp.values import python_value
 
 
 def sdk_exporter(protocol: str, endpoint: str, headers: dict[str, str] | None = None) -> SpanExporter:
@@ -69,17 +70,8 @@ def emit_runs(exporter: SpanExporter, runs: int = 1, fail_tool: bool = True) -> 
     return list(memory.get_finished_spans())
 
 
-def _value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return tuple(_value(v) for v in value.array_value.values)
-    if kind == "kvlist_value":
-        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind) if kind else None
-
-
 def _attrs(attributes: Any) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in attributes}
+    return {kv.key: python_value(kv.value) for kv in attributes}
 
 
 def _sdk_attrs(attributes: Any) -> dict[str, Any]:

@@ -13,33 +13,23 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from failpath.agents.config import AgentsConfig, Role
 from failpath.agents.roles import RoleReader
+from failpath.agents.workflow import workflow_name
+from failpath.otlp.values import python_value
+from failpath.sampling.config import SamplingConfig
 
 _STATUS_ERROR = 2
 _INDEXED_DOCUMENT = re.compile(r"^retrieval\.documents\.(\d+)\.document\.(id|score)$")
-_FAILING_LABELS = frozenset({"fail", "failed", "failure", "incorrect", "false", "error"})
 _PASSING_LABELS = frozenset({"pass", "passed", "correct", "true", "ok", "success"})
 
 
-def plain(value: Any) -> object:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [plain(item) for item in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: plain(kv.value) for kv in value.kvlist_value.values}
-    if kind is None:
-        return None
-    result: object = getattr(value, kind)
-    return result
-
-
 def attributes_of(items: Iterable[Any]) -> dict[str, object]:
-    return {kv.key: plain(kv.value) for kv in items}
+    return {kv.key: python_value(kv.value) for kv in items}
 
 
 def _first(attributes: Mapping[str, object], *keys: str) -> object:
     for key in keys:
         value = attributes.get(key)
-        if value not in (None, "", []):
+        if value not in (None, "", ()):
             return value
     return None
 
@@ -140,15 +130,18 @@ class Run:
     steps: list[Step]
     root: Step | None
     resource: dict[str, object]
+    workflow: str
 
     def by_id(self) -> dict[str, Step]:
         return {step.span_id: step for step in self.steps}
 
 
 class Normalizer:
-    def __init__(self, config: AgentsConfig, workflow_key: Iterable[str]) -> None:
+    def __init__(self, config: AgentsConfig, sampling: SamplingConfig) -> None:
+        """The workflow key and what counts as a failing verdict are the sampler's, so both agree."""
         self._roles = RoleReader(config)
-        self.workflow_key = tuple(workflow_key)
+        self._workflow_key = sampling.workflow_key
+        self._failing = frozenset(label.lower() for label in sampling.errors.failing_labels)
 
     def run(self, request: ExportTraceServiceRequest) -> Run:
         steps: list[Step] = []
@@ -165,7 +158,12 @@ class Normalizer:
                     steps.append(step)
         steps.sort(key=lambda step: (step.start_ns, step.end_ns))
         root = next((step for step in steps if step.role == "run"), None)
-        return Run(trace_id, steps, root, resource)
+        workflow = workflow_name(
+            self._workflow_key,
+            (root.attributes if root else {}, resource),
+            root.name if root else "(no root span)",
+        )
+        return Run(trace_id, steps, root, resource, workflow)
 
     def _step(self, span: Any) -> Step:
         attributes = attributes_of(span.attributes)
@@ -203,10 +201,10 @@ class Normalizer:
             a, "gen_ai.response.finish_reasons", "llm.response.finish_reason", "gen_ai.response.finish_reason"
         )
         step.finish_reasons = (
-            [str(r) for r in reasons] if isinstance(reasons, list) else ([str(reasons)] if reasons else [])
+            [str(r) for r in reasons] if isinstance(reasons, tuple) else ([str(reasons)] if reasons else [])
         )
         step.documents, step.document_count = _documents(a)
-        step.verifier_passed, step.verifier_reason = _verdict(a, events, role)
+        step.verifier_passed, step.verifier_reason = _verdict(a, events, role, self._failing)
         step.exit_code = _int(_first(a, "process.exit.code", "tool.exit_code"))
         step.tool_success = _flag(_first(a, "tool.success", "gen_ai.tool.call.success"))
         step.error_type = _text(_first(a, "error.type"))
@@ -233,7 +231,7 @@ def _documents(a: Mapping[str, object]) -> tuple[list[dict[str, object]] | None,
             raw = json.loads(raw)
         except ValueError:
             raw = None
-    if isinstance(raw, list):
+    if isinstance(raw, list | tuple):
         documents = [
             {"id": _text(item.get("id")), "score": item.get("score")} if isinstance(item, dict) else {"id": str(item)}
             for item in raw
@@ -246,9 +244,9 @@ def _documents(a: Mapping[str, object]) -> tuple[list[dict[str, object]] | None,
     if indexed:
         documents = [{"id": _text(doc.get("id")), "score": doc.get("score")} for _, doc in sorted(indexed.items())]
     plain_ids = a.get("retrieval.documents")
-    if documents is None and isinstance(plain_ids, list):
+    if documents is None and isinstance(plain_ids, tuple):
         scores = a.get("retrieval.scores")
-        score_list = scores if isinstance(scores, list) else []
+        score_list = scores if isinstance(scores, tuple) else ()
         documents = [
             {"id": str(doc), "score": score_list[index] if index < len(score_list) else None}
             for index, doc in enumerate(plain_ids)
@@ -260,7 +258,7 @@ def _documents(a: Mapping[str, object]) -> tuple[list[dict[str, object]] | None,
 
 
 def _verdict(
-    a: Mapping[str, object], events: list[tuple[str, dict[str, object]]], role: Role
+    a: Mapping[str, object], events: list[tuple[str, dict[str, object]]], role: Role, failing: frozenset[str]
 ) -> tuple[bool | None, str | None]:
     passed = _flag(a.get("verifier.passed"))
     reason = _text(_first(a, "verifier.reason", "gen_ai.evaluation.explanation"))
@@ -273,7 +271,7 @@ def _verdict(
             reason = reason or _text(attributes.get("gen_ai.evaluation.explanation"))
     for label in labels:
         if passed is None and isinstance(label, str):
-            if label.lower() in _FAILING_LABELS:
+            if label.lower() in failing:
                 passed = False
             elif label.lower() in _PASSING_LABELS:
                 passed = True

@@ -1,6 +1,25 @@
-"""Python values as OTLP attributes (for spans failpath writes itself, and for tests and benchmarks)."""
+"""OTLP attribute values and Python values, both ways: reading attributes failpath decides on, and
+writing the ones it adds (also for tests and benchmarks)."""
+
+from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+# An attribute value in Python: arrays are tuples, key-value lists dicts.
+Value = str | int | float | bool | bytes | tuple[Any, ...] | dict[str, Any]
+
+
+def python_value(value: Any) -> Value | None:
+    """An AnyValue as Python (arrays as tuples, key-value lists as dicts), None when unset."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return tuple(python_value(item) for item in value.array_value.values)
+    if kind == "kvlist_value":
+        return {kv.key: python_value(kv.value) for kv in value.kvlist_value.values}
+    if kind is None:
+        return None
+    result: Value = getattr(value, kind)
+    return result
 
 
 def any_value(value: object) -> AnyValue:

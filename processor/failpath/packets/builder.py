@@ -16,12 +16,12 @@ documents' contents. Over the size cap it is trimmed in a fixed order, recorded 
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from failpath.agents.normalize import Run, Step
 from failpath.consumer import DecidedTrace
 from failpath.packets.buckets import Verdict
+from failpath.store.packets import iso_time
 
 PACKET_VERSION = 1
 _SUMMARY_CHARS = 280
@@ -55,19 +55,14 @@ def _first(step: Step | None, keys: tuple[str, ...], resource: dict[str, object]
     return None
 
 
-def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _step_status(step: Step) -> str:
     return "error" if step.error() else "ok"
 
 
 class PacketBuilder:
-    def __init__(self, max_bytes: int, max_text_chars: int, workflow: Callable[[Run], str]) -> None:
+    def __init__(self, max_bytes: int, max_text_chars: int) -> None:
         self._max_bytes = max_bytes
         self._text_chars = max_text_chars
-        self._workflow = workflow
 
     def build(self, run: Run, verdict: Verdict, decided: DecidedTrace, next_action: str) -> dict[str, Any]:
         root = run.root
@@ -101,12 +96,12 @@ class PacketBuilder:
             "trace_id": run.trace_id,
             "run": {
                 "run_id": _first(root, _RUN_ID_KEYS),
-                "workflow": self._workflow(run),
+                "workflow": run.workflow,
                 "actor": _first(root, _ACTOR_KEYS, run.resource),
                 "service": _first(None, ("service.name",), run.resource),
                 "attempt": int(attempt) if attempt and attempt.isdigit() else None,
             },
-            "started_at": _iso(start_ns),
+            "started_at": iso_time(start_ns),
             "duration_ms": round(max(0, end_ns - start_ns) / 1e6, 3),
             "decision": {
                 "policy": decided.decision.policy,

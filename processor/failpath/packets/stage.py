@@ -17,12 +17,13 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from failpath.agents.config import AgentsConfig
-from failpath.agents.normalize import Normalizer, Run
+from failpath.agents.normalize import Normalizer
 from failpath.consumer import Batch, Consumer, DecidedTrace
 from failpath.metrics import Metrics
 from failpath.packets.buckets import Classifier
 from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
+from failpath.sampling.config import SamplingConfig
 from failpath.store.packets import PacketStore
 
 log = logging.getLogger("failpath.packets")
@@ -41,18 +42,10 @@ class _Missing(dict[str, str]):
 class PacketMaker:
     """Spans of one trace -> the packet (a dict) and its JSON within the size cap."""
 
-    def __init__(self, config: PacketsConfig, agents: AgentsConfig, workflow_key: tuple[str, ...]) -> None:
-        self._normalizer = Normalizer(agents, workflow_key)
+    def __init__(self, config: PacketsConfig, agents: AgentsConfig, sampling: SamplingConfig) -> None:
+        self._normalizer = Normalizer(agents, sampling)
         self._classifier = Classifier(config.buckets)
-        self._builder = PacketBuilder(config.max_bytes, config.max_text_chars, self.workflow)
-
-    def workflow(self, run: Run) -> str:
-        for key in self._normalizer.workflow_key:
-            for values in (run.root.attributes if run.root else {}, run.resource):
-                value = values.get(key)
-                if isinstance(value, str) and value:
-                    return value
-        return run.root.name if run.root else "(no root span)"
+        self._builder = PacketBuilder(config.max_bytes, config.max_text_chars)
 
     def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> dict[str, Any]:
         run = self._normalizer.run(request)
@@ -83,14 +76,14 @@ class PacketStage:
         self,
         config: PacketsConfig,
         agents: AgentsConfig,
-        workflow_key: tuple[str, ...],
+        sampling: SamplingConfig,
         store_path: Path,
         folder: Path,
         next_consumer: Consumer,
         metrics: Metrics,
     ) -> None:
         self._config = config
-        self._maker = PacketMaker(config, agents, workflow_key)
+        self._maker = PacketMaker(config, agents, sampling)
         self._store_path = store_path
         self._folder = folder
         self._next = next_consumer

@@ -8,11 +8,10 @@ any / not then combine bits: `not` of an `on: any` test means "no span passes it
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from failpath.otlp.values import Value
 from failpath.sampling.config import Condition, Scalar
 
-Value = str | int | float | bool | tuple[Any, ...]
 Predicate = Callable[[int], bool]
 
 

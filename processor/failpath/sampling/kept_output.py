@@ -6,10 +6,11 @@ a span that already has a tracestate, or failpath.sampling attributes from an ea
 parsed and merged instead: thresholds only rise and rates multiply.
 """
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from failpath.otlp import wire
+from failpath.otlp.values import key_value
 from failpath.sampling import threshold
 from failpath.sampling.decision_cache import Decision
 from failpath.sampling.trace_buffer import Group
@@ -23,12 +24,12 @@ _PREFIX = b"failpath.sampling."
 
 def _attributes(decision: Decision, late: bool, rate: float) -> list[KeyValue]:
     attributes = [
-        KeyValue(key=POLICY, value=AnyValue(string_value=decision.policy)),
-        KeyValue(key=RATE, value=AnyValue(double_value=rate)),
-        KeyValue(key=TRIGGER, value=AnyValue(string_value=decision.trigger)),
+        key_value(POLICY, decision.policy),
+        key_value(RATE, float(rate)),
+        key_value(TRIGGER, decision.trigger),
     ]
     if late:
-        attributes.append(KeyValue(key=LATE, value=AnyValue(bool_value=True)))
+        attributes.append(key_value(LATE, True))
     return attributes
 
 

@@ -50,7 +50,11 @@ class PolicyEngine:
         ordered += [p for p in config.policies if not isinstance(p, DropPolicy)]
         self._rules = [self._rule(policy, conditions) for policy in ordered]
         # Every trace's duration feeds the quantiles, whichever policy decides it.
-        self._quantiles = [q for q in (getattr(r.judge, "quantiles", None) for r in self._rules) if q]
+        self._quantiles = [
+            rule.judge.quantiles
+            for rule in self._rules
+            if isinstance(rule.judge, _LatencyJudge) and rule.judge.quantiles is not None
+        ]
 
     def _rule(self, policy: Policy, conditions: CompiledConditions) -> _Rule:
         when = conditions.compile(policy.when) if policy.when is not None else None

@@ -9,25 +9,14 @@ from those few values.
 from collections.abc import Sequence
 from typing import Any
 
-from failpath.sampling.conditions import Leaf, Value
+from failpath.agents.workflow import workflow_name
+from failpath.otlp.values import Value, python_value
+from failpath.sampling.conditions import Leaf
 from failpath.sampling.config import ErrorSignals
 
 _STATUS_ERROR = 2
 _EVALUATOR_KIND = "openinference.span.kind"
 _PRESENT, _NONZERO, _FALSE = "present", "nonzero", "false"
-
-
-def plain(value: Any) -> Value | None:
-    """An AnyValue as a Python scalar, or a tuple for an array; None for maps, bytes and unset values."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return str(value.string_value)
-    if kind in ("int_value", "double_value", "bool_value"):
-        result: Value = getattr(value, kind)
-        return result
-    if kind == "array_value":
-        return tuple(item for item in map(plain, value.array_value.values) if item is not None)
-    return None
 
 
 class SpanInspector:
@@ -81,12 +70,7 @@ class SpanInspector:
         return bits, error, found
 
     def workflow(self, name: str, found: dict[str, Value], resource_values: dict[str, Value]) -> str:
-        for key in self._workflow_key:
-            for values in (found, resource_values):
-                value = values.get(key)
-                if isinstance(value, str) and value:
-                    return value
-        return name
+        return workflow_name(self._workflow_key, (found, resource_values), name)
 
     def _watched_values(self, attributes: Any) -> dict[str, Value]:
         watched = self._watched
@@ -94,7 +78,7 @@ class SpanInspector:
         for kv in attributes:
             key = kv.key
             if key in watched:
-                value = plain(kv.value)
+                value = python_value(kv.value)
                 if value is not None:
                     found[key] = value
         return found
@@ -139,7 +123,7 @@ class SpanInspector:
                 return "exception"
             if name in errors.verdict_events:
                 for kv in event.attributes:
-                    if kv.key in errors.verdict_event_labels and self._failed_label(plain(kv.value)):
+                    if kv.key in errors.verdict_event_labels and self._failed_label(python_value(kv.value)):
                         return "verdict"
         return None
 

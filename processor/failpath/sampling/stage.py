@@ -23,7 +23,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from failpath.consumer import Batch, Consumer, DecidedTrace, Refused
 from failpath.metrics import Metrics
 from failpath.otlp import wire
-from failpath.sampling.conditions import CompiledConditions, Value
+from failpath.otlp.values import Value
+from failpath.sampling.conditions import CompiledConditions
 from failpath.sampling.config import DynamicPolicy, SamplingConfig
 from failpath.sampling.decision_cache import Decision, DecisionCache
 from failpath.sampling.kept_output import KeptOutput
@@ -277,9 +278,7 @@ class TailSamplingStage:
             ):
                 kept = outbox.popleft()
                 taken.append(kept)
-                traces.append(
-                    DecidedTrace(kept.trace_id, kept.decision, size, len(kept.payload), kept.spans, kept.late)
-                )
+                traces.append(DecidedTrace(kept.trace_id, kept.decision, size, len(kept.payload), kept.late))
                 spans += kept.spans
                 size += len(kept.payload)
             batch = Batch(None, spans, b"".join(kept.payload for kept in taken), traces)

@@ -9,7 +9,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from failpath.otlp import wire
-from failpath.sampling.conditions import Value
+from failpath.otlp.values import Value
 
 # Bytes a buffered span costs beyond its serialized size (the bytes object and its list slot), so the
 # memory bound is honest for small spans.

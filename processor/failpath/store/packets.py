@@ -103,7 +103,7 @@ class PacketStore:
             "SELECT trace_id, started_ns, bucket FROM packets WHERE run_id = ? AND trace_id != ? ORDER BY started_ns",
             (run_id, trace_id),
         ).fetchall()
-        return [{"trace_id": row[0], "started_at": _iso_from_ns(row[1]), "failure_bucket": row[2]} for row in rows]
+        return [{"trace_id": row[0], "started_at": iso_time(row[1]), "failure_bucket": row[2]} for row in rows]
 
     def prune(self, max_age_s: float, max_packets: int) -> int:
         """Delete packets older than max_age or beyond the newest max_packets; returns how many."""
@@ -173,5 +173,6 @@ def _parse_iso_ns(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)
 
 
-def _iso_from_ns(ns: int) -> str:
+def iso_time(ns: int) -> str:
+    """UTC, milliseconds, Z: the packets' time format."""
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
