@@ -343,6 +343,11 @@ def test_a_full_backlog_skips_packets_and_counts_them(tmp_path: Path, monkeypatc
         await chain.stop()
         assert chain.packet_files() == []
         assert len(chain.recorder.spans()) == 8  # the spans still go on (root + 7 steps)
-        assert chain.metrics.registry.get_sample_value("failpath_packets_failed_total", {"stage": "backlog"}) == 1
+        assert (
+            chain.metrics.registry.get_sample_value(
+                "failpath_packets_failed_total", {"stage": "backlog", "cause": "backlog_full"}
+            )
+            == 1
+        )
 
     asyncio.run(main())

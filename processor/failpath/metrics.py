@@ -146,8 +146,9 @@ class Metrics:
         )
         self.packets_failed = Counter(
             "failpath_packets_failed",
-            "Packets not written: build or write errors, or skipped with a full backlog (stage: build, write, backlog)",
-            ["stage"],
+            "Packets not written, by stage (build, write, backlog) and cause (disk_full, read_only, too_many_files, "
+            "permission, io_error, error, backlog_full, ...)",
+            ["stage", "cause"],
             registry=r,
         )
         self.packets_pruned = Counter("failpath_packets_pruned", "Packets deleted by the retention limits", registry=r)

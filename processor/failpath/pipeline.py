@@ -93,11 +93,8 @@ class Pipeline:
 
     def not_ready(self) -> list[str]:
         problems = [] if self._listening else ["receivers are not listening"]
-        problems.extend(
-            f"exporter {queue.name!r} is failing with a permanent error"
-            for queue in self._queues
-            if queue.failing_permanently
-        )
+        for queue in self._queues:
+            problems.extend(queue.problems())
         return problems
 
     async def start(self) -> None:

@@ -94,3 +94,12 @@ class RunningFailpath:
     def metric(self, name: str, **labels: str) -> float:
         value = self.pipeline.metrics.registry.get_sample_value(name, labels)
         return value or 0.0
+
+    def metric_sum(self, name: str, **labels: str) -> float:
+        """The sum over every sample of name whose labels include these (any value of the others)."""
+        return sum(
+            sample.value
+            for family in self.pipeline.metrics.registry.collect()
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )

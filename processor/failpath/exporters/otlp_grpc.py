@@ -4,10 +4,9 @@ from pathlib import Path
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from failpath.exporters.config import OtlpExporter
-from failpath.exporters.sender import SendError
+from failpath.exporters.sender import SendError, rejected_spans
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -43,7 +42,7 @@ class OtlpGrpcSender:
         self._metadata = tuple((key.lower(), value) for key, value in config.headers.items())
         self._compression = grpc.Compression.Gzip if config.compression == "gzip" else grpc.Compression.NoCompression
         self._channel: grpc.aio.Channel | None = None
-        self._call: grpc.aio.UnaryUnaryMultiCallable[bytes, ExportTraceServiceResponse] | None = None
+        self._call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] | None = None
 
     def _credentials(self) -> grpc.ChannelCredentials:
         tls = self._config.tls
@@ -59,11 +58,8 @@ class OtlpGrpcSender:
             self._channel = grpc.aio.secure_channel(self._config.endpoint, self._credentials(), options)
         else:
             self._channel = grpc.aio.insecure_channel(self._config.endpoint, options)
-        self._call = self._channel.unary_unary(
-            EXPORT_METHOD,
-            request_serializer=None,
-            response_deserializer=ExportTraceServiceResponse.FromString,
-        )
+        # Raw bytes both ways: the response is parsed here, so a garbled one cannot fail a delivered batch.
+        self._call = self._channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)
 
     async def send(self, payload: bytes, spans: int) -> int:
         assert self._call is not None, "send before start"
@@ -82,7 +78,7 @@ class OtlpGrpcSender:
                 retryable=code in _RETRYABLE,
                 retry_after=_retry_delay(error),
             ) from None
-        return int(response.partial_success.rejected_spans)
+        return rejected_spans(response, self.name)
 
     async def close(self) -> None:
         if self._channel is not None:

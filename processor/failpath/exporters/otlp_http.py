@@ -6,10 +6,9 @@ import zlib
 
 import aiohttp
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from failpath.exporters.config import OtlpExporter
-from failpath.exporters.sender import SendError
+from failpath.exporters.sender import SendError, rejected_spans
 
 # The OTLP spec's retryable HTTP statuses.
 _RETRYABLE = {429, 502, 503, 504}
@@ -76,7 +75,7 @@ class OtlpHttpSender:
                 if status == 200:
                     if not response.content_type.startswith(_PROTOBUF):
                         return 0  # Some backends answer 200 with an empty or JSON body.
-                    return int(ExportTraceServiceResponse.FromString(content).partial_success.rejected_spans)
+                    return rejected_spans(content, self.name)
                 message = _error_message(content, response.content_type)
                 raise SendError(
                     f"http_{status}",

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from failpath.exporters.config import Queue, Retry
 from failpath.exporters.retry import Backoff
@@ -19,10 +19,18 @@ from failpath.metrics import Metrics
 log = logging.getLogger("failpath.exporter")
 
 
+# A send that raises anything but SendError (a failpath bug, or a value the sink cannot take) is retried like a
+# transient failure, but at most this many times: one poison batch must not hold a queue forever.
+UNEXPECTED = "unexpected_error"
+_UNEXPECTED_ATTEMPTS = 5
+
+
 @dataclass(slots=True)
 class _Item:
     payload: bytes
     spans: int
+    # The queued requests a merged item was made of, (payload, spans) each; empty for a single request.
+    parts: list[tuple[bytes, int]] = field(default_factory=list)
 
 
 class ExportQueue:
@@ -42,6 +50,9 @@ class ExportQueue:
         self._deadline: float | None = None
         # True after a permanent failure, until the next success: /readyz reports it.
         self.failing_permanently = False
+        # What keeps sends failing while they are retried, when an operator must act (disk full, read-only).
+        self.condition: str | None = None
+        self._stopping = False
         metrics.queue_capacity_spans.labels(self.name).set(queue.max_spans)
 
     def has_room(self, spans: int, size: int) -> bool:
@@ -76,18 +87,20 @@ class ExportQueue:
             self._nonempty.clear()
             await self._nonempty.wait()
         first = self._items.popleft()
-        parts, spans, size = [first.payload], first.spans, len(first.payload)
+        parts, spans, size = [(first.payload, first.spans)], first.spans, len(first.payload)
         limit_spans, limit_bytes = self._queue.batch_max_spans, self._queue.batch_max_bytes
         while self._items:
             item = self._items[0]
             if spans + item.spans > limit_spans or size + len(item.payload) > limit_bytes:
                 break
             self._items.popleft()
-            parts.append(item.payload)
+            parts.append((item.payload, item.spans))
             spans += item.spans
             size += len(item.payload)
         self._queued_spans -= spans
-        return _Item(parts[0] if len(parts) == 1 else b"".join(parts), spans)
+        if len(parts) == 1:
+            return first
+        return _Item(b"".join(payload for payload, _ in parts), spans, parts)
 
     async def _work(self) -> None:
         while True:
@@ -95,6 +108,11 @@ class ExportQueue:
             self._update_gauges()
             try:
                 await self._deliver(item)
+            except Exception:
+                # _deliver accounts for every failure of a send; getting here is a failpath bug, and the worker
+                # must outlive it. The batch is counted as dropped, never lost without a trace.
+                log.exception("export worker error", extra={"exporter": self.name})
+                self._metrics.spans_dropped.labels(self.name, "internal_error").inc(item.spans)
             finally:
                 self._held_spans -= item.spans
                 self._held_bytes -= len(item.payload)
@@ -110,27 +128,55 @@ class ExportQueue:
         )
 
     async def _deliver(self, item: _Item) -> None:
+        failure = await self._send_with_retries(item)
+        if failure is None:
+            return
+        if item.parts:
+            # One bad request must not take down the requests merged with it: each is sent on its own.
+            for payload, spans in item.parts:
+                await self._deliver(_Item(payload, spans))
+            return
+        self._drop(item.spans, failure.reason, str(failure))
+
+    async def _send(self, item: _Item) -> int:
+        try:
+            rejected = await self._sender.send(item.payload, item.spans)
+        except SendError:
+            raise
+        except Exception as error:
+            log.error("exporter send raised an unexpected error", exc_info=True, extra={"exporter": self.name})
+            raise SendError(UNEXPECTED, f"unexpected {type(error).__name__}", retryable=True) from None
+        # A backend's count is not trusted beyond the batch it answers for.
+        return min(max(rejected, 0), item.spans)
+
+    async def _send_with_retries(self, item: _Item) -> SendError | None:
+        """Send, retrying what may succeed later. None: delivered, or dropped and counted here (retries
+        exhausted, shutdown). A SendError: this payload failed for good."""
         loop = asyncio.get_running_loop()
         backoff = Backoff(self._retry) if self._retry and self._retry.enabled else None
         started = loop.time()
+        unexpected = 0
         while True:
             try:
-                rejected = await self._sender.send(item.payload, item.spans)
+                rejected = await self._send(item)
             except SendError as error:
                 self._metrics.send_failures.labels(self.name, error.reason).inc()
+                self.condition = error.condition
+                unexpected += error.reason == UNEXPECTED
                 if not error.retryable or backoff is None or self._retry is None:
                     self.failing_permanently = not error.retryable
-                    self._drop(item.spans, error.reason, str(error))
-                    return
+                    return error
+                if unexpected >= _UNEXPECTED_ATTEMPTS:
+                    return error
                 delay = max(backoff.next_delay(), error.retry_after or 0.0)
                 now = loop.time()
                 limit = self._retry.max_elapsed_time
                 if limit and now + delay - started > limit:
                     self._drop(item.spans, "retries_exhausted", f"{error.reason}: {error}")
-                    return
+                    return None
                 if self._deadline is not None and now + delay > self._deadline:
                     self._drop(item.spans, "shutdown", f"backend still failing at shutdown: {error.reason}")
-                    return
+                    return None
                 log.warning(
                     "export failed, will retry",
                     extra={"exporter": self.name, "reason": error.reason, "retry_in_s": round(delay, 3)},
@@ -138,15 +184,28 @@ class ExportQueue:
                 await asyncio.sleep(delay)
                 continue
             self.failing_permanently = False
+            self.condition = None
             self._metrics.spans_exported.labels(self.name).inc(item.spans - rejected)
             if rejected:
                 self._drop(rejected, "rejected_by_backend", "backend reported partial success")
-            return
+            return None
+
+    def problems(self) -> list[str]:
+        """What /readyz reports about this exporter."""
+        problems = []
+        if self.failing_permanently:
+            problems.append(f"exporter {self.name!r} is failing with a permanent error")
+        if self.condition:
+            problems.append(f"exporter {self.name!r} cannot deliver ({self.condition}); retrying")
+        if not self._stopping and any(worker.done() for worker in self._workers):
+            problems.append(f"exporter {self.name!r} has a stopped worker")
+        return problems
 
     async def shutdown(self, deadline: float) -> None:
         """Drain until empty or deadline; whatever is left is counted and logged, never silently lost."""
         loop = asyncio.get_running_loop()
         self._deadline = deadline
+        self._stopping = True
         if self._held_spans:
             self._drained.clear()
             with contextlib.suppress(TimeoutError):

@@ -12,6 +12,7 @@ from failpath.exporters.config import Retention
 from failpath.exporters.sender import SendError
 from failpath.metrics import Metrics
 from failpath.store.spans import SpanStore
+from failpath.store.write_errors import cause_of
 
 log = logging.getLogger("failpath.store")
 
@@ -49,7 +50,11 @@ class StoreSender:
 
     async def _prune_periodically(self) -> None:
         while True:
-            await self.prune()
+            try:
+                await self.prune()
+            except (sqlite3.Error, OSError) as error:
+                # A full or read-only disk stops pruning too; it is tried again next interval.
+                log.warning("store retention not applied", extra={"cause": cause_of(error).label})
             await asyncio.sleep(self._retention.interval)
 
     async def send(self, payload: bytes, spans: int) -> int:
@@ -57,10 +62,12 @@ class StoreSender:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._thread, self._store.write, payload)
-        except sqlite3.Error as error:
-            # Locked, busy or full can clear up; anything else (corruption, schema) will not.
-            transient = any(word in str(error) for word in ("locked", "busy", "full"))
-            raise SendError("sqlite_busy" if transient else "sqlite_error", str(error), retryable=transient) from None
+        except (sqlite3.Error, OSError) as error:
+            # Busy, disk full, read-only and I/O errors can clear up and are retried; corruption cannot.
+            cause = cause_of(error)
+            raise SendError(
+                f"store_{cause.label}", f"{type(error).__name__}: {error}", cause.retryable, condition=cause.condition
+            ) from None
         return 0
 
     async def close(self) -> None:

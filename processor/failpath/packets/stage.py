@@ -4,12 +4,16 @@ e.g. an escalation) it normalises the spans, buckets the failure and writes a re
 It runs after the next stage has accepted the batch, so a batch the exporters refuse (and the sampler
 hands on again later) never gets two packets. Packets are built and written on one thread of their own
 (~0.6 ms each), so the receivers' event loop never waits for them; past a backlog of 1,000 (a storm of
-failures) further packets are skipped and counted. A packet that cannot be built or written is counted
-and logged (without values) and never holds up the spans.
+failures) further packets are skipped and counted. A write that fails for a cause that can clear up (disk
+full, read-only, too many open files) is tried again a few times over several seconds. A packet that
+cannot be built or written is counted by cause and logged (without values) and never holds up the spans.
 """
 
 import asyncio
+import errno
 import logging
+import sqlite3
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,8 @@ from failpath.packets.buckets import Classifier
 from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
 from failpath.sampling.config import SamplingConfig
-from failpath.store.packets import PacketStore
+from failpath.store.packets import PacketStore, PacketWriteError
+from failpath.store.write_errors import cause_of
 
 log = logging.getLogger("failpath.packets")
 # Workflows get their own label value up to this many; the rest are counted as "_other".
@@ -32,6 +37,8 @@ _MAX_WORKFLOW_LABELS = 200
 _PRUNE_EVERY = 500
 # Failing traces waiting for their packet; beyond this, packets are skipped (counted, logged once a minute).
 _MAX_BACKLOG = 1000
+# Pauses between attempts to write a packet whose write failed for a cause that can clear up.
+_WRITE_RETRY_DELAYS = (0.25, 1.0, 4.0)
 
 
 class _Missing(dict[str, str]):
@@ -122,7 +129,7 @@ class PacketStage:
         self._pending = [future for future in self._pending if not future.done()]
         for decided in wanted:
             if len(self._pending) >= _MAX_BACKLOG:
-                self._metrics.packets_failed.labels("backlog").inc()
+                self._metrics.packets_failed.labels("backlog", "backlog_full").inc()
                 now = asyncio.get_running_loop().time()
                 if now - self._warned_at > 60:
                     self._warned_at = now
@@ -143,17 +150,9 @@ class PacketStage:
             packet = self._maker.make(ExportTraceServiceRequest.FromString(trace), decided)
         except Exception:
             log.exception("cannot build a replay packet", extra={"trace_id": decided.trace_id.hex()})
-            self._metrics.packets_failed.labels("build").inc()
+            self._metrics.packets_failed.labels("build", "error").inc()
             return
-        try:
-            run_id = packet["run"]["run_id"]
-            if run_id:
-                packet["related_attempts"] = self._store.attempts(run_id, packet["trace_id"])
-            encoded = self._maker.encode(packet)
-            self._store.write(packet, encoded)
-        except Exception:
-            log.exception("cannot write a replay packet", extra={"trace_id": packet.get("trace_id")})
-            self._metrics.packets_failed.labels("write").inc()
+        if not self._write(packet):
             return
         bucket, workflow = packet["failure_bucket"], packet["run"]["workflow"]
         if workflow not in self._workflows and len(self._workflows) >= _MAX_WORKFLOW_LABELS:
@@ -166,9 +165,43 @@ class PacketStage:
         if self._written % _PRUNE_EVERY == 0:
             self._prune()
 
+    def _write(self, packet: dict[str, Any]) -> bool:
+        """Write with bounded retries; False (counted and logged by cause) if the packet is lost."""
+        assert self._store is not None
+        trace_id = packet["trace_id"]
+        for attempt, delay in enumerate((*_WRITE_RETRY_DELAYS, None), start=1):
+            try:
+                run_id = packet["run"]["run_id"]
+                if run_id:
+                    packet["related_attempts"] = self._store.attempts(run_id, trace_id)
+                self._store.write(packet, self._maker.encode(packet))
+                return True
+            except PacketWriteError as failure:
+                cause, target, error = cause_of(failure.error), failure.target, failure.error
+            except sqlite3.Error as error_:  # the index lookup of earlier attempts
+                cause, target, error = cause_of(error_), "index", error_
+            except Exception:
+                log.exception("cannot write a replay packet", extra={"trace_id": trace_id})
+                self._metrics.packets_failed.labels("write", "error").inc()
+                return False
+            code = getattr(error, "errno", None) or getattr(error, "sqlite_errorname", None)
+            details = {"trace_id": trace_id, "target": target, "cause": cause.label, "attempt": attempt}
+            details["error"] = errno.errorcode.get(code, str(code)) if isinstance(code, int) else code
+            if not cause.retryable or delay is None:
+                log.error("replay packet lost: cannot write it", extra=details)
+                self._metrics.packets_failed.labels("write", cause.label).inc()
+                return False
+            log.warning("cannot write a replay packet, will retry", extra={**details, "retry_in_s": delay})
+            time.sleep(delay)
+        return False
+
     def _prune(self) -> None:
         assert self._store is not None
         retention = self._config.retention
-        pruned = self._store.prune(retention.max_age, retention.max_packets)
+        try:
+            pruned = self._store.prune(retention.max_age, retention.max_packets)
+        except (OSError, sqlite3.Error) as error:
+            log.warning("packet retention not applied", extra={"cause": cause_of(error).label})
+            return
         if pruned:
             self._metrics.packets_pruned.inc(pruned)

@@ -6,6 +6,7 @@ files 0600, written to a temporary name and renamed so a reader never sees half 
 pruned by age and count together with the files.
 """
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from failpath.store.private_files import private_dir, private_file
+from failpath.store.write_errors import int64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packets (
@@ -31,6 +33,15 @@ CREATE TABLE IF NOT EXISTS packets (
 CREATE INDEX IF NOT EXISTS packets_by_start ON packets (started_ns);
 CREATE INDEX IF NOT EXISTS packets_by_run ON packets (run_id);
 """
+
+
+class PacketWriteError(Exception):
+    """A packet not written; target: "file" or "index" (the SQLite row)."""
+
+    def __init__(self, target: str, error: OSError | sqlite3.Error) -> None:
+        super().__init__(f"cannot write the packet {target}: {type(error).__name__}")
+        self.target = target
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +79,41 @@ class PacketStore:
         self._db.close()
 
     def write(self, packet: dict[str, Any], encoded: bytes) -> Path:
+        """Write the file, then its index row; raises PacketWriteError saying which of the two failed.
+        Writing the same packet again replaces both."""
+        try:
+            path = self._write_file(packet, encoded)
+        except OSError as error:
+            raise PacketWriteError("file", error) from None
+        try:
+            self._index(packet, path)
+        except sqlite3.Error as error:
+            raise PacketWriteError("index", error) from None
+        return path
+
+    def _write_file(self, packet: dict[str, Any], encoded: bytes) -> Path:
         day = packet["started_at"][:10]
         directory = private_dir(self.folder / day)
         path = directory / f"{packet['trace_id']}.json"
         temporary = directory / f".{packet['trace_id']}.json.tmp"
-        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, encoded)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-        started_ns = _parse_iso_ns(packet["started_at"])
+            fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(encoded)
+                while view:  # a write to a nearly full disk can be short
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):  # on a read-only disk this fails too; the first error matters
+                temporary.unlink(missing_ok=True)
+            raise
+        return path
+
+    def _index(self, packet: dict[str, Any], path: Path) -> None:
+        started_ns = int64(_parse_iso_ns(packet["started_at"]))
         self._db.execute(
             "INSERT OR REPLACE INTO packets (trace_id, run_id, workflow, bucket, model, started_ns, duration_ms,"
             " written_ns, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -95,7 +129,6 @@ class PacketStore:
                 str(path.relative_to(self.folder)),
             ),
         )
-        return path
 
     def attempts(self, run_id: str, trace_id: str) -> list[dict[str, str]]:
         """Earlier packets of the same run (its other attempts), oldest first."""

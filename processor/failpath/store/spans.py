@@ -2,6 +2,8 @@
 
 Each span is one row with the fields people filter on, plus the span's own protobuf bytes; resources
 and scopes are stored once each and referenced by id. Re-sent spans (exporter retries) replace their row.
+Times past the signed 64-bit range (valid OTLP, year 2262 on) saturate in the start_ns/end_ns columns;
+the span's bytes keep them exact.
 """
 
 import hashlib
@@ -11,6 +13,7 @@ from pathlib import Path
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from failpath.store.private_files import private_file
+from failpath.store.write_errors import int64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -101,8 +104,8 @@ class SpanStore:
                             span.parent_span_id,
                             span.name,
                             span.kind,
-                            span.start_time_unix_nano,
-                            span.end_time_unix_nano,
+                            int64(span.start_time_unix_nano),
+                            int64(span.end_time_unix_nano),
                             span.status.code,
                             resource_id,
                             scope_id,
@@ -113,7 +116,9 @@ class SpanStore:
             self._db.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         return len(rows)
 
