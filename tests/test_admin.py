@@ -7,6 +7,7 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from failpath.metrics import label_value
 from tests.support.harness import RunningFailpath, make_config
 from tests.support.http import request
 from tests.support.requests import build_request
@@ -75,3 +76,26 @@ def test_ipv6_loopback_endpoints(tmp_path: Path) -> None:
             )
         assert failpath.metric("failpath_receiver_spans_accepted_total", transport="grpc") == 2
         assert failpath.metric("failpath_receiver_spans_accepted_total", transport="http") == 2
+
+
+def test_metrics_can_require_a_token_while_probes_never_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILPATH_ADMIN_TOKEN", "admin-token-for-tests")
+    config = make_config(tmp_path, {"admin": {"auth": {"token_env": "FAILPATH_ADMIN_TOKEN"}}})
+    with RunningFailpath(config) as failpath:
+        for probe in ("/healthz", "/readyz"):
+            assert request(f"{failpath.admin_url}{probe}", method="GET")[0] == 200
+        status, headers, _ = request(f"{failpath.admin_url}/metrics", method="GET")
+        assert (status, headers["www-authenticate"]) == (401, "Bearer")
+        wrong = {"Authorization": "Bearer nope"}
+        assert request(f"{failpath.admin_url}/metrics", method="GET", headers=wrong)[0] == 401
+        right = {"Authorization": "bearer admin-token-for-tests"}
+        status, _, page = request(f"{failpath.admin_url}/metrics", method="GET", headers=right)
+        assert status == 200 and b"failpath_receiver_requests_total" in page
+
+
+def test_workflow_label_values_are_capped_and_cleaned() -> None:
+    assert label_value("refunds") == "refunds"
+    long_names = [label_value("w" * 5000), label_value("w" * 4999)]
+    assert all(len(name) == 64 for name in long_names) and long_names[0] != long_names[1]
+    assert label_value('a\nb\x00{c}="d"é') == "a_b__c___d__"
+    assert label_value("") == "_empty"

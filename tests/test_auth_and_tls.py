@@ -1,10 +1,12 @@
 """Bearer-token auth and TLS on both receivers, with the real SDK exporters as clients."""
 
+import socket
 import ssl
 from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
@@ -49,6 +51,48 @@ def test_bearer_token_required_on_both_receivers(
         sent += emit_runs(sdk_exporter("http", failpath.http_url, auth), runs=1)
         sink.wait_for_spans(len(sent))
     assert_same_spans(sent, sink.requests)
+
+
+def _raw_http(port: int, header_lines: list[bytes]) -> tuple[int, bytes]:
+    """A POST with header lines as given (http.client refuses duplicates and non-ASCII)."""
+    body = build_request().SerializeToString()
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-protobuf\r\n"
+    head += b"".join(line + b"\r\n" for line in header_lines)
+    head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(head + body)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_auth_scheme_case_duplicates_and_odd_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILPATH_TEST_TOKEN", TOKEN)
+    config = make_config(tmp_path, {"receivers": {"otlp": {"auth": {"token_env": "FAILPATH_TEST_TOKEN"}}}})
+    good = f"Authorization: Bearer {TOKEN}".encode()
+    with RunningFailpath(config) as failpath:
+        port = failpath.pipeline.http.port  # type: ignore[union-attr]
+        # RFC 7235: the scheme is case-insensitive.
+        for scheme in (b"bearer", b"BEARER", b"Bearer"):
+            assert _raw_http(port, [b"Authorization: " + scheme + b" " + TOKEN.encode()])[0] == 200
+        # Two Authorization headers (one of them right) are refused, on both receivers alike.
+        status, body = _raw_http(port, [good, b"Authorization: Bearer other"])
+        assert (status, status_pb2.Status.FromString(body).message) == (401, "more than one Authorization header")
+        with grpc.insecure_channel(failpath.grpc_endpoint) as channel:
+            call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export", None, None)
+            twice = (("authorization", f"Bearer {TOKEN}"), ("authorization", "Bearer other"))
+            with pytest.raises(grpc.RpcError) as caught:
+                call(build_request().SerializeToString(), timeout=5, metadata=twice)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert caught.value.details() == "more than one Authorization header"
+            call(build_request().SerializeToString(), timeout=5, metadata=(("authorization", f"bearer {TOKEN}"),))
+        # Bytes that are not ASCII are a wrong token (401), not a server error.
+        assert _raw_http(port, [b"Authorization: Bearer \xe9\xff" + TOKEN.encode()])[0] == 401
+        assert (
+            failpath.metric("failpath_receiver_requests_refused_total", transport="http", reason="internal_error") == 0
+        )
 
 
 def test_config_refuses_auth_without_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 import failpath
 from failpath.config import ConfigError, load_config, parse_config
+from tests.support.small_disk import small_disk
 
 ROOT = Path(__file__).parent.parent
 
@@ -49,6 +50,11 @@ def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
         ("exporters: {otlp: [{name: a, endpoint: 'x:1'}, {name: a, endpoint: 'y:1'}]}", "exporters", "unique"),
         ("exporters: {store: {enabled: false}}", "exporters", "nowhere to go"),
         ("logging: {level: loud}", "logging.level", "'debug'"),
+        # Strings are not numbers or booleans, however they look.
+        ("receivers: {otlp: {grpc: {enabled: 'yes'}}}", "receivers.otlp.grpc.enabled", "valid boolean"),
+        ("sampling: {buffer: {max_traces: '50000'}}", "sampling.buffer.max_traces", "valid integer"),
+        ("receivers: {otlp: {http: {max_connections: 0}}}", "receivers.otlp.http.max_connections", "positive"),
+        ("service: {shutdown_timeout: 0}", "service.shutdown_timeout", "greater than 0"),
     ],
 )
 def test_bad_values_say_where_and_why(text: str, where: str, reason: str) -> None:
@@ -116,3 +122,54 @@ def test_console_scripts_are_installed(script: str) -> None:
     result = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(failpath.__version__)
+
+
+def _check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "failpath", "check-config", str(path)], capture_output=True, text=True, check=False
+    )
+
+
+def test_check_config_refuses_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a folder")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data_dir: {tmp_path / 'data' / 'inner'}\n")
+    result = _check_config(path)
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"{path}: data_dir {tmp_path / 'data' / 'inner'}: {tmp_path / 'data'} is a file, not a folder\n"
+    )
+
+
+def test_serve_refuses_a_read_only_data_dir_in_one_line(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "ro", size="1m") as disk:
+        if disk is None:
+            pytest.skip("needs a tmpfs it can mount (root) to make a read-only filesystem")
+        subprocess.run(["mount", "-o", "remount,ro", str(disk.path)], check=True)
+        path = tmp_path / "c.yaml"
+        path.write_text(f"data_dir: {disk.path / 'data'}\nadmin: {{endpoint: '127.0.0.1:0'}}\n")
+        checked = _check_config(path)
+        served = subprocess.run(
+            [sys.executable, "-m", "failpath", "serve", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    assert checked.returncode == 2
+    assert checked.stderr.strip().endswith(f"cannot write in {disk.path}: Read-only file system")
+    assert served.returncode == 2
+    (line,) = served.stderr.strip().splitlines()
+    assert "Read-only file system" in line and "Traceback" not in served.stderr
+
+
+def test_check_config_warns_when_nothing_can_arrive_or_metrics_are_open(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "receivers: {otlp: {grpc: {enabled: false}, http: {enabled: false}}}\nadmin: {endpoint: '0.0.0.0:13133'}\n"
+    )
+    result = _check_config(path)
+    assert result.returncode == 0
+    assert "both receivers are disabled" in result.stdout
+    assert "admin listens on 0.0.0.0:13133 without auth" in result.stdout

@@ -136,6 +136,51 @@ def test_malformed_body_is_400_with_status(failpath: RunningFailpath, json_body:
     assert failpath.metric("failpath_receiver_requests_refused_total", transport="http", reason="malformed") == 1
 
 
+_DEEP_VALUE = (
+    b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"a","value":'
+    + b'{"kvlistValue":{"values":[{"key":"b","value":' * 400
+    + b"{}"
+    + b"}]}}" * 400
+    + b"}]}]}]}]}"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"resourceSpans":5}', "resourceSpans: expected an array, got a number"),
+        (b'{"resourceSpans":[{"scopeSpans":7}]}', "resourceSpans[0].scopeSpans: expected an array, got a number"),
+        (
+            b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"links":5}]}]}]}',
+            "resourceSpans[0].scopeSpans[0].spans[0].links: expected an array, got a number",
+        ),
+        (b'{"resourceSpans":[null]}', "resourceSpans[0]: expected an object, got null"),
+        (b'{"resourceSpans":[{"scopeSpans":[{"spans":["x"]}]}]}', "spans[0]: expected an object, got a string"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (_DEEP_VALUE, "nested too deeply"),
+        (b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":5}]}]}]}', "traceId"),
+    ],
+    ids=["resourceSpans", "scopeSpans", "links", "null", "span", "deep-json", "deep-values", "id-type"],
+)
+def test_wrongly_shaped_json_is_400_naming_the_field(failpath: RunningFailpath, body: bytes, says: str) -> None:
+    status, _, answer = request(failpath.http_url, body, JSON)
+    assert status == 400
+    error = _status(answer, True)
+    assert error.code == code_pb2.INVALID_ARGUMENT
+    assert says in error.message
+
+
+def test_oversized_header_is_431_without_echo(failpath: RunningFailpath) -> None:
+    marker = "header-marker-" + "A" * 9000
+    status, _, body = request(failpath.http_url, build_request().SerializeToString(), {**PROTOBUF, "X-Big": marker})
+    assert status == 431
+    assert json.loads(body) == {"code": 3, "message": "a request line or header is too long"}
+    assert b"header-marker" not in body
+    assert (
+        failpath.metric("failpath_receiver_connections_refused_total", transport="http", reason="malformed_http") == 1
+    )
+
+
 def test_wrong_method_is_405(failpath: RunningFailpath) -> None:
     status, headers, _ = request(failpath.http_url, method="GET")
     assert status == 405

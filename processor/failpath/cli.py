@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from dataclasses import asdict
@@ -20,6 +21,7 @@ from failpath.packets.reader import PacketError, load_file, resolve
 from failpath.packets.render import buckets_text, list_text, replay_text
 from failpath.pipeline import Pipeline
 from failpath.store.packets import PacketStore
+from failpath.store.private_files import writable_dir_problem
 
 log = logging.getLogger("failpath")
 
@@ -47,11 +49,20 @@ def _load(path: Path) -> Config | None:
         return None
 
 
+def _data_dir_problem(config: Config) -> str | None:
+    problem = writable_dir_problem(Path(config.data_dir))
+    return f"data_dir {config.data_dir}: {problem}" if problem else None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 2
     configure(config.logging.level, config.logging.format)
+    problem = _data_dir_problem(config)
+    if problem:
+        log.error("cannot start", extra={"error": problem})
+        return 2
     for warning in config_warnings(config):
         log.warning(warning)
     try:
@@ -59,12 +70,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ListenError as error:
         log.error("cannot start", extra={"error": str(error)})
         return 1
+    except (OSError, sqlite3.Error) as error:
+        # The data dir changed under us, or the store cannot be opened: one line, not a traceback.
+        log.error(
+            "cannot start", extra={"error": f"{type(error).__name__}: {getattr(error, 'strerror', None) or error}"}
+        )
+        return 1
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
     if config is None:
+        return 2
+    problem = _data_dir_problem(config)
+    if problem:
+        print(f"{args.file}: {problem}", file=sys.stderr)
         return 2
     for warning in config_warnings(config):
         print(f"{args.file}: warning: {warning}")

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from failpath.agents.config import AgentsConfig
 from failpath.config_types import Duration, Endpoint, Strict
 from failpath.exporters.config import Exporters
 from failpath.packets.config import PacketsConfig
-from failpath.receivers.config import Receivers
+from failpath.receivers.config import BearerAuth, Receivers
 from failpath.redaction.config import RedactionConfig
 from failpath.sampling.config import ErrorPolicy, SamplingConfig
 
@@ -24,11 +24,16 @@ class Admin(Strict):
 
     enabled: bool = True
     endpoint: Endpoint = "127.0.0.1:13133"
+    # Bearer token for /metrics (probes on /healthz and /readyz never need one).
+    auth: BearerAuth | None = None
+    max_connections: int = Field(default=16, gt=0)
+    read_header_timeout: Duration = Field(default=10.0, gt=0)
+    idle_timeout: Duration = Field(default=60.0, gt=0)
 
 
 class Service(Strict):
     # SIGTERM/SIGINT: how long to drain stages and exporter queues before giving up (and counting the rest).
-    shutdown_timeout: Duration = 15.0
+    shutdown_timeout: Duration = Field(default=15.0, gt=0)
 
 
 class Logging(Strict):
@@ -62,17 +67,28 @@ class Config(Strict):
         return self.data_path(self.exporters.store.path), self.data_path(self.packets.path)
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def config_warnings(config: Config) -> list[str]:
     """Valid but risky settings, said at check-config and at start."""
     warnings: list[str] = []
     otlp = config.receivers.otlp
     for name, receiver in (("grpc", otlp.grpc), ("http", otlp.http)):
         host = receiver.endpoint.rpartition(":")[0].strip("[]")
-        if receiver.enabled and host not in ("127.0.0.1", "localhost", "::1") and not (otlp.auth or receiver.tls):
+        if receiver.enabled and host not in _LOOPBACK and not (otlp.auth or receiver.tls):
             warnings.append(
                 f"receivers.otlp.{name} listens on {receiver.endpoint} without auth or TLS: "
                 "anyone who can reach it can send spans"
             )
+    if not otlp.grpc.enabled and not otlp.http.enabled:
+        warnings.append("both receivers are disabled: failpath will accept no spans")
+    admin = config.admin
+    if admin.enabled and admin.auth is None and admin.endpoint.rpartition(":")[0].strip("[]") not in _LOOPBACK:
+        warnings.append(
+            f"admin listens on {admin.endpoint} without auth: anyone who can reach it can read /metrics "
+            "(workflow names, volumes); set admin.auth"
+        )
     redaction = config.redaction
     if not redaction.enabled:
         warnings.append("redaction is disabled: spans are stored and forwarded as received")

@@ -7,9 +7,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 
 class Strict(BaseModel):
-    """Every config model refuses unknown keys, so a typo fails at start instead of being ignored."""
+    """Every config model refuses unknown keys, so a typo fails at start instead of being ignored, and takes
+    values only of their own type: "50000" is not a number and 'yes' is not a boolean (durations and sizes
+    are parsed from strings on purpose)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -59,6 +61,14 @@ def parse_size(value: object) -> int:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _list_as_tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# A YAML list of strings, kept as a tuple (config models are frozen); each item must be a string.
+Names = Annotated[tuple[str, ...], BeforeValidator(_list_as_tuple)]
 
 
 def split_host_port(endpoint: str) -> tuple[str, int]:

@@ -1,5 +1,7 @@
-"""Listening sockets bound from config endpoints (port 0 picks a free port, as tests do)."""
+"""Listening sockets bound from config endpoints (port 0 picks a free port, as tests do), their TLS
+contexts, and how many connections each receiver may hold."""
 
+import resource
 import socket
 import ssl
 
@@ -29,3 +31,19 @@ def server_tls(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl
         context.load_verify_locations(client_ca_file)
         context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+# Descriptors kept back from the receivers' connection caps: the admin port and its connections, the
+# store and its WAL, packet files, exporter connections, gRPC's and asyncio's own.
+_RESERVED_FDS = 64
+
+
+def connection_cap(configured: int | str, receivers: int) -> int:
+    """A receiver's connection cap: as configured, or for "auto" an even share (among the enabled
+    receivers) of the open-file limit left after a reserve, between 8 and 4096."""
+    if configured != "auto":
+        return int(configured)
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 16
+    return max(8, min(4096, (soft - _RESERVED_FDS) // max(receivers, 1)))

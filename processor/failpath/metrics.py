@@ -1,6 +1,22 @@
 """failpath's own metrics, in one registry per service instance (so tests can run several side by side)."""
 
+import hashlib
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@ -]")
+LABEL_MAX_CHARS = 64
+
+
+def label_value(name: str) -> str:
+    """A name a client chose (a workflow), made fit for a label: a small charset, at most LABEL_MAX_CHARS
+    characters; a longer name keeps its start and a short hash of the whole, so long names stay apart."""
+    cleaned = _LABEL_UNSAFE.sub("_", name)
+    if len(cleaned) > LABEL_MAX_CHARS or (cleaned != name and len(name) > LABEL_MAX_CHARS):
+        digest = hashlib.blake2b(name.encode(errors="surrogatepass"), digest_size=4).hexdigest()
+        cleaned = f"{cleaned[: LABEL_MAX_CHARS - 9]}~{digest}"
+    return cleaned or "_empty"
 
 
 class Metrics:
@@ -32,6 +48,13 @@ class Metrics:
         self.requests_refused = Counter(
             "failpath_receiver_requests_refused",
             "Requests answered with an error, by reason",
+            ["transport", "reason"],
+            registry=r,
+        )
+        self.connections_refused = Counter(
+            "failpath_receiver_connections_refused",
+            "Connections closed by a server limit, by reason (too_many_connections, header_timeout, malformed_http); "
+            "transport: grpc, http, admin",
             ["transport", "reason"],
             registry=r,
         )

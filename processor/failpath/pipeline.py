@@ -77,13 +77,15 @@ class Pipeline:
         self._intake = Intake(head, self.metrics)
         otlp = config.receivers.otlp
         auth = BearerCheck(otlp.auth)
+        # The receivers share the process's connection budget (max_connections: auto).
+        receivers = int(otlp.grpc.enabled) + int(otlp.http.enabled)
         self.grpc = (
-            OtlpGrpcReceiver(otlp.grpc, auth, self._intake, otlp.retry_after, self.metrics)
+            OtlpGrpcReceiver(otlp.grpc, auth, self._intake, otlp.retry_after, self.metrics, receivers)
             if otlp.grpc.enabled
             else None
         )
         self.http = (
-            OtlpHttpReceiver(otlp.http, auth, self._intake, otlp.retry_after, self.metrics)
+            OtlpHttpReceiver(otlp.http, auth, self._intake, otlp.retry_after, self.metrics, receivers)
             if otlp.http.enabled
             else None
         )

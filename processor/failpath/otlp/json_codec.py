@@ -40,20 +40,44 @@ def _base64_ids_to_hex(holder: dict[str, Any]) -> None:
             holder[field] = base64.b64decode(value).hex()
 
 
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _objects(holder: dict[str, Any], names: tuple[str, ...], where: str) -> list[dict[str, Any]]:
+    """The objects of the array field holder[name] (either spelling); a wrong shape names the field."""
+    for name in names:
+        if name not in holder:
+            continue
+        items = holder[name]
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            raise JsonDecodeError(f"{where}{name}: expected an array, got {_kind(items)}")
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise JsonDecodeError(f"{where}{name}[{index}]: expected an object, got {_kind(item)}")
+        return items
+    return []
+
+
 def _spans(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Every span and link object of a request document, whichever field-name style it uses."""
     found: list[dict[str, Any]] = []
-    for resource in document.get("resourceSpans") or document.get("resource_spans") or []:
-        if not isinstance(resource, dict):
-            continue
-        for scope in resource.get("scopeSpans") or resource.get("scope_spans") or []:
-            if not isinstance(scope, dict):
-                continue
-            for span in scope.get("spans") or []:
-                if not isinstance(span, dict):
-                    continue
+    for r, resource in enumerate(_objects(document, ("resourceSpans", "resource_spans"), "")):
+        where = f"resourceSpans[{r}]."
+        for s, scope in enumerate(_objects(resource, ("scopeSpans", "scope_spans"), where)):
+            for index, span in enumerate(_objects(scope, ("spans",), f"{where}scopeSpans[{s}].")):
                 found.append(span)
-                found.extend(link for link in span.get("links") or [] if isinstance(link, dict))
+                found.extend(_objects(span, ("links",), f"{where}scopeSpans[{s}].spans[{index}]."))
     return found
 
 
@@ -63,6 +87,8 @@ def decode_request(body: bytes, message: Message) -> None:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise JsonDecodeError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise JsonDecodeError("body is nested too deeply") from None
     if not isinstance(document, dict):
         raise JsonDecodeError("body is not a JSON object")
     for holder in _spans(document):
@@ -71,6 +97,8 @@ def decode_request(body: bytes, message: Message) -> None:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, binascii.Error) as exc:
         raise JsonDecodeError(f"not an OTLP/JSON trace request: {exc}") from None
+    except RecursionError:
+        raise JsonDecodeError("values are nested too deeply") from None
 
 
 def encode(message: Message) -> bytes:

@@ -6,7 +6,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from failpath.agents.config import Role
-from failpath.config_types import ByteSize, Duration, Strict
+from failpath.config_types import ByteSize, Duration, Names, Strict
 
 
 class Match(Strict):
@@ -121,7 +121,7 @@ class PacketsConfig(Strict):
     enabled: bool = True
     # Traces with an error always get a packet; also those kept by these policies (escalations; add your
     # latency policy's name to get packets for slow runs).
-    policies: tuple[str, ...] = ("escalated",)
+    policies: Names = ("escalated",)
     # A packet larger than this is trimmed (docs/architecture.md lists the order).
     max_bytes: ByteSize = 16 << 10
     # Recorded tool results and model outputs (redacted content, or summaries) are cut to this length.

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from failpath.agents.config import AgentsConfig
 from failpath.agents.normalize import Normalizer
 from failpath.consumer import Batch, Consumer, DecidedTrace
-from failpath.metrics import Metrics
+from failpath.metrics import Metrics, label_value
 from failpath.packets.buckets import Classifier
 from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
@@ -154,7 +154,7 @@ class PacketStage:
             return
         if not self._write(packet):
             return
-        bucket, workflow = packet["failure_bucket"], packet["run"]["workflow"]
+        bucket, workflow = packet["failure_bucket"], label_value(packet["run"]["workflow"])
         if workflow not in self._workflows and len(self._workflows) >= _MAX_WORKFLOW_LABELS:
             workflow = "_other"
         self._workflows.add(workflow)

@@ -7,15 +7,28 @@ from failpath.receivers.config import BearerAuth
 
 class BearerCheck:
     def __init__(self, config: BearerAuth | None) -> None:
-        self._expected = f"Bearer {config.token()}".encode() if config else None
+        self._expected = config.token().encode() if config else None
 
     @property
     def enabled(self) -> bool:
         return self._expected is not None
 
-    def allows(self, authorization: str | None) -> bool:
+    def refusal(self, authorization: list[str]) -> str | None:
+        """Why a request with these Authorization header values is refused, or None when it may pass.
+        The scheme is case-insensitive (RFC 7235); more than one header is refused, as the two could be read
+        differently by a proxy in front."""
         if self._expected is None:
-            return True
-        if authorization is None:
-            return False
-        return hmac.compare_digest(authorization.strip().encode(), self._expected)
+            return None
+        if len(authorization) > 1:
+            return "more than one Authorization header"
+        if not authorization:
+            return "missing bearer token"
+        scheme, _, token = authorization[0].strip().partition(" ")
+        try:
+            # Header bytes that are not ASCII cannot be this token (and must not reach the compare as str).
+            presented = token.strip().encode("ascii")
+        except UnicodeEncodeError:
+            return "wrong bearer token"
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented, self._expected):
+            return "wrong bearer token"
+        return None

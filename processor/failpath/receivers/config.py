@@ -1,10 +1,15 @@
 """Config models of the OTLP receivers."""
 
 import os
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from failpath.config_types import ByteSize, Duration, Endpoint, Strict
+
+# "auto": a share of the process's open-file limit (see listen.connection_cap), so a flood of connections
+# cannot take the descriptors the store, the exporters and the admin port need.
+ConnectionCap = Literal["auto"] | int
 
 
 class ServerTLS(Strict):
@@ -28,12 +33,21 @@ class BearerAuth(Strict):
     @field_validator("token_env")
     @classmethod
     def _set(cls, name: str) -> str:
-        if not os.environ.get(name):
+        token = os.environ.get(name)
+        if not token:
             raise ValueError(f"environment variable {name} is not set or empty")
+        if not (token.isascii() and token.isprintable()) or " " in token:
+            raise ValueError(f"the token in {name} must be printable ASCII without spaces (it travels in a header)")
         return name
 
     def token(self) -> str:
         return os.environ[self.token_env]
+
+
+def _positive_cap(cap: ConnectionCap) -> ConnectionCap:
+    if cap != "auto" and cap <= 0:
+        raise ValueError("max_connections is a positive number or auto")
+    return cap
 
 
 class GrpcReceiver(Strict):
@@ -41,6 +55,19 @@ class GrpcReceiver(Strict):
     endpoint: Endpoint = "127.0.0.1:4317"
     max_recv_msg_size: ByteSize = Field(default=16 << 20, gt=0)
     tls: ServerTLS | None = None
+    # Connections beyond this are closed before the handshake.
+    max_connections: ConnectionCap = "auto"
+    # Concurrent calls per connection.
+    max_concurrent_streams: int = Field(default=100, gt=0)
+    # A new connection must finish its TLS / HTTP/2 handshake within this.
+    handshake_timeout: Duration = Field(default=10.0, gt=0)
+    # Connections without calls for this long, or older than max_connection_age, are closed gracefully
+    # (GOAWAY; clients reconnect); calls in progress get max_connection_age_grace. 0: never.
+    max_connection_idle: Duration = 600.0
+    max_connection_age: Duration = 0.0
+    max_connection_age_grace: Duration = 0.0
+
+    _cap = field_validator("max_connections")(_positive_cap)
 
 
 class HttpReceiver(Strict):
@@ -50,6 +77,16 @@ class HttpReceiver(Strict):
     # Applied to the decompressed body: a gzip/zstd bomb is refused, not inflated.
     max_request_body_size: ByteSize = Field(default=16 << 20, gt=0)
     tls: ServerTLS | None = None
+    # Connections beyond this get 503 and are closed at once.
+    max_connections: ConnectionCap = "auto"
+    # A request's headers must arrive within this (from the connection, or from its first byte after the
+    # previous response on a kept-alive one); its body within read_timeout after them (else 408).
+    read_header_timeout: Duration = Field(default=10.0, gt=0)
+    read_timeout: Duration = Field(default=30.0, gt=0)
+    # A kept-alive connection with no request for this long is closed.
+    idle_timeout: Duration = Field(default=60.0, gt=0)
+
+    _cap = field_validator("max_connections")(_positive_cap)
 
 
 class OtlpReceiver(Strict):

@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from failpath.consumer import Refused
-from failpath.listen import ListenError
+from failpath.listen import ListenError, connection_cap
 from failpath.metrics import Metrics
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY, build_status
 from failpath.receivers.auth import BearerCheck
@@ -34,9 +34,17 @@ def _server_credentials(tls: ServerTLS) -> grpc.ServerCredentials:
 
 class OtlpGrpcReceiver:
     def __init__(
-        self, config: GrpcReceiver, auth: BearerCheck, intake: Intake, retry_after: float, metrics: Metrics
+        self,
+        config: GrpcReceiver,
+        auth: BearerCheck,
+        intake: Intake,
+        retry_after: float,
+        metrics: Metrics,
+        receivers: int = 1,
     ) -> None:
+        """receivers: how many receivers share the process's connection budget (for max_connections auto)."""
         self._config = config
+        self._receivers = receivers
         self._auth = auth
         self._intake = intake
         self._retry_after = retry_after
@@ -54,14 +62,26 @@ class OtlpGrpcReceiver:
                 )
             },
         )
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", self._config.max_recv_msg_size),
-                ("grpc.so_reuseport", 0),
-            ]
-        )
+        config = self._config
+        cap = connection_cap(config.max_connections, self._receivers)
+        options: list[tuple[str, int]] = [
+            ("grpc.max_receive_message_length", config.max_recv_msg_size),
+            ("grpc.so_reuseport", 0),
+            # Enforced before the handshake, so a flood of idle sockets is closed at once.
+            ("grpc.max_allowed_incoming_connections", cap),
+            ("grpc.max_concurrent_streams", config.max_concurrent_streams),
+            ("grpc.server_handshake_timeout_ms", round(config.handshake_timeout * 1000)),
+        ]
+        for option, seconds in (
+            ("grpc.max_connection_idle_ms", config.max_connection_idle),
+            ("grpc.max_connection_age_ms", config.max_connection_age),
+            ("grpc.max_connection_age_grace_ms", config.max_connection_age_grace),
+        ):
+            if seconds:
+                options.append((option, round(seconds * 1000)))
+        server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers((handler,))
-        endpoint = self._config.endpoint
+        endpoint = config.endpoint
         try:
             if self._config.tls:
                 self.port = server.add_secure_port(endpoint, _server_credentials(self._config.tls))
@@ -71,7 +91,9 @@ class OtlpGrpcReceiver:
             raise ListenError("otlp grpc receiver", endpoint, "address in use or not available") from None
         await server.start()
         self._server = server
-        log.info("otlp grpc receiver listening", extra={"endpoint": endpoint, "port": self.port})
+        log.info(
+            "otlp grpc receiver listening", extra={"endpoint": endpoint, "port": self.port, "max_connections": cap}
+        )
 
     async def _abort(
         self,
@@ -93,10 +115,11 @@ class OtlpGrpcReceiver:
         metrics = self._metrics
         metrics.requests_received.labels(_TRANSPORT).inc()
         auth = self._auth
-        if auth.enabled and not auth.allows(dict(context.invocation_metadata() or ()).get("authorization")):
-            await self._abort(
-                context, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", "missing or wrong bearer token"
-            )
+        if auth.enabled:
+            values = [str(value) for key, value in context.invocation_metadata() or () if key == "authorization"]
+            refusal = auth.refusal(values)
+            if refusal:
+                await self._abort(context, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", refusal)
         try:
             request = ExportTraceServiceRequest.FromString(body)
         except DecodeError as error:

@@ -1,5 +1,6 @@
 """OTLP/HTTP receiver: POST /v1/traces with protobuf or JSON bodies, gzip/deflate/zstd, the OTLP error contract."""
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -7,7 +8,8 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from failpath.consumer import Refused
-from failpath.listen import bind, server_tls
+from failpath.http_server import HttpService, ServerLimits, serve
+from failpath.listen import bind, connection_cap, server_tls
 from failpath.metrics import Metrics
 from failpath.otlp import json_codec
 from failpath.otlp.compression import BadEncoding, TooLarge, decompress
@@ -40,44 +42,79 @@ def _encode(message: Message, content_type: str) -> bytes:
 
 class OtlpHttpReceiver:
     def __init__(
-        self, config: HttpReceiver, auth: BearerCheck, intake: Intake, retry_after: float, metrics: Metrics
+        self,
+        config: HttpReceiver,
+        auth: BearerCheck,
+        intake: Intake,
+        retry_after: float,
+        metrics: Metrics,
+        receivers: int = 1,
     ) -> None:
+        """receivers: how many receivers share the process's connection budget (for max_connections auto)."""
         self._config = config
+        self._receivers = receivers
         self._auth = auth
         self._intake = intake
         self._retry_after = retry_after
         self._metrics = metrics
-        self._runner: web.AppRunner | None = None
+        self._service: HttpService | None = None
         self.port = 0
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", self._config.traces_path, self._handle)
-        # We decompress ourselves, with a cap on the output (aiohttp would inflate without one).
-        runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False, shutdown_timeout=5.0)
-        await runner.setup()
-        sock = bind("otlp http receiver", self._config.endpoint)
+        config = self._config
+        sock = bind("otlp http receiver", config.endpoint)
         self.port = sock.getsockname()[1]
-        tls = self._config.tls
+        tls = config.tls
         context = server_tls(tls.cert_file, tls.key_file, tls.client_ca_file) if tls else None
-        await web.SockSite(runner, sock, ssl_context=context).start()
-        self._runner = runner
-        log.info("otlp http receiver listening", extra={"endpoint": self._config.endpoint, "port": self.port})
+        cap = connection_cap(config.max_connections, self._receivers)
+        limits = ServerLimits(cap, config.read_header_timeout, config.idle_timeout)
+        refused = self._metrics.connections_refused
+        self._service = await serve(
+            "otlp http receiver",
+            self._route,
+            sock,
+            limits,
+            lambda reason: refused.labels(_TRANSPORT, reason).inc(),
+            context,
+        )
+        log.info(
+            "otlp http receiver listening",
+            extra={"endpoint": config.endpoint, "port": self.port, "max_connections": cap},
+        )
 
-    async def _read_body(self, request: web.Request) -> bytes:
-        """The raw body, refusing early when it cannot fit the limit even before decompression."""
+    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path != self._config.traces_path:
+            self._metrics.requests_refused.labels(_TRANSPORT, "not_found").inc()
+            body = json_codec.encode(
+                build_status(code_pb2.NOT_FOUND, f"no such path; OTLP traces go to {self._config.traces_path}")
+            )
+            return web.Response(status=404, body=body, content_type=_JSON)
+        return await self._handle(request)
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        """The raw body within read_timeout, refusing early when it cannot fit the limit even before
+        decompression."""
         limit = self._config.max_request_body_size
         if request.content_length is not None and request.content_length > limit:
             raise _Reply(413, code_pb2.RESOURCE_EXHAUSTED, "too_large", f"body exceeds {limit} bytes")
         chunks, size = [], 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise _Reply(413, code_pb2.RESOURCE_EXHAUSTED, "too_large", f"body exceeds {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self._config.read_timeout):
+                async for chunk in request.content.iter_any():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _Reply(413, code_pb2.RESOURCE_EXHAUSTED, "too_large", f"body exceeds {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _Reply(
+                408,
+                code_pb2.DEADLINE_EXCEEDED,
+                "read_timeout",
+                f"body not received within {self._config.read_timeout}s",
+            ) from None
         return b"".join(chunks)
 
-    async def _decode(self, request: web.Request, content_type: str) -> ExportTraceServiceRequest:
+    async def _decode(self, request: web.BaseRequest, content_type: str) -> ExportTraceServiceRequest:
         raw = await self._read_body(request)
         try:
             body = decompress(raw, request.headers.get("Content-Encoding", ""), self._config.max_request_body_size)
@@ -97,7 +134,7 @@ class OtlpHttpReceiver:
             ) from None
         return message
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.BaseRequest) -> web.Response:
         metrics = self._metrics
         metrics.requests_received.labels(_TRANSPORT).inc()
         content_type = request.content_type if request.content_type in (_PROTOBUF, _JSON) else _JSON
@@ -108,9 +145,10 @@ class OtlpHttpReceiver:
             if request.method != "POST":
                 headers["Allow"] = "POST"
                 raise _Reply(405, code_pb2.UNIMPLEMENTED, "method", f"method {request.method} not allowed; use POST")
-            if not self._auth.allows(request.headers.get("Authorization")):
+            refusal = self._auth.refusal(request.headers.getall("Authorization", []))
+            if refusal:
                 headers["WWW-Authenticate"] = "Bearer"
-                raise _Reply(401, code_pb2.UNAUTHENTICATED, "unauthenticated", "missing or wrong bearer token")
+                raise _Reply(401, code_pb2.UNAUTHENTICATED, "unauthenticated", refusal)
             if request.content_type not in (_PROTOBUF, _JSON):
                 raise _Reply(
                     415,
@@ -129,10 +167,16 @@ class OtlpHttpReceiver:
             metrics.requests_refused.labels(_TRANSPORT, reply.reason).inc()
             body = _encode(build_status(reply.code, str(reply)), content_type)
             return web.Response(status=reply.http_status, body=body, content_type=content_type, headers=headers)
+        except Exception:
+            # A failpath bug: answered with a status, logged by type and place (never the request).
+            log.exception("error handling an OTLP/HTTP request")
+            metrics.requests_refused.labels(_TRANSPORT, "internal_error").inc()
+            body = _encode(build_status(code_pb2.INTERNAL, "internal error"), content_type)
+            return web.Response(status=500, body=body, content_type=content_type)
         finally:
             in_flight.dec()
 
     async def shutdown(self, deadline: float) -> None:
         """Stop listening; requests in progress finish (they are short: the pipeline never blocks them)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._service is not None:
+            await self._service.close()

@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from failpath.config_types import ByteSize, Duration, Strict
+from failpath.config_types import ByteSize, Duration, Names, Strict
 
 Scalar = str | int | float | bool
 
@@ -113,7 +113,7 @@ class DynamicPolicy(_Policy):
     goal_spans_per_second: float | None = Field(default=None, gt=0)
     goal_traces_per_second: float | None = Field(default=None, gt=0)
     # Root-span (or resource) attributes that, after the workflow, make the key.
-    key_attributes: tuple[str, ...] = ()
+    key_attributes: Names = ()
     adjustment_interval: Duration = Field(default=15.0, gt=0)
     # Weight of the newest interval in the moving average.
     weight: float = Field(default=0.5, gt=0, le=1)
@@ -163,20 +163,20 @@ class ErrorSignals(Strict):
 
     status: bool = True
     # Span events by name.
-    exception_events: tuple[str, ...] = ("exception", "gen_ai.client.operation.exception")
+    exception_events: Names = ("exception", "gen_ai.client.operation.exception")
     # Set to a non-empty value.
-    present_keys: tuple[str, ...] = ("error.type",)
+    present_keys: Names = ("error.type",)
     # An integer other than 0.
-    nonzero_keys: tuple[str, ...] = ("process.exit.code",)
+    nonzero_keys: Names = ("process.exit.code",)
     # Boolean false (or the string "false").
-    false_keys: tuple[str, ...] = ("tool.success", "verifier.passed")
+    false_keys: Names = ("tool.success", "verifier.passed")
     # Verdict events and the attributes on them holding the label.
-    verdict_events: tuple[str, ...] = ("gen_ai.evaluation.result",)
-    verdict_event_labels: tuple[str, ...] = ("gen_ai.evaluation.score.label",)
+    verdict_events: Names = ("gen_ai.evaluation.result",)
+    verdict_event_labels: Names = ("gen_ai.evaluation.score.label",)
     # OpenInference EVALUATOR spans and the attributes holding their label.
-    evaluator_labels: tuple[str, ...] = ("metadata.label", "eval.label")
+    evaluator_labels: Names = ("metadata.label", "eval.label")
     # Labels that mean the check failed (compared case-insensitively).
-    failing_labels: tuple[str, ...] = ("fail", "failed", "failure", "incorrect", "false", "error")
+    failing_labels: Names = ("fail", "failed", "failure", "incorrect", "false", "error")
 
 
 def _default_policies() -> list[Policy]:
@@ -207,7 +207,7 @@ class SamplingConfig(Strict):
     decision_cache: DecisionCache = DecisionCache()
     # Attributes naming a trace's workflow, tried in order on the root span, then its resource; the root
     # span's name if none is set. Used by per-workflow latency thresholds and dynamic sampling.
-    workflow_key: tuple[str, ...] = ("workflow.name", "gen_ai.agent.name", "traceloop.workflow.name")
+    workflow_key: Names = ("workflow.name", "gen_ai.agent.name", "traceloop.workflow.name")
     errors: ErrorSignals = ErrorSignals()
     policies: list[Policy] = Field(default_factory=_default_policies)
     # Write failpath.sampling.policy, .rate and .trigger on every kept span.

@@ -2,6 +2,7 @@
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -21,3 +22,19 @@ def private_file(path: Path) -> Path:
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
         path.chmod(0o600)
     return path
+
+
+def writable_dir_problem(path: Path) -> str | None:
+    """Why failpath could not keep files under path (created if missing), or None. Nothing is left behind:
+    a missing folder is judged by the nearest existing one above it."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        return f"cannot write in {existing}: {error.strerror or type(error).__name__}"
+    return None
