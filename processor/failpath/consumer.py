@@ -29,7 +29,7 @@ class Batch:
     """Spans in flight between stages: a parsed request, or serialized bytes that are parsed only if a
     stage asks for the request (the tail sampler hands on kept traces as bytes; most go straight out)."""
 
-    __slots__ = ("_payload", "_request", "spans", "traces")
+    __slots__ = ("_payload", "_request", "received_bytes", "spans", "traces")
 
     def __init__(
         self,
@@ -37,6 +37,7 @@ class Batch:
         spans: int,
         payload: bytes | None = None,
         traces: "list[DecidedTrace] | None" = None,
+        received_bytes: int = 0,
     ) -> None:
         if (request is None) == (payload is None):
             raise ValueError("a batch holds a request or its serialized payload")
@@ -44,6 +45,8 @@ class Batch:
         self._payload = payload
         # Spans in the batch; kept beside it so no stage has to count again.
         self.spans = spans
+        # Size of the body it was decoded from (0 when not from a receiver): asking upb costs µs per span.
+        self.received_bytes = received_bytes
         # Set by the tail sampler (with a payload): the decided traces the batch is made of.
         self.traces = traces or []
 

@@ -20,8 +20,11 @@ class Intake:
         self._metrics = metrics
         self.closed = False
 
-    async def accept(self, request: ExportTraceServiceRequest, transport: str) -> ExportTraceServiceResponse:
-        """Pass the request's valid spans on; raises Refused (nothing kept) if the pipeline cannot take them."""
+    async def accept(
+        self, request: ExportTraceServiceRequest, transport: str, body_bytes: int = 0
+    ) -> ExportTraceServiceResponse:
+        """Pass the request's valid spans on; raises Refused (nothing kept) if the pipeline cannot take them.
+        body_bytes: the size of the (decompressed) body it came in."""
         metrics = self._metrics
         accepted, rejected, message = reject_invalid_spans(request)
         metrics.spans_received.labels(transport).inc(accepted + rejected)
@@ -37,7 +40,7 @@ class Intake:
             metrics.spans_refused.labels(transport, "shutting_down").inc(accepted)
             raise Refused("shutting_down", "failpath is shutting down; retry against another instance or later")
         try:
-            await self._next.consume(Batch(request, accepted))
+            await self._next.consume(Batch(request, accepted, received_bytes=body_bytes))
         except Refused as refused:
             metrics.spans_refused.labels(transport, refused.reason).inc(accepted)
             raise

@@ -132,7 +132,7 @@ class OtlpGrpcReceiver:
         in_flight = metrics.requests_in_flight.labels(_TRANSPORT)
         in_flight.inc()
         try:
-            return await self._intake.accept(request, _TRANSPORT)
+            return await self._intake.accept(request, _TRANSPORT, len(body))
         except Refused as refused:
             await self._abort(context, grpc.StatusCode.UNAVAILABLE, refused.reason, str(refused), self._retry_after)
         finally:

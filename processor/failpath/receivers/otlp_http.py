@@ -114,7 +114,8 @@ class OtlpHttpReceiver:
             ) from None
         return b"".join(chunks)
 
-    async def _decode(self, request: web.BaseRequest, content_type: str) -> ExportTraceServiceRequest:
+    async def _decode(self, request: web.BaseRequest, content_type: str) -> tuple[ExportTraceServiceRequest, int]:
+        """The request, and the size of the decompressed body it came in."""
         raw = await self._read_body(request)
         try:
             body = decompress(raw, request.headers.get("Content-Encoding", ""), self._config.max_request_body_size)
@@ -132,7 +133,7 @@ class OtlpHttpReceiver:
             raise _Reply(
                 400, code_pb2.INVALID_ARGUMENT, "malformed", f"not an ExportTraceServiceRequest: {error}"
             ) from None
-        return message
+        return message, len(body)
 
     async def _handle(self, request: web.BaseRequest) -> web.Response:
         metrics = self._metrics
@@ -156,9 +157,9 @@ class OtlpHttpReceiver:
                     "content_type",
                     f"unsupported Content-Type {request.content_type!r}; use {_PROTOBUF} or {_JSON}",
                 )
-            message = await self._decode(request, content_type)
+            message, size = await self._decode(request, content_type)
             try:
-                response = await self._intake.accept(message, _TRANSPORT)
+                response = await self._intake.accept(message, _TRANSPORT, size)
             except Refused as refused:
                 headers["Retry-After"] = str(max(1, round(self._retry_after)))
                 raise _Reply(503, code_pb2.UNAVAILABLE, refused.reason, str(refused)) from None

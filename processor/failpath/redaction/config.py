@@ -126,8 +126,12 @@ class RedactionConfig(Strict):
     engine: Literal["auto", "hyperscan", "re2", "python"] = "auto"
     detectors: Detectors = Detectors()
     keys: Keys = Keys()
-    # Values longer than this (after redaction) are cut, with a hash of the whole value.
+    # Values longer than this are cut to their first max_value_chars characters (redacted), followed by
+    # <truncated:chars=N:hmac=HASH> for the whole value.
     max_value_chars: int = Field(default=8192, ge=64)
+    # Summarized (content) values longer than this are scanned only this far for their list of hits (noted
+    # as :scanned=N); length and hash still cover the whole value. Bounds what one value can cost.
+    max_scan_chars: int = Field(default=1 << 20, ge=4096)
     # HTML documents in values are reduced to their (redacted) title, length and hash.
     summarize_html: bool = True
     # Write redaction.*.count attributes on spans (and resources/scopes) that had something redacted.

@@ -214,8 +214,10 @@ _NOT_A_SECRET_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 
-# The key starts where a run of name characters starts: no match attempt from inside a long token.
-_KEY_BODY = rf"(?P<key>[A-Za-z0-9_.-]*?(?:{_KEYWORD})[A-Za-z0-9_.-]*)"
+# The key starts where a run of name characters starts: no match attempt from inside a long token. Its
+# parts around the keyword are bounded (real key names are short), so a long run of keywords costs a
+# bounded number of steps, not its length squared.
+_KEY_BODY = rf"(?P<key>[A-Za-z0-9_.-]{{0,64}}?(?:{_KEYWORD})[A-Za-z0-9_.-]{{0,40}})"
 # ...or right after an escaped newline or tab inside a JSON string (the "n" of \n is not part of the key).
 _KEY_START = r"(?:(?<![A-Za-z0-9_.\\-])|(?<=\\[nrt]))"
 _KEY = rf"{_KEY_START}{_KEY_BODY}"
@@ -236,7 +238,8 @@ _ASSIGNMENTS = [
     # password "value" (keyword then a quoted value)
     re.compile(rf"{_KEY}[ \t]+{_QUOTED}", re.IGNORECASE),
     # <password>value</password>
-    re.compile(rf"<{_KEY}>\s*(?P<v6>[^<\s][^<]*?)\s*</", re.IGNORECASE),
+    # (greedy to the next <, trailing whitespace trimmed afterwards: a lazy value before \s* is quadratic)
+    re.compile(rf"<{_KEY}>\s*(?P<v6>[^<\s][^<]*)</", re.IGNORECASE),
     # --db-password value, --token=value
     re.compile(rf"(?<![A-Za-z0-9_.-])--{_KEY_BODY}(?:=|[ \t]+)(?:{_QUOTED}|{_BARE})", re.IGNORECASE),
     # "value" == password (comparison written the other way round)
@@ -244,17 +247,19 @@ _ASSIGNMENTS = [
     # Setting api_key to value
     re.compile(rf"\bsetting\s+{_KEY}\s+to\s+{_BARE}", re.IGNORECASE),
     # mysql -u root -pSECRET
-    re.compile(r"\bmysql(?:dump|admin)?\b[^\n]*?\s-p(?P<v9>[^\s\"']+)"),
+    re.compile(r"\bmysql(?:dump|admin)?\b[^\n]{0,200}?\s-p(?P<v9>[^\s\"']+)"),
     # getenv("api_token", "default-that-is-a-secret")
     re.compile(rf"""\\*["']{_KEY}\\*["']\s*,\s*{_QUOTED}""", re.IGNORECASE),
     # a YAML line "secret: the rest of the line", spaces included
     # (also inside a JSON string, where the line starts after "...\n or the opening quote)
     re.compile(
-        rf"(?:^|(?<=\\n)|(?<=\"))[ \t-]*{_KEY}:[ \t]+(?P<v10>[^\s\"'#\\][^\n\"'#\\]*?)[ \t]*(?:$|(?=\\n)|(?=\\*\"))",
+        rf"(?:^|(?<=\\n)|(?<=\"))[ \t-]*{_KEY}:[ \t]+(?P<v10>[^\s\"'#\\][^\n\"'#\\]*)(?:$|(?=\\n)|(?=\\*\"))",
         re.IGNORECASE | re.MULTILINE,
     ),
 ]
 _VALUE_GROUPS = tuple(f"v{index}" for index in range(1, 11))
+# Values matched greedily up to their delimiter, and the whitespace their old lazy form left out.
+_TRAILING = {"v6": None, "v10": " \t"}
 
 
 def _names_a_secret(key: str) -> bool:
@@ -292,6 +297,9 @@ def _find_assignments(text: str) -> Iterator[Span]:
             group = next(name for name in _VALUE_GROUPS if groups.get(name) is not None)
             span = match.span(group)
             value = text[span[0] : span[1]]
+            if group in _TRAILING:
+                value = value.rstrip(_TRAILING[group])
+                span = (span[0], span[0] + len(value))
             if group == "v4" and " " in value:
                 continue  # `command substitution`, not a value
             if span not in found and check.assigned_secret(value):
@@ -300,11 +308,13 @@ def _find_assignments(text: str) -> Iterator[Span]:
 
 
 # A keyword followed by an operator or a quoted value, a --flag, a reversed comparison, or mysql -p: the
-# Hyperscan prefilter, and the pure-Python gate before the ten assignment patterns.
+# Hyperscan prefilter, and the pure-Python gate before the ten assignment patterns. Like the patterns, it
+# looks for the keyword only near the start of a run of name characters: a value made of keywords
+# ("passpass...", "----...") then costs one bounded try per run, not one per keyword.
 _ASSIGNMENT_PREFILTER = (
-    rf"(?:{_KEYWORD})[A-Za-z0-9_.\[\]\"'`\\-]{{0,40}}[ \t]*(?:[A-Za-z\[\]]+[ \t]*)?"
-    rf"(?:[:=>!]|[\"'`][ \t]*,|[ \t]\\*[\"'`]|[ \t]to[ \t])"
-    rf"|--[A-Za-z0-9_.-]*(?:{_KEYWORD})|[=!]=[ \t]*[A-Za-z0-9_.-]*(?:{_KEYWORD})|mysql"
+    rf"{_KEY_START}[A-Za-z0-9_.-]{{0,64}}?(?:{_KEYWORD})[A-Za-z0-9_.\[\]\"'`\\-]{{0,40}}[ \t]*"
+    rf"(?:[A-Za-z\[\]]{{1,8}}[ \t]*)?(?:[:=>!]|[\"'`][ \t]*,|[ \t]\\*[\"'`]|[ \t]to[ \t])"
+    rf"|(?<![A-Za-z0-9_.-])--[A-Za-z0-9_.-]{{0,64}}(?:{_KEYWORD})|[=!]=[ \t]*[A-Za-z0-9_.-]{{0,64}}(?:{_KEYWORD})|mysql"
 )
 _ASSIGNMENT_HINT = re.compile(_ASSIGNMENT_PREFILTER, re.IGNORECASE)
 

@@ -82,26 +82,51 @@ _RAW_EXTRAS = (
 _RAW_EXTRAS_RE2 = (b"(?i)" + _RAW_EXTRAS[0], *_RAW_EXTRAS[1:])
 
 
+# Prefilter matches reported through Python callbacks in one scan, before the scan stops and finishes
+# piece by piece. A base64 blob or a table of digits matches a prefilter at nearly every byte: unbounded,
+# that is a callback and a list entry per byte (about 1 s and 100 MB per MiB).
+FLOOD = 4096
+
+
 class HyperscanScanner:
     name = "hyperscan"
 
     def __init__(self, detectors: Sequence[Detector]) -> None:
         import hyperscan
 
+        self._hyperscan = hyperscan
         self._detectors = detectors
         base = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_ALLOWEMPTY
         expressions = [detector.prefilter.encode() for detector in detectors]
         flags = [base | (hyperscan.HS_FLAG_CASELESS if d.caseless else 0) for d in detectors]
-        self._database = hyperscan.Database()
-        self._database.compile(
-            expressions=expressions, ids=list(range(len(detectors))), elements=len(detectors), flags=flags
-        )
-        self._scratch = hyperscan.Scratch(self._database)
+        self._database, self._scratch = self._compile(expressions, flags)
+        # The same prefilters reporting once per detector and scan: for values in a flood.
+        single = [flag | hyperscan.HS_FLAG_SINGLEMATCH for flag in flags]
+        self._single, self._single_scratch = self._compile(expressions, single)
         raw = [*expressions, *_RAW_EXTRAS]
         raw_flags = [*flags, *(base | hyperscan.HS_FLAG_CASELESS for _ in _RAW_EXTRAS)]
-        self._raw = hyperscan.Database()
-        self._raw.compile(expressions=raw, ids=list(range(len(raw))), elements=len(raw), flags=raw_flags)
-        self._raw_scratch = hyperscan.Scratch(self._raw)
+        self._raw, self._raw_scratch = self._compile(raw, raw_flags)
+
+    def _compile(self, expressions: list[bytes], flags: list[int]) -> tuple[Any, Any]:
+        database = self._hyperscan.Database()
+        database.compile(
+            expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags
+        )
+        return database, self._hyperscan.Scratch(database)
+
+    def _scan_capped(self, database: Any, scratch: Any, data: bytes) -> list[tuple[int, int]] | None:
+        """(pattern, end) of every match, or None when there are more than FLOOD of them."""
+        hits: list[tuple[int, int]] = []
+
+        def on_match(pattern: int, start: int, end: int, flags: int, context: object) -> bool:
+            hits.append((pattern, end))
+            return len(hits) > FLOOD  # True stops the scan
+
+        try:
+            database.scan(data, match_event_handler=on_match, scratch=scratch)
+        except self._hyperscan.ScanTerminated:
+            return None
+        return hits
 
     def flag_blobs(self, blobs: Sequence[bytes]) -> set[int]:
         """Indexes of serialized messages in which any prefilter fires. A message with none cannot hold a
@@ -109,39 +134,48 @@ class HyperscanScanner:
         nor HTML, nor an integer that could be a card number."""
         if not blobs:
             return set()
-        ends: list[int] = []
-
-        def on_match(pattern: int, start: int, end: int, flags: int, context: object) -> None:
-            ends.append(end)
-
-        self._raw.scan(b"\x00".join(blobs), match_event_handler=on_match, scratch=self._raw_scratch)
-        if not ends:
+        hits = self._scan_capped(self._raw, self._raw_scratch, b"\x00".join(blobs))
+        if hits is None:
+            return {index for index, blob in enumerate(blobs) if self._fires(blob)}
+        if not hits:
             return set()
         starts = _starts(map(len, blobs))
-        return {_piece(starts, end) for end in ends}
+        return {_piece(starts, end) for _, end in hits}
+
+    def _fires(self, blob: bytes) -> bool:
+        """Whether any prefilter matches in blob; stops at the first match."""
+        try:
+            self._raw.scan(blob, match_event_handler=lambda *_: True, scratch=self._raw_scratch)
+        except self._hyperscan.ScanTerminated:
+            return True
+        return False
+
+    def _flagged_pairs(self, values: Sequence[str]) -> set[tuple[int, int]]:
+        """(value index, detector) for every detector whose prefilter fires in a value."""
+        joined = SEPARATOR.join(values)
+        if joined.isascii():
+            data, sizes = joined.encode("ascii"), [len(text) for text in values]
+        else:
+            encoded = [text.encode() for text in values]
+            data, sizes = SEPARATOR.encode().join(encoded), [len(piece) for piece in encoded]
+        hits = self._scan_capped(self._database, self._scratch, data)
+        if hits is not None:
+            starts = _starts(sizes)
+            return {(_piece(starts, end), detector) for detector, end in hits}
+        pairs: set[tuple[int, int]] = set()
+        for index, text in enumerate(values):
+
+            def on_match(detector: int, start: int, end: int, flags: int, context: object, index: int = index) -> None:
+                pairs.add((index, detector))
+
+            self._single.scan(text.encode(), match_event_handler=on_match, scratch=self._single_scratch)
+        return pairs
 
     def scan(self, values: Sequence[str]) -> dict[int, list[Finding]]:
         if not values:
             return {}
-        joined = SEPARATOR.join(values)
-        hits: list[tuple[int, int]] = []
-
-        def on_match(detector: int, start: int, end: int, flags: int, context: object) -> None:
-            hits.append((detector, end))
-
-        ascii_only = joined.isascii()
-        if ascii_only:
-            data = joined.encode("ascii")
-        else:
-            encoded = [text.encode() for text in values]
-            data = SEPARATOR.encode().join(encoded)
-        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch)
-        if not hits:
-            return {}
-        starts = _starts(map(len, values if ascii_only else encoded))
-        pairs = {(_piece(starts, end), detector) for detector, end in hits}
         found: dict[int, list[Finding]] = {}
-        for index, detector in sorted(pairs):
+        for index, detector in sorted(self._flagged_pairs(values)):
             findings = found.setdefault(index, [])
             _confirm(self._detectors[detector], values[index], findings)
             if not findings:

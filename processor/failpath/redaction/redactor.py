@@ -6,7 +6,6 @@ nested in arrays and key-value lists, and UTF-8 bytes values. Integers that coul
 too. Key rules decide per attribute: keep, drop, hash, summarize, or scan.
 """
 
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,16 +13,19 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from failpath.redaction import html_summary
 from failpath.redaction.detectors import CARD_NUMBER
 from failpath.redaction.engine import Finding, Scanner
+from failpath.redaction.html_summary import looks_like_html
 from failpath.redaction.key_rules import KeyAction, KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
 from failpath.redaction.validators import card_number
 
-_HTML = re.compile(r"\s*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SMALLEST_CARD = 10**12
+
+# Scanned past the cut of a long value: a secret that starts before the cut and is shorter than this is
+# found whole (the built-in detectors' secrets are far shorter; PEM blocks match to the end of the text).
+_CUT_MARGIN = 4096
 
 # Counter names written as redaction.<name>.count on the span (or resource, scope) they happened in.
 MASKED, DROPPED, HASHED, SUMMARIZED, TRUNCATED = "masked", "redacted", "hashed", "summarized", "truncated"
@@ -77,6 +79,7 @@ class Redactor:
         rules: KeyRules,
         pseudonyms: Pseudonymizer,
         max_value_chars: int,
+        max_scan_chars: int,
         summarize_html: bool,
         span_counts: bool,
         flag_blobs: Callable[[Sequence[bytes]], set[int]] | None = None,
@@ -89,6 +92,7 @@ class Redactor:
         self._rules = rules
         self._pseudonyms = pseudonyms
         self._max_chars = max_value_chars
+        self._max_scan_chars = max_scan_chars
         self._summarize_html = summarize_html
         self._span_counts = span_counts
         self._span_keys = span_keys
@@ -241,11 +245,14 @@ class Redactor:
         small to hold a value over the length limit."""
         if self._flag_blobs is None or not spans:
             return set()
-        blobs = [span.SerializeToString() for span, _ in spans]
-        walk.raw_bytes = sum(map(len, blobs))
-        flagged = self._flag_blobs(blobs)
         limit = self._max_chars
-        return {index for index, blob in enumerate(blobs) if index not in flagged and len(blob) <= limit}
+        # Bigger spans take the full walk whatever their bytes hold: they are not scanned here.
+        small = [
+            (index, blob) for index, (span, _) in enumerate(spans) if len(blob := span.SerializeToString()) <= limit
+        ]
+        walk.raw_bytes = sum(len(blob) for _, blob in small)
+        flagged = self._flag_blobs([blob for _, blob in small])
+        return {index for position, (index, _) in enumerate(small) if position not in flagged}
 
     def _rules_only(self, walk: _Walk, span: Any, owner: int) -> None:
         self._attributes(walk, span.attributes, owner, clean=True)
@@ -276,26 +283,51 @@ class Redactor:
         parts.append(text[merged_end:])
         return "".join(parts)
 
-    def _summary(self, text: str, findings: Sequence[Finding]) -> str:
+    def _summary(self, text: str, findings: Sequence[Finding], scanned: int | None = None) -> str:
+        """scanned: how many leading characters the hits come from, when not the whole text."""
         if findings:
             hits = Counter(rule for _, _, rule in findings)
             listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items()))
         else:
             listed = "none"
         digest = self._pseudonyms.digest_text(text)
-        return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}>"
+        partial = f":scanned={scanned}" if scanned is not None else ""
+        return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}{partial}>"
 
     def _html_summaries(self, walk: _Walk) -> None:
-        """Reduce HTML documents to a summary whose title is still scanned like any other text."""
+        """Reduce HTML documents to a summary whose title is still scanned like any other text. Title and
+        visible text come from the first max_scan_chars characters (noted as :scanned=N when that is not all)."""
+        bound = self._max_scan_chars
         for index, text in enumerate(walk.values):
-            if text[:1] in "< \t\r\n" and index not in walk.summarize and _HTML.match(text):
-                title_match = _TITLE.search(text)
-                title = " ".join(title_match.group(1).split())[:200] if title_match else ""
+            if index not in walk.summarize and looks_like_html(text):
+                head = text[:bound]
+                title = " ".join(html_summary.title(head).split())[:200]
                 digest = self._pseudonyms.digest_text(text)
-                visible = len(" ".join(_INVISIBLE.sub(" ", text).split()))
-                walk.values[index] = f'<html:title="{title}":chars={len(text)}:text_chars={visible}:hmac={digest}>'
+                visible = html_summary.visible_chars(head)
+                partial = f":scanned={bound}" if len(text) > bound else ""
+                walk.values[index] = (
+                    f'<html:title="{title}":chars={len(text)}:text_chars={visible}:hmac={digest}{partial}>'
+                )
                 walk.changed.add(index)
                 walk.count(walk.slots[index][2], SUMMARIZED, key=walk.slots[index][3])
+
+    def _bound_long_values(self, walk: _Walk) -> dict[int, str]:
+        """Shorten what the scanners see of long values, so no value costs more than a bounded scan; returns
+        the originals of the values shortened. A value to be cut keeps its first max_value_chars characters
+        plus a margin (so a secret across the cut is still found whole); a summarized one (whose text is
+        never kept) is scanned up to max_scan_chars for its list of hits."""
+        originals: dict[int, str] = {}
+        values, limit, scan_limit = walk.values, self._max_chars, self._max_scan_chars
+        for index, text in enumerate(values):
+            if len(text) <= limit:
+                continue
+            bound = scan_limit if index in walk.summarize else limit + _CUT_MARGIN
+            if len(text) > bound:
+                originals[index] = text
+                values[index] = text[:bound]
+            elif index not in walk.summarize:
+                originals[index] = text
+        return originals
 
     def redact(self, request: ExportTraceServiceRequest) -> RedactionResult:
         result = RedactionResult()
@@ -305,26 +337,30 @@ class Redactor:
         self._collect(walk, request)
         if self._summarize_html:
             self._html_summaries(walk)
-        values, limit = walk.values, self._max_chars
+        originals = self._bound_long_values(walk)
+        values = walk.values
         result.scanned_bytes = walk.raw_bytes + sum(map(len, values))
         found = self._scanner.scan(values)
         # Only values with findings, summaries, rewrites or excess length need any more work.
-        todo = found.keys() | walk.summarize | walk.changed
-        todo.update(index for index, text in enumerate(values) if len(text) > limit)
+        todo = found.keys() | walk.summarize | walk.changed | originals.keys()
         for index in sorted(todo):
             message, field, owner, label = walk.slots[index]
             text = values[index]
             findings = found.get(index, ())
+            original = originals.get(index)
             if index in walk.summarize:
-                text = self._summary(text, findings)
+                partial = len(text) if original is not None else None
+                text = self._summary(original or text, findings, partial)
                 walk.count(owner, SUMMARIZED, key=label)
+            elif original is not None:
+                findings = [finding for finding in findings if finding[0] < self._max_chars]
+                text = self._cut(original, text, findings)
+                if findings:
+                    walk.count(owner, MASKED, len(findings), key=label)
+                walk.count(owner, TRUNCATED, key=label)
             elif findings:
                 text = self._masked(text, findings)
                 walk.count(owner, MASKED, len(findings), key=label)
-            if len(text) > limit:
-                digest = self._pseudonyms.digest_text(text)
-                text = f"{text[:limit]}<truncated:chars={len(text)}:hmac={digest}>"
-                walk.count(owner, TRUNCATED, key=label)
             setattr(message, field, text.encode() if field == "bytes_value" else text)
             result.findings.update(rule for _, _, rule in findings)
         for owner, counts in walk.counts.items():
@@ -333,6 +369,16 @@ class Redactor:
                 keys = walk.keys.get(owner) if walk.keys is not None else None
                 self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted, keys)
         return result
+
+    def _cut(self, original: str, scanned: str, findings: Sequence[Finding]) -> str:
+        """The first max_value_chars characters of a long value, redacted (findings are those starting before
+        the cut; one running across it is replaced whole), then a marker with the whole value's length and
+        keyed hash."""
+        end = max((finding_end for _, finding_end, _ in findings), default=self._max_chars)
+        end = max(end, self._max_chars)
+        kept = self._masked(scanned[:end], findings) if findings else scanned[:end]
+        digest = self._pseudonyms.digest_text(original)
+        return f"{kept}<truncated:chars={len(original)}:hmac={digest}>"
 
     @staticmethod
     def _write_counts(

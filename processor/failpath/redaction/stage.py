@@ -1,15 +1,17 @@
 """The redaction stage: first after the receivers, so nothing unredacted is buffered, stored or forwarded."""
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
-from failpath.consumer import Batch, Consumer
+from failpath.consumer import Batch, Consumer, Refused
 from failpath.metrics import Metrics
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.detectors import BY_NAME, Detector, regex_detector
 from failpath.redaction.engine import HyperscanScanner, Re2Scanner, build_scanner
 from failpath.redaction.key_rules import KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
-from failpath.redaction.redactor import Redactor
+from failpath.redaction.redactor import RedactionResult, Redactor
 
 
 def active_detectors(config: RedactionConfig) -> list[Detector]:
@@ -42,6 +44,7 @@ def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
         rules,
         Pseudonymizer(key),
         config.max_value_chars,
+        config.max_scan_chars,
         config.summarize_html,
         config.span_counts,
         flag_blobs,
@@ -49,9 +52,19 @@ def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
     )
 
 
+# Requests bigger than this are redacted on a thread of their own (with a redactor of their own), so the
+# receivers' event loop keeps serving everyone else while a big one is scanned. One is redacted at a time
+# and one more may wait; past that, big requests are refused (503 / UNAVAILABLE: retry later).
+LARGE_REQUEST_BYTES = 1 << 20
+_LARGE_WAITING = 2
+
+
 class RedactionStage:
     def __init__(self, config: RedactionConfig, next_consumer: Consumer, metrics: Metrics) -> None:
         self._redactor = build_redactor(config)
+        self._large_redactor = build_redactor(config)
+        self._large_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redaction")
+        self._large_pending = 0
         self._next = next_consumer
         self._metrics = metrics
 
@@ -59,10 +72,13 @@ class RedactionStage:
         pass
 
     async def shutdown(self, deadline: float) -> None:
-        pass
+        self._large_thread.shutdown(wait=False)
 
     async def consume(self, batch: Batch) -> None:
-        result = self._redactor.redact(batch.request)
+        if batch.received_bytes > LARGE_REQUEST_BYTES:
+            result = await self._redact_large(batch)
+        else:
+            result = self._redactor.redact(batch.request)
         metrics = self._metrics
         metrics.redaction_scanned_bytes.inc(result.scanned_bytes)
         for rule, count in result.findings.items():
@@ -70,3 +86,15 @@ class RedactionStage:
         for action, count in result.actions.items():
             metrics.redaction_actions.labels(action).inc(count)
         await self._next.consume(batch)
+
+    async def _redact_large(self, batch: Batch) -> RedactionResult:
+        if self._large_pending >= _LARGE_WAITING:
+            raise Refused("overloaded", "busy redacting large requests; retry later")
+        self._large_pending += 1
+        try:
+            request = batch.request
+            return await asyncio.get_running_loop().run_in_executor(
+                self._large_thread, self._large_redactor.redact, request
+            )
+        finally:
+            self._large_pending -= 1
