@@ -30,3 +30,8 @@ def test_redaction_benchmark_runs() -> None:
 def test_sampling_benchmark_runs() -> None:
     output = _bench("sampling.py", "--traces", "30", "--repeats", "1", "--buffered", "2000")
     assert "µs/span" in output and "spans buffered" in output
+
+
+def test_large_values_benchmark_runs() -> None:
+    output = _bench("large_values.py", "--mib", "0.25", "--shapes", "base64,json")
+    assert "peak RSS +MB" in output and '"status": 200' in output
