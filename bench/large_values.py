@@ -145,6 +145,10 @@ class LoopWatch:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._tick())
 
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
 
 def _post(port: int, body: bytes) -> tuple[int, float]:
     started = time.perf_counter()
@@ -206,6 +210,7 @@ def running_failpath(size: int) -> None:
     done.set()
     for thread in threads:
         thread.join()
+    loop.call_soon_threadsafe(watch.stop)
     asyncio.run_coroutine_threadsafe(pipeline.shutdown(), loop).result(60)
     loop.call_soon_threadsafe(loop.stop)
     print(
