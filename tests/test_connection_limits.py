@@ -6,18 +6,17 @@ flow again. The process's own log stays short and never quotes what the clients 
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.http import request
 from tests.support.ports import free_port
+from tests.support.process import serve
 from tests.support.requests import build_request
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -45,21 +44,7 @@ def limited_failpath(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], di
         "sampling": {"enabled": False},
         "service": {"shutdown_timeout": "2s"},
     }
-    path = tmp_path / "failpath.yaml"
-    path.write_text(yaml.safe_dump(config))
-    process = subprocess.Popen(
-        [sys.executable, "-c", _LIMITED, "serve", "--config", str(path)], stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if request(f"http://127.0.0.1:{ports['admin']}/readyz", method="GET")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "failpath did not become ready"
-        time.sleep(0.05)
+    process = serve(config, tmp_path, ports["admin"], ("-c", _LIMITED))
     yield process, ports
     process.terminate()
     process.wait(20)

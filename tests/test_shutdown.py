@@ -12,6 +12,7 @@ import yaml
 
 from tests.support.http import request
 from tests.support.ports import free_port
+from tests.support.process import serve
 from tests.support.requests import build_request
 from tests.support.sink import OtlpSink
 
@@ -39,23 +40,7 @@ def _start(tmp_path: Path, backend_port: int, shutdown_timeout: str) -> tuple[su
         # Off: these tests are about the exporters' drain; tests/test_sampling_e2e.py covers the sampler's.
         "sampling": {"enabled": False},
     }
-    path = tmp_path / "failpath.yaml"
-    path.write_text(yaml.safe_dump(config))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "failpath", "serve", "--config", str(path)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if request(f"http://127.0.0.1:{admin_port}/readyz", method="GET")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "failpath did not become ready"
-        time.sleep(0.05)
+    process = serve(config, tmp_path, admin_port)
     return process, http_port, admin_port
 
 
