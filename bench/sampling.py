@@ -71,11 +71,13 @@ def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
     sizes = []
     started = time.perf_counter()
     for payload, trace in failing:
-        sizes.append(len(maker.encode(maker.make(ExportTraceServiceRequest.FromString(payload), trace))))
+        packet = maker.make(ExportTraceServiceRequest.FromString(payload), trace)
+        if packet is not None:
+            sizes.append(len(maker.encode(packet)))
     elapsed = time.perf_counter() - started
     print(
         f"packets: {len(failing)} failing runs, {elapsed / max(1, len(failing)) * 1e3:.2f} ms each to parse, "
-        f"normalise, bucket and encode; {statistics.median(sizes) / 1024:.1f} KiB median, "
+        f"normalise, diagnose and encode; {statistics.median(sizes) / 1024:.1f} KiB median, "
         f"{max(sizes) / 1024:.1f} KiB largest"
     )
 

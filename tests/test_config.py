@@ -8,6 +8,9 @@ import pytest
 
 import failpath
 from failpath.config import ConfigError, load_config, parse_config
+from failpath.diagnosis.config import default_buckets
+from failpath.signals.errors import ErrorSignals
+from failpath.signals.vocabulary import SignalsConfig
 from tests.support.small_disk import small_disk
 
 ROOT = Path(__file__).parent.parent
@@ -20,6 +23,14 @@ def test_default_config_is_valid_and_local_only() -> None:
     assert otlp.http.endpoint == "127.0.0.1:4318"
     assert config.admin.endpoint == "127.0.0.1:13133"
     assert config.exporters.store.enabled and not config.exporters.otlp
+
+
+def test_the_reference_config_spells_out_the_defaults() -> None:
+    """config/failpath.yaml lists the bucket rules and signals; they must be what failpath uses without it."""
+    config = load_config(ROOT / "config" / "failpath.yaml")
+    assert config.packets.buckets == default_buckets()
+    assert config.agents.signals == SignalsConfig()
+    assert config.sampling.errors == ErrorSignals()
 
 
 def test_every_example_config_is_valid() -> None:

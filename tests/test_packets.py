@@ -6,8 +6,6 @@ gets the right bucket and a schema-valid packet without the planted secrets; a h
 
 import asyncio
 import json
-import os
-import random
 import stat
 from collections import Counter
 from pathlib import Path
@@ -17,79 +15,15 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.agents.config import AgentsConfig
-from failpath.metrics import Metrics
-from failpath.packets.config import PacketsConfig
 from failpath.packets.reader import load_file
-from failpath.packets.stage import PacketStage
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import RedactionStage
 from failpath.sampling.config import SamplingConfig
 from failpath.sampling.stage import TailSamplingStage
 from tests.support.agent_dialects import BUCKETS, DIALECTS, EMAIL, SECRET, Step, build_run, healthy, scenario
-from tests.support.traces import FakeClock, Recorder, batch_of
+from tests.support.packet_chain import Chain, send_shuffled
 
 POLICIES = [{"name": "errors", "type": "error"}, {"name": "rest", "type": "probabilistic", "percentage": 100}]
-
-
-class Chain:
-    def __init__(self, data: Path, packets: dict[str, Any] | None = None) -> None:
-        os.environ.setdefault("FAILPATH_REDACTION_KEY", "test-key-" + "0" * 32)
-        self.data = data
-        self.clock = FakeClock()
-        self.recorder = Recorder()
-        self.metrics = Metrics()
-        self.packets = PacketStage(
-            PacketsConfig.model_validate(packets or {}),
-            AgentsConfig(),
-            SamplingConfig(),
-            data / "spans.db",
-            data / "replay",
-            self.recorder,
-            self.metrics,
-        )
-        self.sampling = TailSamplingStage(
-            SamplingConfig.model_validate({"policies": POLICIES}), self.packets, self.metrics, clock=self.clock
-        )
-        self.redaction = RedactionStage(RedactionConfig(), self.sampling, self.metrics)
-
-    async def start(self) -> None:
-        await self.packets.start()
-
-    async def send(self, spans: list[Any]) -> None:
-        await self.redaction.consume(batch_of(spans))
-
-    async def decide(self) -> None:
-        self.clock.now += 3
-        await self.sampling.tick()
-
-    async def stop(self) -> None:
-        deadline = asyncio.get_running_loop().time() + 10
-        await self.sampling.shutdown(deadline)
-        await self.packets.shutdown(deadline)
-
-    def packet_files(self) -> list[Path]:
-        return sorted((self.data / "replay").glob("*/*.json"))
-
-
-async def _send_shuffled(chain: Chain, spans: list[Any], seed: int) -> Any:
-    """Children in three requests in random order, the root last; returns a straggler (a cleanup span
-    that ends after the root) to send after the decision."""
-    rng = random.Random(seed)
-    root, children = spans[0], spans[1:]
-    rng.shuffle(children)
-    late = Span(
-        trace_id=root.trace_id,
-        span_id=rng.randbytes(8),
-        parent_span_id=root.span_id,
-        name="flush telemetry",
-        start_time_unix_nano=root.end_time_unix_nano,
-        end_time_unix_nano=root.end_time_unix_nano + 5_000_000,
-    )
-    for part in (children[0::3], children[1::3], children[2::3]):
-        if part:
-            await chain.send(part)
-    await chain.send([root])
-    return late
 
 
 def _run_case(tmp_path: Path, dialect: str, bucket: str) -> dict[str, Any]:
@@ -97,7 +31,7 @@ def _run_case(tmp_path: Path, dialect: str, bucket: str) -> dict[str, Any]:
         chain = Chain(tmp_path)
         await chain.start()
         spans = build_run(dialect, scenario(bucket))
-        late = await _send_shuffled(chain, spans, hash((dialect, bucket)))
+        late = await send_shuffled(chain, spans, hash((dialect, bucket)))
         await chain.decide()
         await chain.send([late])  # after the decision: forwarded, not a second packet
         await chain.stop()
@@ -193,7 +127,7 @@ def test_tool_packet_names_the_failing_tool_retries_and_references(tmp_path: Pat
     assert all(event["exit_code"] == 2 and not event["success"] for event in tools)
     assert tools[0]["argument_keys"] == []  # arguments were summarized by redaction: no keys to show
     assert packet["retrieval_refs"][0]["documents"][0] == {"id": "kb-0", "score": 0.9}
-    assert packet["selected_model"]["model"] == "gpt-4.1"
+    assert packet["selected_model"] == "gpt-4.1"
     assert packet["tokens"]["input"] == 1200
     assert packet["next_action"].startswith("Re-run tool pytest")
 
@@ -235,8 +169,8 @@ def test_huge_run_is_trimmed_to_the_cap(tmp_path: Path) -> None:
 
 def test_your_own_span_names_map_to_roles(tmp_path: Path) -> None:
     from failpath.agents.normalize import Normalizer
-    from failpath.packets.buckets import Classifier
-    from failpath.packets.config import default_buckets
+    from failpath.diagnosis.blame import Blame
+    from failpath.diagnosis.config import default_buckets
     from tests.support.traces import request_of
 
     agents = AgentsConfig.model_validate(
@@ -256,11 +190,12 @@ def test_your_own_span_names_map_to_roles(tmp_path: Path) -> None:
     call.start_time_unix_nano = fetch.end_time_unix_nano + 1
     call.end_time_unix_nano = call.start_time_unix_nano + 10
     call.status.code = Status.STATUS_CODE_ERROR
-    run = Normalizer(agents, SamplingConfig()).run(request_of([spans[0], fetch, call]))
+    sampling = SamplingConfig()
+    run = Normalizer(agents, sampling.errors, sampling.workflow_key).run(request_of([spans[0], fetch, call]))
     roles = {step.name: (step.role, step.tool) for step in run.steps}
     assert roles["fetch context"] == ("retriever", None)
     assert roles["mcp:github.create_issue"] == ("tool", "github.create_issue")
-    verdict = Classifier(default_buckets()).classify(run)
+    verdict = Blame(default_buckets(), agents.signals).diagnose(run)
     assert verdict.bucket == "retrieval_miss"  # the tool failed after the fetch found nothing
     assert any("returned 0 documents" in line for line in verdict.evidence)
 

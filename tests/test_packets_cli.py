@@ -68,7 +68,7 @@ def test_replay_by_trace_id_prefix_prints_what_broke_and_what_to_do(recorded: tu
         f"trace_id: {packet['trace_id']}",
         "workflow: invoke_agent support",
         "selected_model: gpt-x",
-        "replayed_steps: planner -> retriever -> model -> tool:search -> tool:deploy",
+        "replayed_steps: planner -> retriever -> model -> tool:search -> tool:deploy -> verifier",
         "failure_bucket: tool_execution",
         f"next_action: {packet['next_action']}",
     ]
@@ -136,7 +136,7 @@ def test_replay_to_an_otlp_backend_sends_a_linked_trace(
     assert root.links[0].trace_id.hex() == packet["trace_id"]
     assert root.links[0].span_id.hex() == packet["failing_span"]["span_id"]
     failed = [span for span in spans if span.status.code == 2]
-    assert [span.name for span in failed] == ["execute_tool deploy"]
+    assert [span.name for span in failed] == ["execute_tool deploy", "verify_answer"]  # the rejection too
     assert f"as trace {root.trace_id.hex()}" in result.stdout
 
 

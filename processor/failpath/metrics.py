@@ -174,4 +174,9 @@ class Metrics:
             ["stage", "cause"],
             registry=r,
         )
+        self.runs_recovered = Counter(
+            "failpath_runs_recovered",
+            "Traces kept for an error signal in which the diagnosis found every failure recovered (no packet)",
+            registry=r,
+        )
         self.packets_pruned = Counter("failpath_packets_pruned", "Packets deleted by the retention limits", registry=r)

@@ -67,7 +67,7 @@ class Pipeline:
             self._stages.insert(0, packets)
             head = packets
         if config.sampling.enabled:
-            sampling = TailSamplingStage(config.sampling, head, self.metrics)
+            sampling = TailSamplingStage(config.sampling, head, self.metrics, facts=config.agents.signals)
             self._stages.insert(0, sampling)
             head = sampling
         if config.redaction.enabled:

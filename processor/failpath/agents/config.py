@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from failpath.config_types import Strict
+from failpath.signals.vocabulary import SignalsConfig
 
 Role = Literal["run", "planner", "retriever", "tool", "model", "verifier", "router", "guardrail", "other"]
 
@@ -28,3 +29,6 @@ class AgentsConfig(Strict):
 
     span_names: list[NameRule] = Field(default_factory=list)
     attributes: list[AttributeRule] = Field(default_factory=list)
+    # The facts diagnosis reads (retry counts, route risk, plan steps, run outcome...): your attribute
+    # names for them, and thresholds. docs/diagnosis.md lists the facts and their default attributes.
+    signals: SignalsConfig = SignalsConfig()

@@ -1,16 +1,19 @@
 """Which step of an agent run a span is: run (the root), planner, retriever, tool, model, verifier, router,
 guardrail or other, read from every common dialect.
 
-Order: your mappings (config), then the dialects' own kind attributes (OTel GenAI `gen_ai.operation.name`,
-OpenInference `openinference.span.kind`, OpenLLMetry `traceloop.span.kind` / `llm.request.type`), then
-plain hand-instrumented names (`planner`, `retriever`, `tool:<name>`, `model`, `verifier`, ...), then
-telling attributes (`gen_ai.tool.name`, `verifier.passed`, a model name, retrieved documents).
+Order: your mappings (config), then failpath's vocabulary (`agent.step.kind`), then the dialects' own kind
+attributes (OTel GenAI `gen_ai.operation.name`, OpenInference `openinference.span.kind`, OpenLLMetry
+`traceloop.span.kind` / `llm.request.type`), then plain hand-instrumented names (`planner`, `retriever`,
+`tool:<name>`, `model`, `verifier`, ...), then telling attributes (`gen_ai.tool.name`, `verifier.passed`,
+a model name, retrieved documents, a vector-database query).
 """
 
 import re
 from collections.abc import Mapping
+from typing import cast, get_args
 
 from failpath.agents.config import AgentsConfig, Role
+from failpath.signals.vocabulary import FactReader
 
 GENAI_OPERATIONS: dict[str, Role] = {
     "chat": "model",
@@ -58,13 +61,17 @@ _ATTRIBUTE_HINTS: tuple[tuple[str, Role], ...] = (
     ("llm.model_name", "model"),
     ("retrieval.documents", "retriever"),
     ("gen_ai.retrieval.documents", "retriever"),
+    # OpenLLMetry's vector-database instrumentations (Chroma, Pinecone, Qdrant...).
+    ("db.vector.query.top_k", "retriever"),
 )
+_ROLES: frozenset[str] = frozenset(get_args(Role))
 
 
 class RoleReader:
-    def __init__(self, config: AgentsConfig) -> None:
+    def __init__(self, config: AgentsConfig, facts: FactReader) -> None:
         self._names = [(re.compile(rule.pattern), rule.role) for rule in config.span_names]
         self._attributes = config.attributes
+        self._facts = facts
 
     def role(self, name: str, attributes: Mapping[str, object], root: bool) -> tuple[Role, str | None]:
         """(role, tool name if the span name carries one)."""
@@ -78,6 +85,9 @@ class RoleReader:
             value = attributes.get(rule.attribute)
             if value is not None and (rule.equals is None or str(value) == rule.equals):
                 return rule.role, None
+        kind = self._facts.get("step.kind", attributes)
+        if isinstance(kind, str) and kind in _ROLES and kind != "run":
+            return cast(Role, kind), None
         # A dialect's agent/chain/workflow kind is a container: its name may still say it plans or routes,
         # but its attributes (the model it was configured with, say) do not make it a model call.
         container = False

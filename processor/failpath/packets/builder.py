@@ -20,10 +20,10 @@ from typing import Any
 
 from failpath.agents.normalize import Run, Step
 from failpath.consumer import DecidedTrace
-from failpath.packets.buckets import Verdict
+from failpath.diagnosis.blame import Diagnosis
 from failpath.store.packets import iso_time
 
-PACKET_VERSION = 1
+PACKET_VERSION = 2
 _SUMMARY_CHARS = 280
 _TASK_KEYS = (
     "task.summary",
@@ -64,10 +64,10 @@ class PacketBuilder:
         self._max_bytes = max_bytes
         self._text_chars = max_text_chars
 
-    def build(self, run: Run, verdict: Verdict, decided: DecidedTrace, next_action: str) -> dict[str, Any]:
+    def build(self, run: Run, verdict: Diagnosis, decided: DecidedTrace, next_action: str) -> dict[str, Any]:
         root = run.root
         failing = verdict.failing
-        end_of_branch = failing.end_ns if failing is not None and failing.role != "run" else None
+        end_of_branch = _end_of_branch(verdict)
         on_branch = [
             step
             for step in run.steps
@@ -90,10 +90,34 @@ class PacketBuilder:
             start_ns, end_ns = root.start_ns, root.end_ns
         models = [step for step in on_branch if step.role == "model"]
         selected = next((step for step in reversed(models) if step.response_model or step.request_model), None)
+        model = (selected.response_model or selected.request_model) if selected else None
+        routers = (_first(step, _ROUTE_KEYS) for step in on_branch if step.role == "router")
+        route = _first(root, _ROUTE_KEYS) or next((lane for lane in routers if lane), None)
         attempt = _first(root, _ATTEMPT_KEYS, run.resource)
-        packet: dict[str, Any] = {
+        # The design's fields first: what a person reads before anything else.
+        return {
             "packet_version": PACKET_VERSION,
             "trace_id": run.trace_id,
+            "workflow": run.workflow,
+            "selected_model": model,
+            "task_summary": _cut(_first(root, _TASK_KEYS)) or (root.name if root else None),
+            "retrieval_refs": [
+                {
+                    "span_id": step.span_id,
+                    "name": step.name,
+                    "count": step.document_count,
+                    "documents": [_document(doc) for doc in (step.facts.documents or [])],
+                }
+                for step in on_branch
+                if step.role == "retriever" and (step.facts.documents is not None or step.document_count is not None)
+            ],
+            "tool_events": [
+                _tool_event(step, verdict, self._text_chars)
+                for step in [*(s for s in on_branch if s.role == "tool"), *retries]
+            ],
+            "verifier": _verifier(on_branch),
+            "failure_bucket": verdict.bucket,
+            "next_action": next_action,
             "run": {
                 "run_id": _first(root, _RUN_ID_KEYS),
                 "workflow": run.workflow,
@@ -108,49 +132,30 @@ class PacketBuilder:
                 "trigger": decided.decision.trigger,
                 "error_signal": decided.decision.error,
             },
-            "selected_model": {
-                "model": (selected.response_model or selected.request_model) if selected else None,
+            "model_selection": {
+                "model": model,
                 "requested_model": selected.request_model if selected else None,
-                "provider": selected.provider if selected else None,
-                "route": _first(root, _ROUTE_KEYS)
-                or next(
-                    (_first(s, _ROUTE_KEYS) for s in on_branch if s.role == "router" and _first(s, _ROUTE_KEYS)), None
-                ),
+                "provider": selected.facts.provider if selected else None,
+                "route": route,
             },
             "tokens": {
-                "input": sum(step.input_tokens or 0 for step in models),
-                "output": sum(step.output_tokens or 0 for step in models),
+                "input": sum(step.facts.input_tokens or 0 for step in models),
+                "output": sum(step.facts.output_tokens or 0 for step in models),
                 "budget": _int_or_none(_first(root, _BUDGET_KEYS)),
             },
-            "task_summary": _cut(_first(root, _TASK_KEYS)) or (root.name if root else None),
-            "retrieval_refs": [
-                {
-                    "span_id": step.span_id,
-                    "name": step.name,
-                    "count": step.document_count,
-                    "documents": [_document(doc) for doc in (step.documents or [])],
-                }
-                for step in on_branch
-                if step.role == "retriever" and (step.documents is not None or step.document_count is not None)
-            ],
-            "tool_events": [
-                _tool_event(step, verdict, self._text_chars)
-                for step in [*(s for s in on_branch if s.role == "tool"), *retries]
-            ],
             "model_calls": [
                 {
                     "span_id": step.span_id,
                     "model": step.response_model or step.request_model,
-                    "input_tokens": step.input_tokens,
-                    "output_tokens": step.output_tokens,
-                    "finish_reasons": step.finish_reasons,
+                    "input_tokens": step.facts.input_tokens,
+                    "output_tokens": step.facts.output_tokens,
+                    "finish_reasons": step.facts.finish_reasons,
                     "duration_ms": round(step.duration_ms, 3),
                     "status": _step_status(step),
-                    "output_summary": _cut(step.result_summary, self._text_chars),
+                    "output_summary": _cut(step.facts.result_summary, self._text_chars),
                 }
                 for step in models
             ],
-            "verifier": _verifier(on_branch),
             "steps": [
                 {
                     "index": index,
@@ -168,19 +173,17 @@ class PacketBuilder:
             ],
             "steps_after_failure": later,
             "failing_span": _failing(verdict),
-            "failure_bucket": verdict.bucket,
             "bucket": {
                 "rule": verdict.rule.name if verdict.rule else None,
                 "description": verdict.rule.description if verdict.rule else "no bucket rule had evidence",
                 "first_check": verdict.rule.first_check if verdict.rule else None,
                 "avoid": verdict.rule.avoid if verdict.rule else None,
             },
+            "diagnosis": _diagnosis(verdict),
             "evidence": verdict.evidence,
-            "next_action": next_action,
             "related_attempts": [],
             "trimmed": [],
         }
-        return packet
 
     def fit(self, packet: dict[str, Any]) -> bytes:
         """The packet as JSON within the size cap, trimmed in the documented order if needed."""
@@ -210,17 +213,17 @@ def _document(doc: dict[str, object]) -> dict[str, object]:
     }
 
 
-def _tool_event(step: Step, verdict: Verdict, text_chars: int) -> dict[str, Any]:
+def _tool_event(step: Step, verdict: Diagnosis, text_chars: int) -> dict[str, Any]:
     return {
         "span_id": step.span_id,
         "tool": step.tool,
-        "argument_keys": step.argument_keys,
-        "success": step.tool_success if step.tool_success is not None else not step.error(),
-        "exit_code": step.exit_code,
-        "error_type": step.error_type,
+        "argument_keys": step.facts.argument_keys,
+        "success": step.facts.tool_success if step.facts.tool_success is not None else not step.error(),
+        "exit_code": step.facts.exit_code,
+        "error_type": step.facts.error_type,
         "duration_ms": round(step.duration_ms, 3),
-        "retry_count": step.retry_count,
-        "result_summary": _cut(step.result_summary, text_chars),
+        "retry_count": step.facts.retry_count,
+        "result_summary": _cut(step.facts.result_summary, text_chars),
         "on_failing_path": step.span_id in verdict.path,
     }
 
@@ -234,11 +237,11 @@ def _verifier(steps: list[Step]) -> dict[str, Any] | None:
         "span_id": last.span_id,
         "name": last.name,
         "passed": last.verifier_passed,
-        "reason": _cut(last.verifier_reason),
+        "reason": _cut(last.facts.verdict_reason),
     }
 
 
-def _failing(verdict: Verdict) -> dict[str, Any] | None:
+def _failing(verdict: Diagnosis) -> dict[str, Any] | None:
     step, cause = verdict.failing, verdict.errored
     if step is None:
         return None
@@ -250,6 +253,30 @@ def _failing(verdict: Verdict) -> dict[str, Any] | None:
         "error": (cause or step).error(),
         "errored_span_id": cause.span_id if cause else None,
         "status_message": (cause or step).status_message or None,
+    }
+
+
+def _end_of_branch(verdict: Diagnosis) -> int | None:
+    """Where the failing branch ends: where the failure showed (a rejection, a limit), or the blamed step's
+    end; None (the whole run) when the run itself is where it showed."""
+    showed = verdict.showed or verdict.cause
+    if showed is None or showed.step.role == "run" or verdict.failing is None:
+        return None
+    return int(max(showed.step.end_ns, verdict.failing.end_ns))
+
+
+def _diagnosis(verdict: Diagnosis) -> dict[str, Any]:
+    cause, runner = verdict.cause, verdict.runner_up
+    return {
+        "confidence": verdict.confidence,
+        "cause": {"finding": cause.name, "span_id": cause.step.span_id, "label": cause.step.label} if cause else None,
+        "runner_up": {"bucket": runner.bucket, "evidence": runner.evidence, "why_not": runner.why_not}
+        if runner
+        else None,
+        "findings": [
+            {"finding": f.name, "span_id": f.step.span_id, "recovered": f.recovered_by is not None}
+            for f in verdict.findings
+        ],
     }
 
 

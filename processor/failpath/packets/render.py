@@ -11,14 +11,16 @@ def replay_text(packet: dict[str, Any]) -> str:
     failing = packet["failing_span"]
     lines = [
         f"trace_id: {packet['trace_id']}",
-        f"workflow: {packet['run']['workflow']}",
-        f"selected_model: {packet['selected_model']['model'] or '(none)'}",
+        f"workflow: {packet['workflow']}",
+        f"selected_model: {packet['selected_model'] or '(none)'}",
         f"replayed_steps: {steps}",
         f"failure_bucket: {packet['failure_bucket']}",
         f"next_action: {packet['next_action']}",
     ]
     if failing:
         lines.append(f"failing_span: {failing['label']} {failing['name']!r} ({failing['span_id']}): {failing['error']}")
+    diagnosis = packet["diagnosis"]
+    lines.append(f"confidence: {diagnosis['confidence']:.2f}")
     bucket = packet["bucket"]
     if bucket["first_check"]:
         lines.append(f"first_check: {bucket['first_check']}")
@@ -26,6 +28,9 @@ def replay_text(packet: dict[str, Any]) -> str:
         lines.append(f"avoid: {bucket['avoid']}")
     lines.append("evidence:")
     lines.extend(f"  - {line}" for line in packet["evidence"])
+    runner = diagnosis["runner_up"]
+    if runner:
+        lines.append(f"why not {runner['bucket']}: {runner['why_not']}")
     for attempt in packet["related_attempts"]:
         lines.append(f"earlier attempt: {attempt['trace_id']} at {attempt['started_at']} ({attempt['failure_bucket']})")
     if packet["trimmed"]:

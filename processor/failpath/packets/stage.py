@@ -21,10 +21,10 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from failpath.agents.config import AgentsConfig
-from failpath.agents.normalize import Normalizer
+from failpath.agents.normalize import Normalizer, Run
 from failpath.consumer import Batch, Consumer, DecidedTrace
+from failpath.diagnosis.blame import Blame, Diagnosis
 from failpath.metrics import Metrics, label_value
-from failpath.packets.buckets import Classifier
 from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
 from failpath.sampling.config import SamplingConfig
@@ -50,32 +50,41 @@ class PacketMaker:
     """Spans of one trace -> the packet (a dict) and its JSON within the size cap."""
 
     def __init__(self, config: PacketsConfig, agents: AgentsConfig, sampling: SamplingConfig) -> None:
-        self._normalizer = Normalizer(agents, sampling)
-        self._classifier = Classifier(config.buckets)
+        self._normalizer = Normalizer(agents, sampling.errors, sampling.workflow_key)
+        self._blame = Blame(config.buckets, agents.signals)
         self._builder = PacketBuilder(config.max_bytes, config.max_text_chars)
+        self._policies = frozenset(config.policies)
 
-    def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> dict[str, Any]:
+    def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> dict[str, Any] | None:
+        """The packet, or None for a run the sampler kept for an error that was recovered (and no policy
+        asks for a packet anyway)."""
         run = self._normalizer.run(request)
-        verdict = self._classifier.classify(run)
-        failing = verdict.failing
-        models = [s.response_model or s.request_model for s in run.steps if s.response_model or s.request_model]
-        tools = [s.tool for s in run.steps if s.role == "tool" and s.tool and s.span_id in verdict.path]
-        names = _Missing(
-            step=failing.name if failing else "(none)",
-            label=failing.label if failing else "(none)",
-            tool=(tools[-1] if tools else None) or (failing.tool if failing else None) or "(unknown)",
-            model=models[-1] or "(unknown)" if models else "(unknown)",
-            retriever=next((s.name for s in run.steps if s.role == "retriever"), "(none)"),
-        )
-        next_action = (
-            verdict.rule.next_action.format_map(names)
-            if verdict.rule
-            else "Open the failing span and its parents; no bucket rule had evidence, consider adding one."
-        )
-        return self._builder.build(run, verdict, decided, next_action)
+        verdict = self._blame.diagnose(run)
+        if not verdict.failed and decided.decision.policy not in self._policies:
+            return None
+        return self._builder.build(run, verdict, decided, next_action(run, verdict))
 
     def encode(self, packet: dict[str, Any]) -> bytes:
         return self._builder.fit(packet)
+
+
+def next_action(run: Run, verdict: Diagnosis) -> str:
+    """The bucket rule's next action, naming the step, tool, model and retriever involved."""
+    if not verdict.failed:
+        return "Nothing failed for good (every failure was recovered); the run was kept by policy."
+    if verdict.rule is None:
+        return "Open the failing span and its parents; no bucket rule had evidence, consider adding one."
+    failing = verdict.failing
+    models = [s.response_model or s.request_model for s in run.steps if s.response_model or s.request_model]
+    tools = [s.tool for s in run.steps if s.role == "tool" and s.tool and s.span_id in verdict.path]
+    names = _Missing(
+        step=failing.name if failing else "(none)",
+        label=failing.label if failing else "(none)",
+        tool=(tools[-1] if tools else None) or (failing.tool if failing else None) or "(unknown)",
+        model=models[-1] or "(unknown)" if models else "(unknown)",
+        retriever=next((s.name for s in run.steps if s.role == "retriever"), "(none)"),
+    )
+    return verdict.rule.next_action.format_map(names)
 
 
 class PacketStage:
@@ -152,9 +161,12 @@ class PacketStage:
             log.exception("cannot build a replay packet", extra={"trace_id": decided.trace_id.hex()})
             self._metrics.packets_failed.labels("build", "error").inc()
             return
+        if packet is None:
+            self._metrics.runs_recovered.inc()
+            return
         if not self._write(packet):
             return
-        bucket, workflow = packet["failure_bucket"], label_value(packet["run"]["workflow"])
+        bucket, workflow = packet["failure_bucket"], label_value(packet["workflow"])
         if workflow not in self._workflows and len(self._workflows) >= _MAX_WORKFLOW_LABELS:
             workflow = "_other"
         self._workflows.add(workflow)

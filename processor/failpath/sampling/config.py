@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from failpath.config_types import ByteSize, Duration, Names, Strict
+from failpath.signals.errors import ErrorSignals
 
 Scalar = str | int | float | bool
 
@@ -156,27 +157,6 @@ class DecisionCache(Strict):
     kept_traces: int = Field(default=200_000, ge=1)
     # Dropped trace ids, as 64-bit fingerprints (16 bytes each).
     dropped_traces: int = Field(default=2_000_000, ge=2)
-
-
-class ErrorSignals(Strict):
-    """What makes a span an error span. Attribute lists name keys; empty lists switch a signal off."""
-
-    status: bool = True
-    # Span events by name.
-    exception_events: Names = ("exception", "gen_ai.client.operation.exception")
-    # Set to a non-empty value.
-    present_keys: Names = ("error.type",)
-    # An integer other than 0.
-    nonzero_keys: Names = ("process.exit.code",)
-    # Boolean false (or the string "false").
-    false_keys: Names = ("tool.success", "verifier.passed")
-    # Verdict events and the attributes on them holding the label.
-    verdict_events: Names = ("gen_ai.evaluation.result",)
-    verdict_event_labels: Names = ("gen_ai.evaluation.score.label",)
-    # OpenInference EVALUATOR spans and the attributes holding their label.
-    evaluator_labels: Names = ("metadata.label", "eval.label")
-    # Labels that mean the check failed (compared case-insensitively).
-    failing_labels: Names = ("fail", "failed", "failure", "incorrect", "false", "error")
 
 
 def _default_policies() -> list[Policy]:

@@ -9,41 +9,26 @@ from those few values.
 from collections.abc import Sequence
 from typing import Any
 
-from failpath.agents.workflow import workflow_name
 from failpath.otlp.values import Value, python_value
 from failpath.sampling.conditions import Leaf
-from failpath.sampling.config import ErrorSignals
-
-_STATUS_ERROR = 2
-_EVALUATOR_KIND = "openinference.span.kind"
-_PRESENT, _NONZERO, _FALSE = "present", "nonzero", "false"
+from failpath.signals.errors import ErrorReader
+from failpath.signals.workflow import workflow_name
 
 
 class SpanInspector:
     def __init__(
-        self, leaves: list[Leaf], errors: ErrorSignals, workflow_key: Sequence[str], root_keys: Sequence[str]
+        self, leaves: list[Leaf], errors: ErrorReader, workflow_key: Sequence[str], root_keys: Sequence[str]
     ) -> None:
         """root_keys: more attributes read from root spans (sampling keys)."""
         self._errors = errors
-        self._failing = {label.lower() for label in errors.failing_labels}
         self._workflow_key = workflow_key
         self._name_leaves = [leaf for leaf in leaves if leaf.attribute is None]
         self._by_key: dict[str, list[Leaf]] = {}
         for leaf in leaves:
             if leaf.attribute is not None:
                 self._by_key.setdefault(leaf.attribute, []).append(leaf)
-        self._roles: dict[str, str] = {}
-        for role, keys in (
-            (_FALSE, errors.false_keys),
-            (_NONZERO, errors.nonzero_keys),
-            (_PRESENT, errors.present_keys),
-        ):
-            self._roles.update(dict.fromkeys(keys, role))
-        error_keys = [*self._roles]
-        if errors.evaluator_labels:
-            error_keys += [_EVALUATOR_KIND, *errors.evaluator_labels]
-        self._watched = frozenset([*self._by_key, *error_keys, *workflow_key, *root_keys])
-        self._event_names = frozenset([*errors.exception_events, *errors.verdict_events])
+        self._watched = frozenset([*self._by_key, *self._errors.watched_keys, *workflow_key, *root_keys])
+        self._event_names = self._errors.event_names
 
     def resource(self, attributes: Any) -> tuple[int, dict[str, Value]]:
         """Leaf bits a resource's attributes set for every span under it (root spans re-test them), and its
@@ -56,13 +41,15 @@ class SpanInspector:
     ) -> tuple[int, str | None, dict[str, Value]]:
         """(leaf bits, error reason or None, the span's watched attribute values)."""
         found = self._watched_values(span.attributes)
+        errors = self._errors
         error: str | None = None
-        if self._errors.status and span.status.code == _STATUS_ERROR:
+        if errors.status_failed(span.status.code):
             error = "status"
         elif found:
-            error = self._attribute_error(found)
+            error = next(iter(errors.attribute_reasons(found)), None)
         if error is None and self._event_names and span.events:
-            error = self._event_error(span.events)
+            events = ((event.name, _pairs(event.attributes)) for event in span.events)
+            error = next((reason for reason, _ in errors.event_reasons(events)), None)
         bits = 0
         if found or self._name_leaves:
             values = {**resource_values, **found} if found and resource_values else found or resource_values
@@ -95,37 +82,6 @@ class SpanInspector:
                     bits |= leaf.bit
         return bits
 
-    def _attribute_error(self, found: dict[str, Value]) -> str | None:
-        roles = self._roles
-        for key, value in found.items():
-            role = roles.get(key)
-            if role is None:
-                continue
-            if role is _FALSE:
-                if value is False or (isinstance(value, str) and value.lower() == "false"):
-                    return key
-            elif role is _NONZERO:
-                if isinstance(value, int) and not isinstance(value, bool) and value != 0:
-                    return key
-            elif value != "":
-                return key
-        if found.get(_EVALUATOR_KIND) == "EVALUATOR":
-            for key in self._errors.evaluator_labels:
-                if self._failed_label(found.get(key)):
-                    return "verdict"
-        return None
 
-    def _event_error(self, events: Any) -> str | None:
-        errors = self._errors
-        for event in events:
-            name = event.name
-            if name in errors.exception_events:
-                return "exception"
-            if name in errors.verdict_events:
-                for kv in event.attributes:
-                    if kv.key in errors.verdict_event_labels and self._failed_label(python_value(kv.value)):
-                        return "verdict"
-        return None
-
-    def _failed_label(self, value: Value | None) -> bool:
-        return isinstance(value, str) and value.lower() in self._failing
+def _pairs(attributes: Any) -> Any:
+    return ((kv.key, python_value(kv.value)) for kv in attributes)

@@ -39,6 +39,8 @@ from failpath.sampling.trace_buffer import (
     resource_frame,
     scope_frame,
 )
+from failpath.signals.errors import ErrorReader
+from failpath.signals.vocabulary import SignalsConfig
 
 log = logging.getLogger("failpath.sampling")
 
@@ -71,6 +73,7 @@ class TailSamplingStage:
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
         tick: float = 0.1,
+        facts: SignalsConfig | None = None,
     ) -> None:
         self._config = config
         self._next = next_consumer
@@ -80,7 +83,10 @@ class TailSamplingStage:
         conditions = CompiledConditions()
         self._engine = PolicyEngine(config, conditions)
         root_keys = [key for p in config.policies if isinstance(p, DynamicPolicy) for key in p.key_attributes]
-        self._inspector = SpanInspector(conditions.leaves, config.errors, config.workflow_key, root_keys)
+        # facts (`agents.signals`): where a run's outcome and feedback are read, which make it an error run too.
+        self._inspector = SpanInspector(
+            conditions.leaves, ErrorReader(config.errors, facts), config.workflow_key, root_keys
+        )
         self._buffer = TraceBuffer()
         self._cache = DecisionCache(config.decision_cache.kept_traces, config.decision_cache.dropped_traces)
         self._output = KeptOutput(config.span_attributes)

@@ -120,9 +120,9 @@ class PacketStore:
             (
                 packet["trace_id"],
                 packet["run"]["run_id"],
-                packet["run"]["workflow"],
+                packet["workflow"],
                 packet["failure_bucket"],
-                packet["selected_model"]["model"],
+                packet["selected_model"],
                 started_ns,
                 packet["duration_ms"],
                 time.time_ns(),

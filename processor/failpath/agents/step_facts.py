@@ -1,0 +1,315 @@
+"""What one step says about itself, read from its attributes and events in every dialect: its tool, model
+and tokens, retrieved documents and their scores, verdict, exit code, HTTP status, timeout, retry, plan,
+route, the run's outcome, feedback and limits. Absent facts stay None: diagnosis never guesses a value.
+"""
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from failpath.agents.config import Role
+from failpath.otlp.values import python_value
+from failpath.signals.errors import ErrorReader
+from failpath.signals.vocabulary import (
+    FEEDBACK_EVALUATION,
+    TIMEOUT,
+    FactReader,
+    feedback_negative,
+    limit_of,
+    outcome_failed,
+)
+
+_INDEXED_DOCUMENT = re.compile(r"^retrieval\.documents\.(\d+)\.document\.(id|score)$")
+_PASSING_LABELS = frozenset({"pass", "passed", "correct", "true", "ok", "success", "approved", "allow", "allowed"})
+
+
+def attributes_of(items: Iterable[Any]) -> dict[str, object]:
+    return {kv.key: python_value(kv.value) for kv in items}
+
+
+def _first(attributes: Mapping[str, object], *keys: str) -> object:
+    for key in keys:
+        value = attributes.get(key)
+        if value not in (None, "", ()):
+            return value
+    return None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def _flag(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _names(value: object) -> list[str] | None:
+    """A list of names: a list attribute, a JSON list, or comma-separated text."""
+    if isinstance(value, tuple | list):
+        return [str(item) for item in value]
+    if isinstance(value, str):
+        if value.startswith("["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return None
+            return [str(item) for item in parsed] if isinstance(parsed, list) else None
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return None
+
+
+@dataclass
+class StepFacts:
+    tool: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    provider: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    max_tokens: int | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    # Retrieved documents as {"id", "score"} (never contents); None when the span does not say.
+    documents: list[dict[str, object]] | None = None
+    document_count: int | None = None
+    verdict_passed: bool | None = None
+    verdict_score: float | None = None
+    verdict_reason: str | None = None
+    exit_code: int | None = None
+    tool_success: bool | None = None
+    http_status: int | None = None
+    timed_out: bool = False
+    error_type: str | None = None
+    # Every error text the span carries (exception types and messages, status message), for limit patterns.
+    error_texts: list[str] = field(default_factory=list)
+    retry_count: int | None = None
+    plan_revision: int | None = None
+    plan_steps: list[str] | None = None
+    route_lane: str | None = None
+    route_model: str | None = None
+    route_risk: str | None = None
+    escalation_required: bool | None = None
+    escalated: bool | None = None
+    # Run-level facts (read on any step, usually the root): outcome, feedback, allowed steps, budget, limit.
+    outcome_failed: bool | None = None
+    feedback_negative: bool | None = None
+    allowed_steps: list[str] | None = None
+    token_budget: int | None = None
+    limit: str | None = None
+    argument_keys: list[str] = field(default_factory=list)
+    # A tool's result or a model's output as redaction left it: the content where the config keeps it,
+    # else its summary (<summary:chars=N:hmac=...>).
+    result_summary: str | None = None
+
+    @property
+    def scores(self) -> list[float]:
+        return [score for doc in self.documents or () if (score := _number(doc.get("score"))) is not None]
+
+    @classmethod
+    def read(
+        cls,
+        facts: FactReader,
+        name: str,
+        role: Role,
+        named_tool: str | None,
+        a: Mapping[str, object],
+        events: list[tuple[str, dict[str, object]]],
+        status_message: str,
+        errors: ErrorReader,
+    ) -> "StepFacts":
+        step = cls()
+        step.tool = _text(_first(a, "gen_ai.tool.name", "tool.name")) or named_tool
+        if step.tool is None and role == "tool":
+            step.tool = _text(a.get("traceloop.entity.name")) or name.removeprefix("execute_tool").strip() or None
+        step.request_model = _text(_first(a, "gen_ai.request.model", "llm.request.model", "llm.model_name"))
+        step.response_model = _text(_first(a, "gen_ai.response.model", "llm.response.model"))
+        step.provider = _text(_first(a, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"))
+        step.input_tokens = _int(
+            _first(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+        )
+        step.output_tokens = _int(
+            _first(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
+        )
+        step.max_tokens = _int(facts.get("model.max_tokens", a))
+        reasons = _first(
+            a,
+            "gen_ai.response.finish_reasons",
+            "llm.response.finish_reason",
+            "gen_ai.response.finish_reason",
+            "llm.finish_reason",
+        )
+        step.finish_reasons = (
+            [str(r) for r in reasons] if isinstance(reasons, tuple) else ([str(reasons)] if reasons else [])
+        )
+        step.documents, step.document_count = _documents(facts, a, events, role)
+        step.verdict_passed, step.verdict_reason, step.verdict_score = _verdict(facts, a, events, role, errors)
+        step.exit_code = _int(_first(a, "process.exit.code", "tool.exit_code"))
+        step.tool_success = _flag(facts.get("tool.success", a))
+        step.http_status = _int(facts.get("http.status", a))
+        step.error_type = _text(_first(a, "error.type"))
+        exception_types = [_text(attrs.get("exception.type")) for event, attrs in events if event == "exception"]
+        if step.error_type is None:
+            step.error_type = next((kind for kind in exception_types if kind), None)
+        step.error_texts = [
+            text
+            for text in (
+                step.error_type,
+                *exception_types,
+                *(_text(attrs.get("exception.message")) for event, attrs in events if event == "exception"),
+                status_message,
+            )
+            if text
+        ]
+        step.timed_out = _flag(facts.get("tool.timed_out", a)) is True or any(
+            TIMEOUT.search(t) for t in step.error_texts
+        )
+        step.retry_count = _int(facts.get("step.retry_count", a))
+        step.plan_revision = _int(facts.get("plan.revision", a))
+        step.plan_steps = _names(facts.get("plan.steps", a))
+        step.route_lane = _text(facts.get("route.lane", a))
+        step.route_model = _text(facts.get("route.model", a))
+        step.route_risk = _text(facts.get("route.risk", a))
+        step.escalation_required = _flag(facts.get("route.escalation_required", a))
+        step.escalated = _flag(facts.get("route.escalated", a))
+        step.outcome_failed = outcome_failed(facts.get("run.outcome", a))
+        step.feedback_negative = _feedback(facts, a, events)
+        step.allowed_steps = _names(facts.get("task.allowed_steps", a))
+        step.token_budget = _int(facts.get("task.token_budget", a))
+        limit = facts.get("run.limit", a)
+        step.limit = str(limit) if limit is not None else next(filter(None, map(limit_of, step.error_texts)), None)
+        if role == "tool":
+            step.argument_keys = _argument_keys(
+                _first(a, "gen_ai.tool.call.arguments", "tool.arguments", "input.value")
+            )
+            step.result_summary = _text(_first(a, "gen_ai.tool.call.result", "tool.result", "output.value"))
+        return step
+
+
+def _documents(
+    facts: FactReader, a: Mapping[str, object], events: list[tuple[str, dict[str, object]]], role: Role
+) -> tuple[list[dict[str, object]] | None, int | None]:
+    """Document ids and scores, from GenAI (`gen_ai.retrieval.documents`: JSON or a list), OpenInference
+    (`retrieval.documents.N.document.id/score`), OpenLLMetry (`db.query.result` events) or plain
+    (`retrieval.documents` ids + `retrieval.scores`)."""
+    documents: list[dict[str, object]] | None = None
+    raw = a.get("gen_ai.retrieval.documents")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = None
+    if isinstance(raw, list | tuple):
+        documents = [
+            {"id": _text(item.get("id")), "score": item.get("score")} if isinstance(item, dict) else {"id": str(item)}
+            for item in raw
+        ]
+    indexed: dict[int, dict[str, object]] = {}
+    for key, value in a.items():
+        match = _INDEXED_DOCUMENT.match(key)
+        if match:
+            indexed.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    if indexed:
+        documents = [{"id": _text(doc.get("id")), "score": doc.get("score")} for _, doc in sorted(indexed.items())]
+    results = [attrs for event, attrs in events if event == "db.query.result"]
+    if documents is None and results:
+        documents = [
+            {"id": _text(attrs.get("db.query.result.id")), "score": attrs.get("db.query.result.score")}
+            for attrs in results
+        ]
+    plain_ids = a.get("retrieval.documents")
+    if documents is None and isinstance(plain_ids, tuple):
+        scores = facts.get("retrieval.scores", a)
+        score_list = scores if isinstance(scores, tuple) else ()
+        documents = [
+            {"id": str(doc), "score": score_list[index] if index < len(score_list) else None}
+            for index, doc in enumerate(plain_ids)
+        ]
+    count = _int(facts.get("retrieval.count", a))
+    if count is None and documents is not None:
+        count = len(documents)
+    if count is None and role == "retriever" and _says_nothing_was_found(a):
+        count, documents = 0, []
+    return documents, count
+
+
+def _says_nothing_was_found(a: Mapping[str, object]) -> bool:
+    """A retrieval that reports its documents only when there are some: an OpenInference RETRIEVER span
+    (LlamaIndex records nothing for zero nodes) or a vector-database query (its results are events)."""
+    return a.get("openinference.span.kind") == "RETRIEVER" or "db.vector.query.top_k" in a
+
+
+def _verdict(
+    facts: FactReader,
+    a: Mapping[str, object],
+    events: list[tuple[str, dict[str, object]]],
+    role: Role,
+    errors: ErrorReader,
+) -> tuple[bool | None, str | None, float | None]:
+    passed = _flag(facts.get("verdict.passed", a))
+    reason = _text(facts.get("verdict.reason", a))
+    score = _number(facts.get("verdict.score", a))
+    labels: list[object] = []
+    if role in ("verifier", "guardrail"):
+        labels += [a.get(key) for key in errors.signals.evaluator_labels]
+    for name, attributes in events:
+        if name in errors.signals.verdict_events and attributes.get("gen_ai.evaluation.name") != FEEDBACK_EVALUATION:
+            labels += [attributes.get(key) for key in errors.signals.verdict_event_labels]
+            reason = reason or _text(attributes.get("gen_ai.evaluation.explanation"))
+            score = score if score is not None else _number(attributes.get("gen_ai.evaluation.score.value"))
+    for label in labels:
+        if passed is None and isinstance(label, str):
+            if errors.failed_label(label):
+                passed = False
+            elif label.lower() in _PASSING_LABELS:
+                passed = True
+    return passed, reason, score
+
+
+def _feedback(facts: FactReader, a: Mapping[str, object], events: list[tuple[str, dict[str, object]]]) -> bool | None:
+    """Whether a user's feedback on the run was negative: the vocabulary's attribute, or a GenAI evaluation
+    event named user_feedback."""
+    value = facts.get("run.feedback", a)
+    for name, attributes in events:
+        if name == "gen_ai.evaluation.result" and attributes.get("gen_ai.evaluation.name") == FEEDBACK_EVALUATION:
+            value = attributes.get("gen_ai.evaluation.score.label", attributes.get("gen_ai.evaluation.score.value"))
+    return feedback_negative(value)
+
+
+def _argument_keys(raw: object) -> list[str]:
+    """Top-level keys of JSON tool arguments (when content is kept; a redaction summary has none)."""
+    if isinstance(raw, str) and raw.startswith("{"):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return []
+        if isinstance(parsed, dict):
+            return sorted(str(key) for key in parsed)[:20]
+    return []

@@ -1,0 +1,1 @@
+"""Diagnosis: what went wrong in a failed run, where, and which failure bucket it belongs to."""
