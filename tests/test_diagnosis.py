@@ -4,12 +4,19 @@ packets split across requests in shuffled order with a straggler after the decis
 matrix and the accuracy per bucket and per dialect."""
 
 import asyncio
+import json
+import os
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from failpath.otlp.values import key_value
 from failpath.packets.reader import load_file
 from tests.support.diagnosis_corpus import BUCKETS, DIALECTS, corpus
 from tests.support.packet_chain import Chain, send_shuffled
+from tests.support.traces import START
 
 
 def _diagnose_all(data: Path) -> tuple[dict[str, str | None], Chain]:
@@ -68,3 +75,93 @@ def test_labelled_corpus_is_diagnosed_right(tmp_path: Path) -> None:
     assert confusion[("(no packet)", "(no packet)")] == sum(1 for run in runs if run.bucket is None)
     recovered_healthy = sum(1 for run in runs if run.bucket is None and run.recovered)
     assert chain.metrics.registry.get_sample_value("failpath_runs_recovered_total") == recovered_healthy
+
+
+def _span(trace: bytes, index: int, name: str, parent: bytes | None = None, /, **attributes: object) -> Span:
+    span = Span(trace_id=trace, span_id=bytes([index]) * 8, name=name, parent_span_id=parent or b"")
+    span.start_time_unix_nano = START + index * 1_000_000
+    span.end_time_unix_nano = START + (index + 1) * 1_000_000 if parent else START + 100_000_000
+    span.attributes.extend(key_value(key, value) for key, value in attributes.items())
+    return span
+
+
+def _packets(data: Path, runs: list[list[Span]], **config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The packet of each run (by trace id) after the chain with these config sections."""
+
+    async def main() -> Chain:
+        chain = Chain(data, **config)
+        await chain.start()
+        for spans in runs:
+            await chain.send(spans)
+        await chain.decide()
+        await chain.stop()
+        return chain
+
+    chain = asyncio.run(main())
+    return {packet["trace_id"]: packet for packet in map(load_file, chain.packet_files())}
+
+
+def test_sampling_errors_decide_for_sampler_and_diagnosis_alike(tmp_path: Path) -> None:
+    """One place says what an error is: a signal added to sampling.errors makes the sampler keep the trace
+    as an error trace and the diagnosis blame the step that carries it; a signal switched off does neither."""
+    marked = os.urandom(16)
+    run_marked = [
+        _span(marked, 0, "support_agent", workflow="refunds"),
+        _span(marked, 1, "planner", marked_root := bytes([0]) * 8),
+        _span(marked, 2, "tool:charge_card", marked_root, **{"acme.failed": "gateway timeout"}),
+    ]
+    status_only = os.urandom(16)
+    run_status = [_span(status_only, 0, "support_agent"), _span(status_only, 3, "tool:charge_card", bytes([0]) * 8)]
+    run_status[1].status.code = Status.STATUS_CODE_ERROR
+
+    default = _packets(tmp_path / "default", [run_marked, run_status])
+    assert marked.hex() not in default  # acme.failed means nothing by default
+    assert default[status_only.hex()]["failure_bucket"] == "tool_execution"
+
+    configured = _packets(
+        tmp_path / "configured",
+        [run_marked, run_status],
+        sampling={"errors": {"present_keys": ["error.type", "acme.failed"], "status": False}},
+    )
+    packet = configured[marked.hex()]
+    assert packet["decision"]["error_signal"] == "acme.failed"  # the sampler's reason
+    assert packet["failure_bucket"] == "tool_execution"
+    assert any("acme.failed=gateway timeout" in line for line in packet["evidence"])  # the diagnosis's
+    assert status_only.hex() not in configured  # status switched off: an ERROR status is no longer an error
+
+
+def test_your_attribute_names_give_the_same_diagnosis(tmp_path: Path) -> None:
+    """An application with its own names for the facts (one inside a JSON attribute) gets the diagnosis
+    failpath's vocabulary gets, after a few lines of agents.signals."""
+    approved, routed = os.urandom(16), os.urandom(16)
+    root = bytes([0]) * 8
+    run_approved = [  # a check passed; the run's outcome, in the app's own JSON, says it failed
+        _span(approved, 0, "refund flow", **{"acme.result": json.dumps({"status": "failed", "code": 7})}),
+        _span(approved, 1, "decide", root, **{"acme.kind": "planner"}),
+        _span(approved, 2, "pay", root, **{"acme.kind": "tool", "tool.name": "issue_refund"}),
+        _span(approved, 3, "review", root, **{"acme.kind": "verifier", "acme.approved": True}),
+    ]
+    route = {"lane": "small", "escalation": {"required": True, "taken": False}}
+    run_routed = [  # a high-risk task that was never escalated, and the answer is rejected
+        _span(routed, 0, "refund flow"),
+        _span(routed, 1, "pick lane", root, **{"acme.kind": "router", "acme.route": json.dumps(route)}),
+        _span(routed, 2, "answer", root, **{"acme.kind": "model", "gen_ai.request.model": "small-model"}),
+        _span(routed, 3, "review", root, **{"acme.kind": "verifier", "acme.approved": False}),
+    ]
+    signals = {
+        "facts": {
+            "step.kind": ["acme.kind"],
+            "verdict.passed": ["acme.approved"],
+            "run.outcome": [{"attribute": "acme.result", "json_key": "status"}],
+            "route.escalation_required": [{"attribute": "acme.route", "json_key": "escalation.required"}],
+            "route.escalated": [{"attribute": "acme.route", "json_key": "escalation.taken"}],
+            "route.lane": [{"attribute": "acme.route", "json_key": "lane"}],
+        }
+    }
+    mapped = _packets(tmp_path / "mapped", [run_approved, run_routed], agents={"signals": signals})
+    assert mapped[approved.hex()]["failure_bucket"] == "verifier_false_positive"
+    assert mapped[approved.hex()]["decision"]["error_signal"] == "run.outcome"
+    assert mapped[routed.hex()]["failure_bucket"] == "routing_mistake"
+    assert any("did not escalate" in line for line in mapped[routed.hex()]["evidence"])
+    # Without the mapping, nothing in either run says it failed: no packets at all.
+    assert _packets(tmp_path / "unmapped", [run_approved, run_routed]) == {}

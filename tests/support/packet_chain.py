@@ -23,23 +23,33 @@ POLICIES = [{"name": "errors", "type": "error"}, {"name": "rest", "type": "proba
 
 
 class Chain:
-    def __init__(self, data: Path, packets: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        packets: dict[str, Any] | None = None,
+        sampling: dict[str, Any] | None = None,
+        agents: dict[str, Any] | None = None,
+    ) -> None:
+        """packets, sampling, agents: config sections, as in the YAML; each goes to every stage that reads
+        it, as the pipeline hands them out."""
         os.environ.setdefault("FAILPATH_REDACTION_KEY", "test-key-" + "0" * 32)
         self.data = data
         self.clock = FakeClock()
         self.recorder = Recorder()
         self.metrics = Metrics()
+        sampling_config = SamplingConfig.model_validate({"policies": POLICIES, **(sampling or {})})
+        agents_config = AgentsConfig.model_validate(agents or {})
         self.packets = PacketStage(
             PacketsConfig.model_validate(packets or {}),
-            AgentsConfig(),
-            SamplingConfig(),
+            agents_config,
+            sampling_config,
             data / "spans.db",
             data / "replay",
             self.recorder,
             self.metrics,
         )
         self.sampling = TailSamplingStage(
-            SamplingConfig.model_validate({"policies": POLICIES}), self.packets, self.metrics, clock=self.clock
+            sampling_config, self.packets, self.metrics, clock=self.clock, facts=agents_config.signals
         )
         self.redaction = RedactionStage(RedactionConfig(), self.sampling, self.metrics)
 

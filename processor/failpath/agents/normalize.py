@@ -146,9 +146,11 @@ class Normalizer:
         for key in self._errors.attribute_reasons(attributes):
             if key in ("run.outcome", "run.feedback"):
                 continue  # the run's own outcome and feedback are findings of their own, not a span failing
-            if key == "verdict":
+            if key in ("verdict", "verdict.passed"):
                 reason = step.facts.verdict_reason
                 yield f"verifier failed{': ' + reason if reason else ''}"
+            elif key == "tool.success":
+                yield "the tool reported it failed"
             elif key in self._errors.signals.false_keys:
                 yield f"{key}=false"
             elif key in self._errors.signals.nonzero_keys:

@@ -21,7 +21,7 @@ from failpath.signals.vocabulary import (
     outcome_failed,
 )
 
-_INDEXED_DOCUMENT = re.compile(r"^retrieval\.documents\.(\d+)\.document\.(id|score)$")
+_INDEXED_DOCUMENT = re.compile(r"^retrieval\.documents\.(\d+)\.document\.(\w+)$")
 _PASSING_LABELS = frozenset({"pass", "passed", "correct", "true", "ok", "success", "approved", "allow", "allowed"})
 
 
@@ -235,9 +235,13 @@ def _documents(
     for key, value in a.items():
         match = _INDEXED_DOCUMENT.match(key)
         if match:
+            # Any field makes a document (LangChain records content and metadata, no id or score).
             indexed.setdefault(int(match.group(1)), {})[match.group(2)] = value
     if indexed:
-        documents = [{"id": _text(doc.get("id")), "score": doc.get("score")} for _, doc in sorted(indexed.items())]
+        documents = [
+            {"id": _text(doc.get("id")) or _metadata_id(doc.get("metadata")), "score": doc.get("score")}
+            for _, doc in sorted(indexed.items())
+        ]
     results = [attrs for event, attrs in events if event == "db.query.result"]
     if documents is None and results:
         documents = [
@@ -258,6 +262,18 @@ def _documents(
     if count is None and role == "retriever" and _says_nothing_was_found(a):
         count, documents = 0, []
     return documents, count
+
+
+def _metadata_id(metadata: object) -> str | None:
+    """A document's id from its JSON metadata (LangChain documents keep it there), if it has one."""
+    if not isinstance(metadata, str) or not metadata.startswith("{"):
+        return None
+    try:
+        parsed = json.loads(metadata)
+    except ValueError:
+        return None
+    found = parsed.get("id") or parsed.get("source") if isinstance(parsed, dict) else None
+    return None if found is None else str(found)
 
 
 def _says_nothing_was_found(a: Mapping[str, object]) -> bool:

@@ -41,6 +41,10 @@ class ErrorSignals(Strict):
     evaluator_labels: Names = ("metadata.label", "eval.label")
     # Labels that mean the check failed (compared case-insensitively).
     failing_labels: Names = ("fail", "failed", "failure", "incorrect", "false", "error")
+    # A run whose outcome says it failed, or that a user gave negative feedback, is an error run too (the
+    # facts run.outcome and run.feedback: agent.run.outcome, agent.feedback, or your agents.signals names).
+    run_outcome: bool = True
+    user_feedback: bool = True
 
 
 class ErrorReader:
@@ -48,7 +52,12 @@ class ErrorReader:
         """facts: where the run's outcome and a user's feedback are read from (`agents.signals`): a run that
         failed that way is an error run too, though no span has an error status."""
         self.signals = signals
-        self._facts = FactReader(facts or SignalsConfig())
+        config = facts or SignalsConfig()
+        self._facts = FactReader(config)
+        # Your own names for a failed tool call or a failing check count like false_keys do (the default
+        # names are false_keys' to switch on or off).
+        self._mapped = FactReader(config, defaults=False)
+        self._mapped_false = [fact for fact in ("tool.success", "verdict.passed") if fact in config.facts]
         self._failing = frozenset(label.lower() for label in signals.failing_labels)
         self._false = frozenset(signals.false_keys)
         self._nonzero = frozenset(signals.nonzero_keys)
@@ -57,7 +66,11 @@ class ErrorReader:
         self._verdict_events = frozenset(signals.verdict_events)
         self._verdict_labels = frozenset(signals.verdict_event_labels)
         keys = [*self._false, *self._nonzero, *self._present]
-        keys += [*self._facts.attributes("run.outcome"), *self._facts.attributes("run.feedback")]
+        keys += [attribute for fact in self._mapped_false for attribute in self._mapped.attributes(fact)]
+        if signals.run_outcome:
+            keys += self._facts.attributes("run.outcome")
+        if signals.user_feedback:
+            keys += self._facts.attributes("run.feedback")
         if signals.evaluator_labels:
             keys += [EVALUATOR_KIND, *signals.evaluator_labels]
         # The attributes a reader needs to see (the sampler collects only these).
@@ -81,9 +94,13 @@ class ErrorReader:
                     yield key
             elif key in self._present and value not in ("", None):
                 yield key
-        if outcome_failed(self._facts.get("run.outcome", values)):
+        for fact in self._mapped_false:
+            value = self._mapped.get(fact, values)
+            if value is False or (isinstance(value, str) and value.lower() == "false"):
+                yield fact
+        if self.signals.run_outcome and outcome_failed(self._facts.get("run.outcome", values)):
             yield "run.outcome"
-        if feedback_negative(self._facts.get("run.feedback", values)):
+        if self.signals.user_feedback and feedback_negative(self._facts.get("run.feedback", values)):
             yield "run.feedback"
         evaluator = values.get(EVALUATOR_KIND) == "EVALUATOR"
         if evaluator and any(self.failed_label(values.get(key)) for key in self.signals.evaluator_labels):
@@ -98,7 +115,7 @@ class ErrorReader:
                 values = dict(attributes)
                 labels = [values.get(key) for key in self._verdict_labels]
                 if values.get("gen_ai.evaluation.name") == FEEDBACK_EVALUATION:
-                    if any(feedback_negative(label) for label in labels):
+                    if self.signals.user_feedback and any(feedback_negative(label) for label in labels):
                         yield "feedback", values
                 elif any(self.failed_label(label) for label in labels):
                     yield "verdict", values

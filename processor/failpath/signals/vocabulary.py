@@ -131,10 +131,12 @@ class SignalsConfig(Strict):
 
 
 class FactReader:
-    """Reads facts from a span's attributes: your sources first, then the defaults."""
+    """Reads facts from a span's attributes: your sources first, then the defaults (unless defaults=False)."""
 
-    def __init__(self, config: SignalsConfig) -> None:
-        self._sources = {fact: (*config.facts.get(fact, ()), *DEFAULT_SOURCES.get(fact, ())) for fact in FACTS}
+    def __init__(self, config: SignalsConfig, defaults: bool = True) -> None:
+        self._sources = {
+            fact: (*config.facts.get(fact, ()), *(DEFAULT_SOURCES.get(fact, ()) if defaults else ())) for fact in FACTS
+        }
 
     def attributes(self, fact: str) -> frozenset[str]:
         """The attribute keys a fact may be read from."""
