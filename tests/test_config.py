@@ -66,6 +66,29 @@ def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
         ("sampling: {buffer: {max_traces: '50000'}}", "sampling.buffer.max_traces", "valid integer"),
         ("receivers: {otlp: {http: {max_connections: 0}}}", "receivers.otlp.http.max_connections", "positive"),
         ("service: {shutdown_timeout: 0}", "service.shutdown_timeout", "greater than 0"),
+        # Diagnosis mappings and rules are checked like everything else.
+        (
+            "agents: {signals: {facts: {route.riskk: [acme.risk]}}}",
+            "agents.signals.facts",
+            "unknown fact(s) route.riskk",
+        ),
+        (
+            "agents: {signals: {facts: {run.outcome: [{attribute: acme.result}]}}}",
+            "agents.signals.facts.run.outcome",
+            "json_key",
+        ),
+        (
+            "packets: {buckets: [{name: x, description: d, first_check: c, avoid: a, next_action: n,"
+            " match: [{finding: [tool_broke]}]}]}",
+            "packets.buckets.0.match.0.finding.0",
+            "'retrieval_failed'",
+        ),
+        (
+            "packets: {buckets: [{name: x, description: d, first_check: c, avoid: a, next_action: n,"
+            " match: [{finding: [tool_failed], error: '(unclosed'}]}]}",
+            "packets.buckets.0.match.0.error",
+            "invalid regex",
+        ),
     ],
 )
 def test_bad_values_say_where_and_why(text: str, where: str, reason: str) -> None:

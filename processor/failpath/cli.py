@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import signal
 import sqlite3
 import sys
@@ -14,6 +15,9 @@ from pathlib import Path
 from failpath import __version__
 from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
 from failpath.config_types import parse_duration
+from failpath.diagnosis.offline import OfflineDiagnosis
+from failpath.diagnosis.report import verdict_text
+from failpath.diagnosis.trace_files import TraceFileError, read_traces
 from failpath.listen import ListenError
 from failpath.logs import configure
 from failpath.packets import reemit
@@ -22,8 +26,10 @@ from failpath.packets.render import buckets_text, list_text, replay_text
 from failpath.pipeline import Pipeline
 from failpath.store.packets import PacketStore
 from failpath.store.private_files import writable_dir_problem
+from failpath.store.spans import TraceNotFound, read_trace
 
 log = logging.getLogger("failpath")
+_TRACE_PREFIX = re.compile(r"^[0-9a-fA-F]{8,32}$")
 
 
 async def _serve(config: Config) -> None:
@@ -191,6 +197,32 @@ def cmd_buckets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """A file of traces, or a kept trace by id prefix, diagnosed as the service would."""
+    config = _load(args.config) if args.config != DEFAULT_CONFIG or DEFAULT_CONFIG.exists() else Config()
+    if config is None:
+        return 2
+    source = Path(args.source)
+    try:
+        if source.exists():
+            traces = read_traces(source)
+        elif _TRACE_PREFIX.match(args.source):
+            traces = [read_trace(config.data_path(config.exporters.store.path), args.source)]
+        else:
+            print(f"failpath: {args.source}: no such file, and not a trace id (8 to 32 hex digits)", file=sys.stderr)
+            return 2
+    except (TraceFileError, TraceNotFound) as error:
+        print(f"failpath: {error}", file=sys.stderr)
+        return 2
+    diagnosis = OfflineDiagnosis(config)
+    verdicts = [diagnosis.diagnose(trace) for trace in traces]
+    if args.json:
+        print(json.dumps(verdicts, indent=2))
+    else:
+        print("\n\n".join(verdict_text(verdict) for verdict in verdicts))
+    return 0
+
+
 def _duration(text: str) -> str:
     parse_duration(text)  # raises ValueError, which argparse reports as an invalid value
     return text
@@ -235,6 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("packet", help="a packet file, or a trace id (or 8+ leading hex digits of one)")
     show.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
     show.set_defaults(run=cmd_packets_show)
+
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="where a run broke and why, from an OTLP file or a stored trace, without the service",
+        description="Diagnose traces as failpath would: redacted, read with your agents.signals, blamed with "
+        "your bucket rules. Example: failpath diagnose spans.jsonl --config my.yaml",
+    )
+    diagnose.add_argument("source", help="an OTLP/JSON, JSON-lines or protobuf file, or a stored trace id prefix")
+    diagnose.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    diagnose.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"the config to diagnose with (default {DEFAULT_CONFIG})"
+    )
+    diagnose.set_defaults(run=cmd_diagnose)
 
     buckets = commands.add_parser("buckets", help="failures per bucket, top workflows and latest runs")
     buckets.add_argument("--since", type=_duration, default="24h", help="how far back (default 24h)")

@@ -73,6 +73,15 @@ class Step:
         return self.facts.verdict_passed
 
 
+_BRIEF_CHARS = 200
+
+
+def brief(message: str) -> str:
+    """An error message as evidence: its first line, without the traceback some frameworks append."""
+    first = message.split("Traceback (most recent call last)", 1)[0].strip().split("\n", 1)[0].strip()
+    return first if len(first) <= _BRIEF_CHARS else first[: _BRIEF_CHARS - 1] + "…"
+
+
 @dataclass
 class Run:
     trace_id: str
@@ -142,7 +151,8 @@ class Normalizer:
         self, step: Step, attributes: dict[str, object], events: list[tuple[str, dict[str, object]]]
     ) -> Iterable[str]:
         if step.status_error:
-            yield f"status ERROR{': ' + step.status_message if step.status_message else ''}"
+            message = brief(step.status_message)
+            yield f"status ERROR{': ' + message if message else ''}"
         for key in self._errors.attribute_reasons(attributes):
             if key in ("run.outcome", "run.feedback"):
                 continue  # the run's own outcome and feedback are findings of their own, not a span failing

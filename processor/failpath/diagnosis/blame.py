@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from failpath.agents.normalize import Run, Step
 from failpath.diagnosis.config import BucketRule, Match
-from failpath.diagnosis.findings import Finding, FindingReader, describe
+from failpath.diagnosis.findings import Finding, FindingReader, describe, same_step
 from failpath.signals.vocabulary import SignalsConfig
 
 UNKNOWN = "unknown"
@@ -102,7 +102,9 @@ class Blame:
         diagnosis.cause = cause
         diagnosis.findings = findings
         diagnosis.evidence = [cause.evidence]
-        showed = next((f for f in failures if f is not cause and f.at_ns >= cause.at_ns), None)
+        # How the failure showed further on: not another attempt of the same step.
+        later = [f for f in failures if f.at_ns >= cause.at_ns and not same_step(f.step, cause.step)]
+        showed = next(iter(later), None)
         diagnosis.showed = showed
         if showed is not None:
             diagnosis.evidence.append(f"then: {showed.evidence}")

@@ -98,15 +98,20 @@ class FindingReader:
             earlier = blamed.get(owner.span_id)
             if earlier is None or step.end_ns < earlier[1].end_ns:
                 blamed[owner.span_id] = (owner, step)
+        attempts: dict[str, list[Step]] = {}
+        for step in run.steps:
+            if step.role == "tool" and step.tool:
+                attempts.setdefault(step.tool, []).append(step)
         for owner, errored in blamed.values():
+            tried = attempts.get(owner.tool or "", []) if owner.role == "tool" else []
+            every = f"; all {len(tried)} attempts failed" if len(tried) > 1 and all(t.errors for t in tried) else ""
             limit = owner.facts.limit or errored.facts.limit
             name = _LIMIT_FINDINGS.get(limit or "", "") if owner.role == "model" else ""
             name = name or _STEP_FAILURE[owner.role]
             where = f" (in {errored.name!r})" if errored is not owner else ""
             when = _seconds(run, owner.start_ns)
-            finding = Finding(
-                name, owner, owner.start_ns, f"{describe(owner)}{where} failed at {when}: {errored.error()}", errored
-            )
+            evidence = f"{describe(owner)}{where} failed at {when}: {errored.error()}{every}"
+            finding = Finding(name, owner, owner.start_ns, evidence, errored)
             finding.recovered_by = _recovery(run, owner, errored)
             yield finding
 
@@ -275,9 +280,8 @@ def _recovery(run: Run, step: Step, errored: Step) -> Step | None:
     return None
 
 
-def failure_after(findings: list[Finding], at_ns: int) -> list[Finding]:
-    """Unrecovered findings at or after a time that show the run failing there."""
-    return [f for f in findings if f.at_ns >= at_ns and f.recovered_by is None and (f.symptom or f.name in _FAILURES)]
-
-
-_FAILURES = frozenset(_STEP_FAILURE.values()) | {"context_limit", "token_limit"}
+def same_step(one: Step, other: Step) -> bool:
+    """The same step of the run: one span, or attempts of one tool."""
+    if one.role == "tool" and other.role == "tool" and one.tool:
+        return one.tool == other.tool
+    return one.span_id == other.span_id

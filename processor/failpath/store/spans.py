@@ -9,6 +9,7 @@ the span's bytes keep them exact.
 import hashlib
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -144,3 +145,43 @@ class SpanStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+class TraceNotFound(LookupError):
+    """No trace, or more than one, for a trace id prefix; the message says which."""
+
+
+def read_trace(path: Path, prefix: str) -> ExportTraceServiceRequest:
+    """The stored spans of the one trace whose id starts with prefix (hex), as a request (resources and
+    scopes as they were stored). Opens the store read-only."""
+    if not path.exists():
+        raise TraceNotFound(f"no span store at {path}")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        like = prefix.lower() + "%"
+        ids = db.execute(
+            "SELECT DISTINCT lower(hex(trace_id)) FROM spans WHERE lower(hex(trace_id)) LIKE ? LIMIT 6", (like,)
+        ).fetchall()
+        if not ids:
+            raise TraceNotFound(f"no stored trace has an id starting with {prefix.lower()}")
+        if len(ids) > 1:
+            listed = ", ".join(row[0] for row in ids[:5])
+            raise TraceNotFound(f"{prefix}: ambiguous, several stored traces match ({listed}); give more digits")
+        rows = db.execute(
+            "SELECT r.body, c.body, s.body FROM spans s JOIN resources r ON r.id = s.resource_id "
+            "JOIN scopes c ON c.id = s.scope_id WHERE s.trace_id = ? ORDER BY s.resource_id, s.scope_id, s.start_ns",
+            (bytes.fromhex(ids[0][0]),),
+        ).fetchall()
+    finally:
+        db.close()
+    request = ExportTraceServiceRequest()
+    groups: dict[tuple[bytes, bytes], Any] = {}
+    for resource, scope, body in rows:
+        group = groups.get((resource, scope))
+        if group is None:
+            resource_spans = request.resource_spans.add()
+            resource_spans.resource.ParseFromString(resource)
+            group = groups[(resource, scope)] = resource_spans.scope_spans.add()
+            group.scope.ParseFromString(scope)
+        group.spans.add().ParseFromString(body)
+    return request
