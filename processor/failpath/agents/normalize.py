@@ -99,7 +99,7 @@ class Normalizer:
         """errors and workflow_key are the sampler's (`sampling.errors`, `sampling.workflow_key`): what the
         sampler kept a trace for is what the diagnosis reads as failed."""
         self._facts = FactReader(config.signals)
-        self._roles = RoleReader(config, self._facts)
+        self._roles = RoleReader(config)
         self._errors = ErrorReader(errors, config.signals)
         self._workflow_key = workflow_key
 
@@ -128,7 +128,8 @@ class Normalizer:
     def _step(self, span: Any) -> Step:
         attributes = attributes_of(span.attributes)
         events = [(event.name, attributes_of(event.attributes)) for event in span.events]
-        role, named_tool = self._roles.role(span.name, attributes, not span.parent_span_id)
+        facts = self._facts.read(attributes)
+        role, named_tool = self._roles.role(span.name, attributes, facts, not span.parent_span_id)
         step = Step(
             span_id=span.span_id.hex(),
             parent_id=span.parent_span_id.hex() or None,
@@ -142,7 +143,7 @@ class Normalizer:
             status_message=span.status.message,
         )
         step.facts = StepFacts.read(
-            self._facts, span.name, role, named_tool, attributes, events, span.status.message, self._errors
+            facts, span.name, role, named_tool, attributes, events, span.status.message, self._errors
         )
         step.errors = list(self._reasons(step, attributes, events))
         return step

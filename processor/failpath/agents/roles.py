@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import cast, get_args
 
 from failpath.agents.config import AgentsConfig, Role
-from failpath.signals.vocabulary import FactReader
 
 GENAI_OPERATIONS: dict[str, Role] = {
     "chat": "model",
@@ -68,13 +67,14 @@ _ROLES: frozenset[str] = frozenset(get_args(Role))
 
 
 class RoleReader:
-    def __init__(self, config: AgentsConfig, facts: FactReader) -> None:
+    def __init__(self, config: AgentsConfig) -> None:
         self._names = [(re.compile(rule.pattern), rule.role) for rule in config.span_names]
         self._attributes = config.attributes
-        self._facts = facts
 
-    def role(self, name: str, attributes: Mapping[str, object], root: bool) -> tuple[Role, str | None]:
-        """(role, tool name if the span name carries one)."""
+    def role(
+        self, name: str, attributes: Mapping[str, object], facts: Mapping[str, object], root: bool
+    ) -> tuple[Role, str | None]:
+        """(role, tool name if the span name carries one); facts are the vocabulary's facts of the span."""
         if root:
             return "run", None
         for pattern, role in self._names:
@@ -85,7 +85,7 @@ class RoleReader:
             value = attributes.get(rule.attribute)
             if value is not None and (rule.equals is None or str(value) == rule.equals):
                 return rule.role, None
-        kind = self._facts.get("step.kind", attributes)
+        kind = facts.get("step.kind")
         if isinstance(kind, str) and kind in _ROLES and kind != "run":
             return cast(Role, kind), None
         # A dialect's agent/chain/workflow kind is a container: its name may still say it plans or routes,

@@ -15,7 +15,6 @@ from failpath.signals.errors import ErrorReader
 from failpath.signals.vocabulary import (
     FEEDBACK_EVALUATION,
     TIMEOUT,
-    FactReader,
     feedback_negative,
     limit_of,
     outcome_failed,
@@ -136,7 +135,7 @@ class StepFacts:
     @classmethod
     def read(
         cls,
-        facts: FactReader,
+        facts: Mapping[str, object],
         name: str,
         role: Role,
         named_tool: str | None,
@@ -158,7 +157,7 @@ class StepFacts:
         step.output_tokens = _int(
             _first(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
         )
-        step.max_tokens = _int(facts.get("model.max_tokens", a))
+        step.max_tokens = _int(facts.get("model.max_tokens"))
         reasons = _first(
             a,
             "gen_ai.response.finish_reasons",
@@ -169,11 +168,12 @@ class StepFacts:
         step.finish_reasons = (
             [str(r) for r in reasons] if isinstance(reasons, tuple) else ([str(reasons)] if reasons else [])
         )
-        step.documents, step.document_count = _documents(facts, a, events, role)
+        if role == "retriever":  # documents on any other span are never read, and scanning for them costs
+            step.documents, step.document_count = _documents(facts, a, events)
         step.verdict_passed, step.verdict_reason, step.verdict_score = _verdict(facts, a, events, role, errors)
         step.exit_code = _int(_first(a, "process.exit.code", "tool.exit_code"))
-        step.tool_success = _flag(facts.get("tool.success", a))
-        step.http_status = _int(facts.get("http.status", a))
+        step.tool_success = _flag(facts.get("tool.success"))
+        step.http_status = _int(facts.get("http.status"))
         step.error_type = _text(_first(a, "error.type"))
         exception_types = [_text(attrs.get("exception.type")) for event, attrs in events if event == "exception"]
         if step.error_type is None:
@@ -188,22 +188,20 @@ class StepFacts:
             )
             if text
         ]
-        step.timed_out = _flag(facts.get("tool.timed_out", a)) is True or any(
-            TIMEOUT.search(t) for t in step.error_texts
-        )
-        step.retry_count = _int(facts.get("step.retry_count", a))
-        step.plan_revision = _int(facts.get("plan.revision", a))
-        step.plan_steps = _names(facts.get("plan.steps", a))
-        step.route_lane = _text(facts.get("route.lane", a))
-        step.route_model = _text(facts.get("route.model", a))
-        step.route_risk = _text(facts.get("route.risk", a))
-        step.escalation_required = _flag(facts.get("route.escalation_required", a))
-        step.escalated = _flag(facts.get("route.escalated", a))
-        step.outcome_failed = outcome_failed(facts.get("run.outcome", a))
+        step.timed_out = _flag(facts.get("tool.timed_out")) is True or any(TIMEOUT.search(t) for t in step.error_texts)
+        step.retry_count = _int(facts.get("step.retry_count"))
+        step.plan_revision = _int(facts.get("plan.revision"))
+        step.plan_steps = _names(facts.get("plan.steps"))
+        step.route_lane = _text(facts.get("route.lane"))
+        step.route_model = _text(facts.get("route.model"))
+        step.route_risk = _text(facts.get("route.risk"))
+        step.escalation_required = _flag(facts.get("route.escalation_required"))
+        step.escalated = _flag(facts.get("route.escalated"))
+        step.outcome_failed = outcome_failed(facts.get("run.outcome"))
         step.feedback_negative = _feedback(facts, a, events)
-        step.allowed_steps = _names(facts.get("task.allowed_steps", a))
-        step.token_budget = _int(facts.get("task.token_budget", a))
-        limit = facts.get("run.limit", a)
+        step.allowed_steps = _names(facts.get("task.allowed_steps"))
+        step.token_budget = _int(facts.get("task.token_budget"))
+        limit = facts.get("run.limit")
         step.limit = str(limit) if limit is not None else next(filter(None, map(limit_of, step.error_texts)), None)
         if role == "tool":
             step.argument_keys = _argument_keys(
@@ -214,7 +212,7 @@ class StepFacts:
 
 
 def _documents(
-    facts: FactReader, a: Mapping[str, object], events: list[tuple[str, dict[str, object]]], role: Role
+    facts: Mapping[str, object], a: Mapping[str, object], events: list[tuple[str, dict[str, object]]]
 ) -> tuple[list[dict[str, object]] | None, int | None]:
     """Document ids and scores, from GenAI (`gen_ai.retrieval.documents`: JSON or a list), OpenInference
     (`retrieval.documents.N.document.id/score`), OpenLLMetry (`db.query.result` events) or plain
@@ -233,7 +231,7 @@ def _documents(
         ]
     indexed: dict[int, dict[str, object]] = {}
     for key, value in a.items():
-        match = _INDEXED_DOCUMENT.match(key)
+        match = _INDEXED_DOCUMENT.match(key) if key.startswith("retrieval.documents.") else None
         if match:
             # Any field makes a document (LangChain records content and metadata, no id or score).
             indexed.setdefault(int(match.group(1)), {})[match.group(2)] = value
@@ -250,16 +248,16 @@ def _documents(
         ]
     plain_ids = a.get("retrieval.documents")
     if documents is None and isinstance(plain_ids, tuple):
-        scores = facts.get("retrieval.scores", a)
+        scores = facts.get("retrieval.scores")
         score_list = scores if isinstance(scores, tuple) else ()
         documents = [
             {"id": str(doc), "score": score_list[index] if index < len(score_list) else None}
             for index, doc in enumerate(plain_ids)
         ]
-    count = _int(facts.get("retrieval.count", a))
+    count = _int(facts.get("retrieval.count"))
     if count is None and documents is not None:
         count = len(documents)
-    if count is None and role == "retriever" and _says_nothing_was_found(a):
+    if count is None and _says_nothing_was_found(a):
         count, documents = 0, []
     return documents, count
 
@@ -283,15 +281,15 @@ def _says_nothing_was_found(a: Mapping[str, object]) -> bool:
 
 
 def _verdict(
-    facts: FactReader,
+    facts: Mapping[str, object],
     a: Mapping[str, object],
     events: list[tuple[str, dict[str, object]]],
     role: Role,
     errors: ErrorReader,
 ) -> tuple[bool | None, str | None, float | None]:
-    passed = _flag(facts.get("verdict.passed", a))
-    reason = _text(facts.get("verdict.reason", a))
-    score = _number(facts.get("verdict.score", a))
+    passed = _flag(facts.get("verdict.passed"))
+    reason = _text(facts.get("verdict.reason"))
+    score = _number(facts.get("verdict.score"))
     labels: list[object] = []
     if role in ("verifier", "guardrail"):
         labels += [a.get(key) for key in errors.signals.evaluator_labels]
@@ -309,10 +307,12 @@ def _verdict(
     return passed, reason, score
 
 
-def _feedback(facts: FactReader, a: Mapping[str, object], events: list[tuple[str, dict[str, object]]]) -> bool | None:
+def _feedback(
+    facts: Mapping[str, object], a: Mapping[str, object], events: list[tuple[str, dict[str, object]]]
+) -> bool | None:
     """Whether a user's feedback on the run was negative: the vocabulary's attribute, or a GenAI evaluation
     event named user_feedback."""
-    value = facts.get("run.feedback", a)
+    value = facts.get("run.feedback")
     for name, attributes in events:
         if name == "gen_ai.evaluation.result" and attributes.get("gen_ai.evaluation.name") == FEEDBACK_EVALUATION:
             value = attributes.get("gen_ai.evaluation.score.label", attributes.get("gen_ai.evaluation.score.value"))

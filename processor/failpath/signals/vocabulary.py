@@ -137,10 +137,27 @@ class FactReader:
         self._sources = {
             fact: (*config.facts.get(fact, ()), *(DEFAULT_SOURCES.get(fact, ()) if defaults else ())) for fact in FACTS
         }
+        # Which facts each attribute key may give, so a span meets the whole vocabulary in one set lookup.
+        self._facts_by_key: dict[str, list[str]] = {}
+        for fact, sources in self._sources.items():
+            for source in sources:
+                facts = self._facts_by_key.setdefault(source if isinstance(source, str) else source.attribute, [])
+                if fact not in facts:
+                    facts.append(fact)
+        self._keys = frozenset(self._facts_by_key)
 
     def attributes(self, fact: str) -> frozenset[str]:
         """The attribute keys a fact may be read from."""
         return frozenset(source if isinstance(source, str) else source.attribute for source in self._sources[fact])
+
+    def read(self, attributes: Mapping[str, object]) -> dict[str, object]:
+        """Every fact the attributes give, by name (a fact they do not give is absent)."""
+        found: dict[str, object] = {}
+        for key in self._keys.intersection(attributes):
+            for fact in self._facts_by_key[key]:
+                if fact not in found:
+                    found[fact] = self.get(fact, attributes)
+        return {fact: value for fact, value in found.items() if value is not None}
 
     def get(self, fact: str, attributes: Mapping[str, object]) -> object:
         for source in self._sources[fact]:
