@@ -193,8 +193,8 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port:
     return process
 
 
-def run_once(scenario: str, data: Path, duration: float, concurrency: int) -> Result:
-    wait_quiet()
+def run_once(scenario: str, data: Path, duration: float, concurrency: int, settle: float) -> Result:
+    wait_quiet(patience=settle)
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{scenario}-"))
     sink_port, middle_port, admin_port = free_port(), free_port(), free_port()
     report = workdir / "sink.json"
@@ -302,6 +302,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--traces", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=128, help="spans per request")
+    parser.add_argument(
+        "--settle", type=float, default=30.0, help="at most this many seconds to wait for a quiet machine per run"
+    )
     parser.add_argument("--rotel", action="store_true", help="also measure Rotel (pip install rotel==0.0.1a15)")
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
@@ -327,7 +330,7 @@ def main() -> None:
     results: dict[str, list[Result]] = {name: [] for name in scenarios}
     for repeat in range(args.repeats):
         for name in scenarios:  # interleaved, so drift in machine load hits every scenario alike
-            result = run_once(name, data, duration, args.concurrency)
+            result = run_once(name, data, duration, args.concurrency, args.settle)
             results[name].append(result)
             print(
                 f"  run {repeat + 1} {name:11} {result.spans_per_s:9.0f} spans/s  "

@@ -49,6 +49,11 @@ def test_a_recorded_trace_file_is_diagnosed(tmp_path: Path) -> None:
     assert (verdict["failure_bucket"], verdict["cause"]["finding"]) == ("retrieval_miss", "retrieval_empty")
     assert verdict["confidence"] > 0.5 and verdict["evidence"]
     assert all("Traceback" not in line for line in verdict["evidence"])
+    # A repr()'d exception (LangGraph's GraphRecursionError) is quoted up to its first escaped newline.
+    [verdict] = _verdicts(str(FIXTURES / "langgraph" / "recursion_limit.json"))
+    shown = verdict["evidence"][1]
+    assert shown.startswith("then: the run ('LangGraph') stopped at its recursion limit: status ERROR: GraphRecursion")
+    assert "troubleshooting" not in shown and "\\n" not in shown
 
 
 def test_every_file_format_gives_the_same_verdict(tmp_path: Path) -> None:

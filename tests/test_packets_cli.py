@@ -15,6 +15,7 @@ from failpath.packets.reader import load_file
 from failpath.recorded import RecordingExhausted, load
 from tests.support.agent_run import emit_runs, sdk_exporter
 from tests.support.harness import RunningFailpath
+from tests.support.http import request
 from tests.support.ports import free_port
 from tests.support.sink import OtlpSink
 
@@ -32,15 +33,13 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """A config file, and the packet failpath wrote for one failing SDK run."""
-    tmp = tmp_path_factory.mktemp("packets")
-    config_path = tmp / "failpath.yaml"
-    config_path.write_text(
+def _config_file(folder: Path) -> Path:
+    """A failpath config keeping its data under folder, on ports of its own."""
+    path = folder / "failpath.yaml"
+    path.write_text(
         yaml.safe_dump(
             {
-                "data_dir": str(tmp / "data"),
+                "data_dir": str(folder / "data"),
                 "receivers": {"otlp": {"grpc": {"endpoint": "127.0.0.1:0"}, "http": {"endpoint": "127.0.0.1:0"}}},
                 "admin": {"enabled": False},
                 "sampling": SAMPLING,
@@ -48,6 +47,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
             }
         )
     )
+    return path
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A config file, and the packet failpath wrote for one failing SDK run."""
+    tmp = tmp_path_factory.mktemp("packets")
+    config_path = _config_file(tmp)
     with RunningFailpath(load_config(config_path)) as failpath:
         emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=1, fail_tool=True)
         emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=1, fail_tool=False)
@@ -168,3 +175,25 @@ def test_recorded_outputs_api_and_the_documented_example(tmp_path: Path, recorde
     assert f"replaying {packet['trace_id']} (tool_execution)" in result.stdout
     assert "agent decided: retry later" in result.stdout
     assert "as recorded, no more calls" in result.stdout
+
+
+def test_replay_of_a_run_blamed_on_a_step_that_did_not_error(tmp_path: Path) -> None:
+    """The documented empty-retrieval example, posted as OTLP/JSON: the packet blames the retriever (no
+    error of its own) and the replay says so plainly, with the runner-up it rejected."""
+    config_path = _config_file(tmp_path)
+    body = (ROOT / "docs" / "examples" / "retrieval_empty.json").read_bytes()
+    with RunningFailpath(load_config(config_path)) as failpath:
+        status, _, _ = request(failpath.http_url, body, {"Content-Type": "application/json"})
+        assert status == 200
+        deadline = time.monotonic() + 15
+        while not failpath.metric("failpath_packets_written_total", bucket="retrieval_miss"):
+            assert time.monotonic() < deadline, "no packet was written"
+            time.sleep(0.05)
+    [path] = (tmp_path / "data" / "replay").glob("*/*.json")
+    result = _cli("replay", str(path), "--config", str(config_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "failure_bucket: retrieval_miss" in lines
+    assert "failing_span: retriever 'retrieval kb-search' (1a1e000000000003)" in lines
+    assert "  - retriever 'retrieval kb-search' returned 0 documents" in lines
+    assert any(line.startswith("why not planner_drift: that is how the failure showed") for line in lines)

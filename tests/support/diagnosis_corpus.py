@@ -349,11 +349,12 @@ def _retriever(dialect: str, step: S, events: Events) -> tuple[str, Attributes]:
                 ("db.query.result", {"db.query.result.id": document["id"], "db.query.result.score": document["score"]})
             )
         return "chroma.query", {"db.system": "chroma", "db.operation": "query", "db.vector.query.top_k": 5}
-    a = {"retrieval.documents": [d["id"] for d in documents], "retrieval.scores": [d["score"] for d in documents]}
-    if dialect == "vocabulary":
-        a["retrieval.documents.count"] = count
-        return "kb lookup", a
-    return "retriever", a
+    if dialect == "vocabulary":  # the vocabulary's own names only: a count and scores, no document ids
+        return "kb lookup", {"agent.retrieval.count": count, "agent.retrieval.scores": list(scores)}
+    return "retriever", {
+        "retrieval.documents": [d["id"] for d in documents],
+        "retrieval.scores": [d["score"] for d in documents],
+    }
 
 
 def _tool(dialect: str, step: S) -> tuple[str, Attributes]:

@@ -77,8 +77,10 @@ _BRIEF_CHARS = 200
 
 
 def brief(message: str) -> str:
-    """An error message as evidence: its first line, without the traceback some frameworks append."""
-    first = message.split("Traceback (most recent call last)", 1)[0].strip().split("\n", 1)[0].strip()
+    """An error message as evidence: its first line, without the traceback some frameworks append (a
+    repr()'d exception's lines are joined by an escaped newline)."""
+    first = message.split("Traceback (most recent call last)", 1)[0].strip().split("\n", 1)[0]
+    first = first.split("\\n", 1)[0].strip()
     return first if len(first) <= _BRIEF_CHARS else first[: _BRIEF_CHARS - 1] + "…"
 
 

@@ -71,8 +71,8 @@ def _flag(value: object) -> bool | None:
     return None
 
 
-def _names(value: object) -> list[str] | None:
-    """A list of names: a list attribute, a JSON list, or comma-separated text."""
+def _items(value: object) -> list[str] | None:
+    """A list of names or numbers as text: a list attribute, a JSON list, or comma-separated text."""
     if isinstance(value, tuple | list):
         return [str(item) for item in value]
     if isinstance(value, str):
@@ -191,7 +191,7 @@ class StepFacts:
         step.timed_out = _flag(facts.get("tool.timed_out")) is True or any(TIMEOUT.search(t) for t in step.error_texts)
         step.retry_count = _int(facts.get("step.retry_count"))
         step.plan_revision = _int(facts.get("plan.revision"))
-        step.plan_steps = _names(facts.get("plan.steps"))
+        step.plan_steps = _items(facts.get("plan.steps"))
         step.route_lane = _text(facts.get("route.lane"))
         step.route_model = _text(facts.get("route.model"))
         step.route_risk = _text(facts.get("route.risk"))
@@ -199,7 +199,7 @@ class StepFacts:
         step.escalated = _flag(facts.get("route.escalated"))
         step.outcome_failed = outcome_failed(facts.get("run.outcome"))
         step.feedback_negative = _feedback(facts, a, events)
-        step.allowed_steps = _names(facts.get("task.allowed_steps"))
+        step.allowed_steps = _items(facts.get("task.allowed_steps"))
         step.token_budget = _int(facts.get("task.token_budget"))
         limit = facts.get("run.limit")
         step.limit = str(limit) if limit is not None else next(filter(None, map(limit_of, step.error_texts)), None)
@@ -246,14 +246,16 @@ def _documents(
             {"id": _text(attrs.get("db.query.result.id")), "score": attrs.get("db.query.result.score")}
             for attrs in results
         ]
+    # Scores alone (an application recording only how well its documents matched) make documents too.
+    scores = [_number(item) for item in _items(facts.get("retrieval.scores")) or []]
     plain_ids = a.get("retrieval.documents")
     if documents is None and isinstance(plain_ids, tuple):
-        scores = facts.get("retrieval.scores")
-        score_list = scores if isinstance(scores, tuple) else ()
         documents = [
-            {"id": str(doc), "score": score_list[index] if index < len(score_list) else None}
+            {"id": str(doc), "score": scores[index] if index < len(scores) else None}
             for index, doc in enumerate(plain_ids)
         ]
+    if documents is None and scores:
+        documents = [{"id": None, "score": score} for score in scores]
     count = _int(facts.get("retrieval.count"))
     if count is None and documents is not None:
         count = len(documents)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from failpath.agents.normalize import Run, Step
 from failpath.diagnosis.config import BucketRule, Match
-from failpath.diagnosis.findings import Finding, FindingReader, describe, same_step
+from failpath.diagnosis.findings import Finding, FindingReader, describe, made_good, same_step
 from failpath.signals.vocabulary import SignalsConfig
 
 UNKNOWN = "unknown"
@@ -106,14 +106,17 @@ class Blame:
         later = [f for f in failures if f.at_ns >= cause.at_ns and not same_step(f.step, cause.step)]
         showed = next(iter(later), None)
         diagnosis.showed = showed
-        if showed is not None:
+        if showed is not None and showed.evidence not in cause.evidence:  # a passed check already says it
             diagnosis.evidence.append(f"then: {showed.evidence}")
         diagnosis.evidence.extend(
-            f"recovered, not blamed: {f.evidence} (made good by {describe(f.recovered_by)})"
+            f"recovered, not blamed: {f.evidence} ({made_good(f)})"
             for f in findings
             if f.recovered_by is not None and f.recovered_by is not f.step and f is not cause
         )
-        runner = next((c for c in ranked[1:] if c.bucket != winner.bucket), None)
+        # The runner-up is the strongest other explanation: another cause, a recovered failure (the red span
+        # a reader will ask about), and only then a symptom.
+        alternatives = sorted(causes, key=_rank) + sorted(recovered, key=_rank) + sorted(symptoms, key=_rank)
+        runner = next((c for c in alternatives if c.bucket != winner.bucket), None)
         if runner is not None:
             diagnosis.runner_up = RunnerUp(runner.bucket, runner.finding.evidence, _why_not(winner, runner))
         diagnosis.confidence = _confidence(winner, runner, showed)
@@ -187,10 +190,8 @@ def _errored(finding: Finding) -> Step:
 
 def _why_not(winner: Candidate, runner: Candidate) -> str:
     found = runner.finding
-    if found.recovered_by is found.step:
-        return f"{describe(found.step)} failed but its error was handled"
     if found.recovered_by is not None:
-        return f"{describe(found.step)} failed but {describe(found.recovered_by)} succeeded after it"
+        return f"{describe(found.step)} failed, but {made_good(found)}"
     if found.symptom:
         return f"that is how the failure showed; {winner.finding.evidence} came first"
     return f"{winner.finding.evidence} came first"

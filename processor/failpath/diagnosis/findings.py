@@ -51,9 +51,23 @@ class Finding:
         return self.name in SYMPTOMS
 
 
+def made_good(finding: Finding) -> str:
+    """How a recovered failure was made good, in words."""
+    by = finding.recovered_by
+    if by is None:
+        return ""
+    if by is finding.step:
+        return "its error was handled"
+    if by.name == finding.step.name or same_step(by, finding.step):
+        return "a later attempt succeeded"
+    return f"{describe(by)} succeeded after it"
+
+
 def describe(step: Step) -> str:
     if step.role == "run":
         return f"the run ({step.name!r})"
+    if step.role == "other":  # an agent, chain or workflow span
+        return f"span {step.name!r}"
     return f"{step.label} {step.name!r}"
 
 
@@ -104,7 +118,9 @@ class FindingReader:
                 attempts.setdefault(step.tool, []).append(step)
         for owner, errored in blamed.values():
             tried = attempts.get(owner.tool or "", []) if owner.role == "tool" else []
-            every = f"; all {len(tried)} attempts failed" if len(tried) > 1 and all(t.errors for t in tried) else ""
+            every = ""
+            if len(tried) > 1 and all(t.errors for t in tried) and owner in tried:
+                every = f"; attempt {tried.index(owner) + 1} of {len(tried)}, all failed"
             limit = owner.facts.limit or errored.facts.limit
             name = _LIMIT_FINDINGS.get(limit or "", "") if owner.role == "model" else ""
             name = name or _STEP_FAILURE[owner.role]

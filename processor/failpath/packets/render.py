@@ -18,7 +18,8 @@ def replay_text(packet: dict[str, Any]) -> str:
         f"next_action: {packet['next_action']}",
     ]
     if failing:
-        lines.append(f"failing_span: {failing['label']} {failing['name']!r} ({failing['span_id']}): {failing['error']}")
+        error = f": {failing['error']}" if failing["error"] else ""
+        lines.append(f"failing_span: {failing['label']} {failing['name']!r} ({failing['span_id']}){error}")
     diagnosis = packet["diagnosis"]
     lines.append(f"confidence: {diagnosis['confidence']:.2f}")
     bucket = packet["bucket"]
