@@ -165,3 +165,108 @@ def test_your_attribute_names_give_the_same_diagnosis(tmp_path: Path) -> None:
     assert any("did not escalate" in line for line in mapped[routed.hex()]["evidence"])
     # Without the mapping, nothing in either run says it failed: no packets at all.
     assert _packets(tmp_path / "unmapped", [run_approved, run_routed]) == {}
+
+
+def test_token_and_lane_facts_reach_the_diagnosis_and_the_packet(tmp_path: Path) -> None:
+    """A model that wrote its whole output cap (no finish reason recorded) and a run whose models went over
+    the task's token budget are routing findings; lane, risk, escalation, cache and timeout facts land in
+    the packet where a person reads them."""
+    capped, budgeted = os.urandom(16), os.urandom(16)
+    root = bytes([0]) * 8
+    run_capped = [
+        _span(capped, 0, "support_agent"),
+        _span(
+            capped,
+            1,
+            "answer",
+            root,
+            **{
+                "agent.step.kind": "model",
+                "gen_ai.request.model": "nano",
+                "gen_ai.request.max_tokens": 256,
+                "gen_ai.usage.output_tokens": 256,
+                "agent.model.lane": "small",
+                "agent.cache.hit": False,
+            },
+        ),
+        _span(capped, 2, "review", root, **{"agent.step.kind": "verifier", "verifier.passed": False}),
+    ]
+    run_capped[0].status.code = Status.STATUS_CODE_ERROR
+    run_budget = [
+        _span(budgeted, 0, "support_agent", **{"agent.token_budget": 3000}),
+        _span(
+            budgeted,
+            1,
+            "route",
+            root,
+            **{
+                "agent.step.kind": "router",
+                "agent.route.lane": "small",
+                "agent.route.risk": "low",
+                "agent.route.escalation_required": False,
+            },
+        ),
+        _span(
+            budgeted,
+            2,
+            "draft",
+            root,
+            **{
+                "agent.step.kind": "model",
+                "gen_ai.request.model": "nano",
+                "gen_ai.usage.input_tokens": 1000,
+                "gen_ai.usage.output_tokens": 900,
+            },
+        ),
+        _span(
+            budgeted,
+            3,
+            "search",
+            root,
+            **{
+                "agent.step.kind": "tool",
+                "gen_ai.tool.name": "search",
+                "agent.tool.timeout_class": "fast",
+                "agent.cache.hit": True,
+            },
+        ),
+        _span(
+            budgeted,
+            4,
+            "redraft",
+            root,
+            **{
+                "agent.step.kind": "model",
+                "gen_ai.request.model": "nano",
+                "gen_ai.usage.input_tokens": 1500,
+                "gen_ai.usage.output_tokens": 900,
+            },
+        ),
+        _span(budgeted, 5, "review", root, **{"agent.step.kind": "verifier", "verifier.passed": False}),
+    ]
+    run_budget[0].status.code = Status.STATUS_CODE_ERROR
+    packets = _packets(tmp_path, [run_capped, run_budget])
+
+    cut = packets[capped.hex()]
+    assert cut["failure_bucket"] == "routing_mistake"
+    assert any("nano wrote 256 tokens, its cap of 256" in line for line in cut["evidence"])
+    assert cut["model_selection"]["lane"] == "small"
+    assert cut["model_calls"][0]["cache_hit"] is False and cut["model_calls"][0]["rate_limited"] is False
+
+    over = packets[budgeted.hex()]
+    assert over["failure_bucket"] == "routing_mistake"
+    assert over["failing_span"]["span_id"] == (bytes([4]) * 8).hex()  # where the run went over, not the first call
+    assert any("used 4300 tokens against its budget of 3000" in line for line in over["evidence"])
+    assert over["tokens"] == {"input": 2500, "output": 1800, "budget": 3000}
+    assert over["model_selection"] | {"model": None} == {
+        "model": None,
+        "requested_model": "nano",
+        "provider": None,
+        "lane": "small",
+        "route": "small",
+        "risk": "low",
+        "escalation_required": False,
+        "escalated": None,
+    }
+    (tool,) = over["tool_events"]
+    assert (tool["timed_out"], tool["timeout_class"], tool["cache_hit"]) == (False, "fast", True)

@@ -64,6 +64,7 @@ class RunSpec:
     outcome: str | None = None
     feedback: str | None = None
     allowed_steps: tuple[str, ...] | None = None
+    token_budget: int | None = None
 
 
 @dataclass
@@ -262,6 +263,17 @@ def _shapes(bucket: str, rng: random.Random) -> dict[str, RunSpec]:
                     S("verifier", passed=False),
                 ],
                 error="rejected",
+            ),
+            "over_token_budget_then_rejected": RunSpec(
+                [
+                    S("planner"),
+                    S("router", lane="small", model=small),
+                    S("model", model=small, output_tokens=1800),
+                    S("model", model=small, output_tokens=1800),
+                    S("verifier", passed=False),
+                ],
+                error="rejected",
+                token_budget=4000,
             ),
             "context_length_exceeded": RunSpec(
                 [
@@ -495,6 +507,8 @@ def _root(dialect: str, spec: RunSpec, failed: bool) -> tuple[str, Attributes, E
         a["traceloop.span.kind"] = "workflow"
     if spec.allowed_steps:
         a["agent.task.allowed_steps"] = list(spec.allowed_steps)
+    if spec.token_budget:
+        a["agent.token_budget"] = spec.token_budget
     if spec.outcome:
         a["agent.run.outcome"] = spec.outcome
     if spec.feedback:

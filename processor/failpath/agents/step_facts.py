@@ -14,6 +14,7 @@ from failpath.otlp.values import python_value
 from failpath.signals.errors import ErrorReader
 from failpath.signals.vocabulary import (
     FEEDBACK_EVALUATION,
+    RATE_LIMITED,
     TIMEOUT,
     feedback_negative,
     limit_of,
@@ -106,12 +107,16 @@ class StepFacts:
     tool_success: bool | None = None
     http_status: int | None = None
     timed_out: bool = False
+    timeout_class: str | None = None
+    rate_limited: bool = False
     error_type: str | None = None
     # Every error text the span carries (exception types and messages, status message), for limit patterns.
     error_texts: list[str] = field(default_factory=list)
     retry_count: int | None = None
     plan_revision: int | None = None
     plan_steps: list[str] | None = None
+    model_lane: str | None = None
+    cache_hit: bool | None = None
     route_lane: str | None = None
     route_model: str | None = None
     route_risk: str | None = None
@@ -189,7 +194,11 @@ class StepFacts:
             if text
         ]
         step.timed_out = _flag(facts.get("tool.timed_out")) is True or any(TIMEOUT.search(t) for t in step.error_texts)
+        step.timeout_class = _text(facts.get("tool.timeout_class"))
+        step.rate_limited = any(RATE_LIMITED.search(text) for text in step.error_texts)
         step.retry_count = _int(facts.get("step.retry_count"))
+        step.model_lane = _text(facts.get("model.lane"))
+        step.cache_hit = _flag(facts.get("cache.hit"))
         step.plan_revision = _int(facts.get("plan.revision"))
         step.plan_steps = _items(facts.get("plan.steps"))
         step.route_lane = _text(facts.get("route.lane"))

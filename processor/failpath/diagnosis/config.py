@@ -20,6 +20,7 @@ Finding = Literal[
     "context_limit",
     "model_cut_off",
     "token_limit",
+    "over_token_budget",
     "escalation_skipped",
     "router_failed",
     "planner_failed",
@@ -120,6 +121,7 @@ def default_buckets() -> list[BucketRule]:
             "context_limit",
             "model_cut_off",
             "token_limit",
+            "over_token_budget",
         ),
         _bucket(
             "planner_drift",

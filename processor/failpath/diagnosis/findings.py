@@ -155,13 +155,44 @@ class FindingReader:
         for step in run.steps:
             if step.role != "model":
                 continue
-            cut = set(step.facts.finish_reasons) & CUT_OFF
+            facts = step.facts
+            model = step.response_model or step.request_model or "the model"
+            cut = set(facts.finish_reasons) & CUT_OFF
             if cut:
-                cap = f" at its cap of {step.facts.max_tokens} tokens" if step.facts.max_tokens else ""
-                model = step.response_model or step.request_model or "the model"
+                cap = f" at its cap of {facts.max_tokens} tokens" if facts.max_tokens else ""
                 yield Finding(
                     "model_cut_off", step, step.start_ns, f"{model} stopped with finish reason {sorted(cut)[0]}{cap}"
                 )
+            elif not facts.finish_reasons and facts.max_tokens and (facts.output_tokens or 0) >= facts.max_tokens:
+                yield Finding(
+                    "model_cut_off",
+                    step,
+                    step.start_ns,
+                    f"{model} wrote {facts.output_tokens} tokens, its cap of {facts.max_tokens}",
+                )
+        yield from self._budget(run)
+
+    @staticmethod
+    def _budget(run: Run) -> Iterable[Finding]:
+        """The run's models used more tokens (input and output) than the task's budget: where it went over."""
+        budget = next(
+            (s.facts.token_budget for s in ([run.root] if run.root else []) + run.steps if s.facts.token_budget), None
+        )
+        if not budget:
+            return
+        used, over = 0, None
+        for step in run.steps:
+            if step.role == "model":
+                used += (step.facts.input_tokens or 0) + (step.facts.output_tokens or 0)
+                if over is None and used > budget:
+                    over = step
+        if over is not None:
+            yield Finding(
+                "over_token_budget",
+                over,
+                over.start_ns,
+                f"the run's models used {used} tokens against its budget of {budget} (over at {describe(over)})",
+            )
 
     # -- routing ----------------------------------------------------------------------------------------------
     def _routes(self, run: Run) -> Iterable[Finding]:

@@ -36,8 +36,6 @@ _TASK_KEYS = (
 _RUN_ID_KEYS = ("run.id", "agent.run_id", "gen_ai.conversation.id", "session.id")
 _ACTOR_KEYS = ("enduser.id", "user.id", "gen_ai.agent.name", "service.name")
 _ATTEMPT_KEYS = ("run.attempt", "agent.attempt", "retry.attempt")
-_BUDGET_KEYS = ("agent.token_budget", "gen_ai.request.max_tokens", "llm.invocation_parameters.max_tokens")
-_ROUTE_KEYS = ("router.lane", "route.lane", "router.selected_model", "route.selected")
 
 
 def _cut(text: str | None, limit: int = _SUMMARY_CHARS) -> str | None:
@@ -91,8 +89,13 @@ class PacketBuilder:
         models = [step for step in on_branch if step.role == "model"]
         selected = next((step for step in reversed(models) if step.response_model or step.request_model), None)
         model = (selected.response_model or selected.request_model) if selected else None
-        routers = (_first(step, _ROUTE_KEYS) for step in on_branch if step.role == "router")
-        route = _first(root, _ROUTE_KEYS) or next((lane for lane in routers if lane), None)
+        # The route: the run's own, else the last router's on the branch.
+        routing = [step for step in ([root] if root else []) + on_branch[::-1] if step.role in ("run", "router")]
+        route = next((step.facts for step in routing if step.facts.route_lane or step.facts.route_model), None)
+        budget = next(
+            (step.facts.token_budget for step in [*([root] if root else []), *run.steps] if step.facts.token_budget),
+            None,
+        )
         attempt = _first(root, _ATTEMPT_KEYS, run.resource)
         # The design's fields first: what a person reads before anything else.
         return {
@@ -136,12 +139,16 @@ class PacketBuilder:
                 "model": model,
                 "requested_model": selected.request_model if selected else None,
                 "provider": selected.facts.provider if selected else None,
-                "route": route,
+                "lane": (selected.facts.model_lane if selected else None) or (route.route_lane if route else None),
+                "route": (route.route_lane or route.route_model) if route else None,
+                "risk": route.route_risk if route else None,
+                "escalation_required": route.escalation_required if route else None,
+                "escalated": route.escalated if route else None,
             },
             "tokens": {
                 "input": sum(step.facts.input_tokens or 0 for step in models),
                 "output": sum(step.facts.output_tokens or 0 for step in models),
-                "budget": _int_or_none(_first(root, _BUDGET_KEYS)),
+                "budget": budget,
             },
             "model_calls": [
                 {
@@ -150,6 +157,9 @@ class PacketBuilder:
                     "input_tokens": step.facts.input_tokens,
                     "output_tokens": step.facts.output_tokens,
                     "finish_reasons": step.facts.finish_reasons,
+                    "lane": step.facts.model_lane,
+                    "cache_hit": step.facts.cache_hit,
+                    "rate_limited": step.facts.rate_limited,
                     "duration_ms": round(step.duration_ms, 3),
                     "status": _step_status(step),
                     "output_summary": _cut(step.facts.result_summary, self._text_chars),
@@ -201,10 +211,6 @@ def _encode(packet: dict[str, Any]) -> bytes:
     return json.dumps(packet, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
-
-
 def _document(doc: dict[str, object]) -> dict[str, object]:
     score = doc.get("score")
     return {
@@ -223,6 +229,9 @@ def _tool_event(step: Step, verdict: Diagnosis, text_chars: int) -> dict[str, An
         "error_type": step.facts.error_type,
         "duration_ms": round(step.duration_ms, 3),
         "retry_count": step.facts.retry_count,
+        "timed_out": step.facts.timed_out,
+        "timeout_class": step.facts.timeout_class,
+        "cache_hit": step.facts.cache_hit,
         "result_summary": _cut(step.facts.result_summary, text_chars),
         "on_failing_path": step.span_id in verdict.path,
     }
