@@ -67,7 +67,8 @@ class Counter:
 
 
 def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
-    maker = PacketMaker(PacketsConfig(), AgentsConfig(), SamplingConfig())
+    sampling = SamplingConfig()
+    maker = PacketMaker(PacketsConfig(), AgentsConfig(), sampling.errors, sampling.workflow_key)
     sizes = []
     started = time.perf_counter()
     for payload, trace in failing:

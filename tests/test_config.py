@@ -9,7 +9,7 @@ import pytest
 import failpath
 from failpath.config import ConfigError, load_config, parse_config
 from failpath.diagnosis.config import default_buckets
-from failpath.signals.errors import ErrorSignals
+from failpath.signals.errors import ErrorSignalsConfig
 from failpath.signals.vocabulary import SignalsConfig
 from tests.support.small_disk import small_disk
 
@@ -30,7 +30,7 @@ def test_the_reference_config_spells_out_the_defaults() -> None:
     config = load_config(ROOT / "config" / "failpath.yaml")
     assert config.packets.buckets == default_buckets()
     assert config.agents.signals == SignalsConfig()
-    assert config.sampling.errors == ErrorSignals()
+    assert config.sampling.errors == ErrorSignalsConfig()
 
 
 def test_every_example_config_is_valid() -> None:

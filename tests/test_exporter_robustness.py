@@ -14,7 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from failpath.exporters.config import Queue, Retry
+from failpath.exporters.config import QueueConfig, RetryConfig
 from failpath.exporters.queue import ExportQueue
 from failpath.metrics import Metrics
 from failpath.otlp import json_codec
@@ -205,10 +205,10 @@ class _PoisonSender:
 
 
 def _queue_run(sender: _PoisonSender, payloads: list[bytes], metrics: Metrics) -> ExportQueue:
-    retry = Retry(initial_interval=0.01, max_interval=0.02, max_elapsed_time=0.0)
+    retry = RetryConfig(initial_interval=0.01, max_interval=0.02, max_elapsed_time=0.0)
 
     async def run() -> ExportQueue:
-        queue = ExportQueue(sender, Queue(consumers=1), retry, metrics)
+        queue = ExportQueue(sender, QueueConfig(consumers=1), retry, metrics)
         for payload in payloads:  # queued before the worker starts, so they are merged into one send
             queue.put(payload, 1)
         await queue.start()

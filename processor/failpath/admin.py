@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from failpath.config import Admin
+from failpath.config import AdminConfig
 from failpath.http_server import HttpService, ServerLimits, serve
 from failpath.listen import bind
 from failpath.metrics import Metrics
@@ -21,7 +21,7 @@ log = logging.getLogger("failpath.admin")
 
 
 class AdminServer:
-    def __init__(self, config: Admin, metrics: Metrics, not_ready: Callable[[], list[str]]) -> None:
+    def __init__(self, config: AdminConfig, metrics: Metrics, not_ready: Callable[[], list[str]]) -> None:
         self._config = config
         self._metrics = metrics
         self._not_ready = not_ready

@@ -15,11 +15,11 @@ from pathlib import Path
 from failpath import __version__
 from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
 from failpath.config_types import parse_duration
-from failpath.diagnosis.offline import OfflineDiagnosis
 from failpath.diagnosis.report import verdict_text
 from failpath.diagnosis.trace_files import TraceFileError, read_traces
 from failpath.listen import ListenError
 from failpath.logs import configure
+from failpath.offline_diagnosis import OfflineDiagnosis
 from failpath.packets import reemit
 from failpath.packets.reader import PacketError, load_file, resolve
 from failpath.packets.render import buckets_text, list_text, replay_text
@@ -118,7 +118,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         request = reemit.to_request(packet)
         try:
             reemit.send(request, args.otlp)
-        except reemit.SendError as error:
+        except reemit.ReemitError as error:
             print(f"failpath: cannot send the replay: {error}", file=sys.stderr)
             return 1
         new_trace = request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()

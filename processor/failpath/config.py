@@ -10,33 +10,33 @@ from pydantic import Field, ValidationError
 
 from failpath.agents.config import AgentsConfig
 from failpath.config_types import Duration, Endpoint, Strict
-from failpath.exporters.config import Exporters
+from failpath.exporters.config import ExportersConfig
 from failpath.packets.config import PacketsConfig
-from failpath.receivers.config import BearerAuth, Receivers
+from failpath.receivers.config import BearerAuthConfig, ReceiversConfig
 from failpath.redaction.config import RedactionConfig
-from failpath.sampling.config import ErrorPolicy, SamplingConfig
+from failpath.sampling.config import ErrorPolicyConfig, SamplingConfig
 
 DEFAULT_CONFIG = Path("config/failpath.yaml")
 
 
-class Admin(Strict):
+class AdminConfig(Strict):
     """/healthz, /readyz and /metrics."""
 
     enabled: bool = True
     endpoint: Endpoint = "127.0.0.1:13133"
     # Bearer token for /metrics (probes on /healthz and /readyz never need one).
-    auth: BearerAuth | None = None
+    auth: BearerAuthConfig | None = None
     max_connections: int = Field(default=16, gt=0)
     read_header_timeout: Duration = Field(default=10.0, gt=0)
     idle_timeout: Duration = Field(default=60.0, gt=0)
 
 
-class Service(Strict):
+class ServiceConfig(Strict):
     # SIGTERM/SIGINT: how long to drain stages and exporter queues before giving up (and counting the rest).
     shutdown_timeout: Duration = Field(default=15.0, gt=0)
 
 
-class Logging(Strict):
+class LoggingConfig(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
 
@@ -44,7 +44,7 @@ class Logging(Strict):
 class Config(Strict):
     # Store, packets and other state live here; created 0700.
     data_dir: str = "data"
-    receivers: Receivers = Receivers()
+    receivers: ReceiversConfig = ReceiversConfig()
     # The first stage: every string of every span is redacted before anything else sees it.
     redaction: RedactionConfig = RedactionConfig()
     # After redaction: spans are buffered per trace and each trace is kept or dropped as a whole.
@@ -53,10 +53,10 @@ class Config(Strict):
     packets: PacketsConfig = PacketsConfig()
     # How spans are read as agent steps (roles), for packets and buckets.
     agents: AgentsConfig = AgentsConfig()
-    exporters: Exporters = Exporters()
-    admin: Admin = Admin()
-    service: Service = Service()
-    logging: Logging = Logging()
+    exporters: ExportersConfig = ExportersConfig()
+    admin: AdminConfig = AdminConfig()
+    service: ServiceConfig = ServiceConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def data_path(self, path: str) -> Path:
         """A config path resolved under data_dir unless absolute."""
@@ -98,7 +98,7 @@ def config_warnings(config: Config) -> list[str]:
             "as <redacted:RULE> without stable pseudonyms"
         )
     sampling = config.sampling
-    if sampling.enabled and not any(isinstance(policy, ErrorPolicy) for policy in sampling.policies):
+    if sampling.enabled and not any(isinstance(policy, ErrorPolicyConfig) for policy in sampling.policies):
         warnings.append("sampling has no error policy: traces with errors may be sampled away")
     if config.packets.enabled and not sampling.enabled:
         warnings.append("packets are built when tail sampling decides a trace: with sampling off, none are")

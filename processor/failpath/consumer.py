@@ -1,16 +1,29 @@
-"""The seam between components: a batch, the consumer protocol, and the refusal that means "retry later".
+"""The seam between components: a batch, the decision on a trace, the consumer protocol, and the refusal that
+means "retry later".
 
 Every component receives a Batch and hands it to the next consumer; a stateful stage (the tail sampler)
 hands traces on later, when it decides. The batch stays an upb ExportTraceServiceRequest end to end.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-if TYPE_CHECKING:
-    from failpath.sampling.decision_cache import Decision
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the tail sampler decided for a trace: every later step reads it, none changes it."""
+
+    keep: bool
+    policy: str
+    # Adjusted count: how many traces a kept one stands for (1 for rule-based keeps).
+    rate: float
+    # OTel rejection threshold when the decision was probabilistic, else None (tracestate left alone).
+    threshold: int | None
+    trigger: str
+    # The trace's first error signal (e.g. "status", "exception", "error.type"), or None for a healthy trace.
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +32,7 @@ class DecidedTrace:
     the serialized batch (payload[offset:offset + size] is a request holding that trace alone)."""
 
     trace_id: bytes
-    decision: "Decision"
+    decision: Decision
     offset: int
     size: int
     late: bool = False

@@ -20,7 +20,7 @@ from failpath.exporters.otlp_http import OtlpHttpSender
 from failpath.exporters.queue import ExportQueue
 from failpath.exporters.store import StoreSender
 from failpath.metrics import Metrics
-from failpath.packets.stage import PacketStage
+from failpath.packets.stage import PacketMaker, PacketStage
 from failpath.receivers.auth import BearerCheck
 from failpath.receivers.intake import Intake
 from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
@@ -56,10 +56,10 @@ class Pipeline:
         head: Consumer = ExporterFanout(self._queues)
         self._stages: list[Component] = []
         if config.sampling.enabled and config.packets.enabled:
+            maker = PacketMaker(config.packets, config.agents, config.sampling.errors, config.sampling.workflow_key)
             packets = PacketStage(
                 config.packets,
-                config.agents,
-                config.sampling,
+                maker,
                 *config.packet_paths(),
                 head,
                 self.metrics,

@@ -12,7 +12,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from failpath.agents.config import AgentsConfig
 from failpath.metrics import Metrics
 from failpath.packets.config import PacketsConfig
-from failpath.packets.stage import PacketStage
+from failpath.packets.stage import PacketMaker, PacketStage
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import RedactionStage
 from failpath.sampling.config import SamplingConfig
@@ -39,10 +39,10 @@ class Chain:
         self.metrics = Metrics()
         sampling_config = SamplingConfig.model_validate({"policies": POLICIES, **(sampling or {})})
         agents_config = AgentsConfig.model_validate(agents or {})
+        packets_config = PacketsConfig.model_validate(packets or {})
         self.packets = PacketStage(
-            PacketsConfig.model_validate(packets or {}),
-            agents_config,
-            sampling_config,
+            packets_config,
+            PacketMaker(packets_config, agents_config, sampling_config.errors, sampling_config.workflow_key),
             data / "spans.db",
             data / "replay",
             self.recorder,

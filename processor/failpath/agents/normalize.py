@@ -13,7 +13,7 @@ from failpath.agents.config import AgentsConfig, Role
 from failpath.agents.roles import RoleReader
 from failpath.agents.step_facts import StepFacts, attributes_of
 from failpath.config_types import Names
-from failpath.signals.errors import ErrorReader, ErrorSignals
+from failpath.signals.errors import ErrorReader, ErrorSignalsConfig
 from failpath.signals.vocabulary import FactReader
 from failpath.signals.workflow import workflow_name
 
@@ -97,7 +97,7 @@ class Run:
 
 
 class Normalizer:
-    def __init__(self, config: AgentsConfig, errors: ErrorSignals, workflow_key: Names) -> None:
+    def __init__(self, config: AgentsConfig, errors: ErrorSignalsConfig, workflow_key: Names) -> None:
         """errors and workflow_key are the sampler's (`sampling.errors`, `sampling.workflow_key`): what the
         sampler kept a trace for is what the diagnosis reads as failed."""
         self._facts = FactReader(config.signals)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from failpath.agents.normalize import Run, Step
-from failpath.diagnosis.config import BucketRule, Match
+from failpath.diagnosis.config import BucketRuleConfig, MatchConfig
 from failpath.diagnosis.findings import Finding, FindingReader, describe, made_good, same_step
 from failpath.signals.vocabulary import SignalsConfig
 
@@ -40,7 +40,7 @@ _OUTRIGHT = frozenset(
 @dataclass
 class Candidate:
     finding: Finding
-    rule: BucketRule
+    rule: BucketRuleConfig
     order: int
 
     @property
@@ -59,7 +59,7 @@ class RunnerUp:
 class Diagnosis:
     failed: bool
     bucket: str
-    rule: BucketRule | None
+    rule: BucketRuleConfig | None
     # The step the failure is blamed on, and the span that actually errored (a tool's HTTP call, say).
     failing: Step | None
     errored: Step | None
@@ -74,7 +74,7 @@ class Diagnosis:
 
 
 class Blame:
-    def __init__(self, rules: list[BucketRule], signals: SignalsConfig) -> None:
+    def __init__(self, rules: list[BucketRuleConfig], signals: SignalsConfig) -> None:
         self._rules = rules
         self._reader = FindingReader(signals)
         self._errors = {id(match): re.compile(match.error) for rule in rules for match in rule.match if match.error}
@@ -148,7 +148,7 @@ class Blame:
                     return Candidate(finding, rule, order)
         return None
 
-    def _matches(self, match: Match, finding: Finding) -> bool:
+    def _matches(self, match: MatchConfig, finding: Finding) -> bool:
         if finding.name not in match.finding:
             return False
         if match.role is not None and finding.step.role not in match.role:

@@ -43,7 +43,7 @@ FINDINGS: tuple[str, ...] = get_args(Finding)
 SYMPTOMS = frozenset(FINDINGS[FINDINGS.index("verifier_rejected") :])
 
 
-class Match(Strict):
+class MatchConfig(Strict):
     """A finding that is evidence for the bucket; role and error narrow it down."""
 
     finding: list[Finding] = Field(min_length=1)
@@ -63,7 +63,7 @@ class Match(Strict):
         return pattern
 
 
-class BucketRule(Strict):
+class BucketRuleConfig(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
     first_check: str
@@ -71,11 +71,13 @@ class BucketRule(Strict):
     # May name the failing step: {step}, {label}, {tool}, {model}, {retriever}.
     next_action: str
     # Any of these matches makes a finding evidence for this bucket.
-    match: list[Match] = Field(min_length=1)
+    match: list[MatchConfig] = Field(min_length=1)
 
 
-def _bucket(name: str, description: str, first_check: str, avoid: str, next_action: str, *findings: str) -> BucketRule:
-    return BucketRule.model_validate(
+def _bucket(
+    name: str, description: str, first_check: str, avoid: str, next_action: str, *findings: str
+) -> BucketRuleConfig:
+    return BucketRuleConfig.model_validate(
         {
             "name": name,
             "description": description,
@@ -87,7 +89,7 @@ def _bucket(name: str, description: str, first_check: str, avoid: str, next_acti
     )
 
 
-def default_buckets() -> list[BucketRule]:
+def default_buckets() -> list[BucketRuleConfig]:
     return [
         _bucket(
             "retrieval_miss",
@@ -151,7 +153,7 @@ def default_buckets() -> list[BucketRule]:
     ]
 
 
-def unique_names(rules: list[BucketRule]) -> list[BucketRule]:
+def unique_names(rules: list[BucketRuleConfig]) -> list[BucketRuleConfig]:
     names = [rule.name for rule in rules]
     duplicates = sorted({name for name in names if names.count(name) > 1} | ({"unknown"} & set(names)))
     if duplicates:

@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 from failpath.config_types import ByteSize, Duration, Strict, split_host_port
 
 
-class Queue(Strict):
+class QueueConfig(Strict):
     """The bounded queue between the pipeline and one exporter. Full means receivers push back."""
 
     max_spans: int = Field(default=200_000, gt=0)
@@ -18,7 +18,7 @@ class Queue(Strict):
     batch_max_bytes: ByteSize = Field(default=4 << 20, gt=0)
 
 
-class Retry(Strict):
+class RetryConfig(Strict):
     """Exponential backoff with jitter, for retryable failures only."""
 
     enabled: bool = True
@@ -31,7 +31,7 @@ class Retry(Strict):
     max_elapsed_time: Duration = 300.0
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Retry":
+    def _ordered(self) -> "RetryConfig":
         if self.initial_interval <= 0:
             raise ValueError("initial_interval must be greater than 0")
         if self.max_interval < self.initial_interval:
@@ -39,7 +39,7 @@ class Retry(Strict):
         return self
 
 
-class ClientTLS(Strict):
+class ClientTLSConfig(Strict):
     # false: plaintext (h2c / http). true: TLS with the system CAs or ca_file.
     enabled: bool = False
     ca_file: str | None = None
@@ -47,7 +47,7 @@ class ClientTLS(Strict):
     key_file: str | None = None
 
 
-class OtlpExporter(Strict):
+class OtlpExporterConfig(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     protocol: Literal["grpc", "http"] = "grpc"
     # gRPC: host:port. HTTP: a base URL; /v1/traces is appended unless the URL already ends in it.
@@ -55,12 +55,12 @@ class OtlpExporter(Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     compression: Literal["none", "gzip"] = "gzip"
     timeout: Duration = 10.0
-    tls: ClientTLS = ClientTLS()
-    retry: Retry = Retry()
-    queue: Queue = Queue()
+    tls: ClientTLSConfig = ClientTLSConfig()
+    retry: RetryConfig = RetryConfig()
+    queue: QueueConfig = QueueConfig()
 
     @model_validator(mode="after")
-    def _endpoint_fits_protocol(self) -> "OtlpExporter":
+    def _endpoint_fits_protocol(self) -> "OtlpExporterConfig":
         if self.protocol == "grpc":
             split_host_port(self.endpoint)
         elif not self.endpoint.startswith(("http://", "https://")):
@@ -68,7 +68,7 @@ class OtlpExporter(Strict):
         return self
 
 
-class Retention(Strict):
+class StoreRetentionConfig(Strict):
     """The store keeps spans this long and at most this many; the oldest go first. 0 turns a limit off."""
 
     max_age: Duration = 7 * 86400.0
@@ -77,33 +77,33 @@ class Retention(Strict):
     interval: Duration = Field(default=60.0, gt=0)
 
 
-class StoreExporter(Strict):
+class StoreExporterConfig(Strict):
     """The embedded SQLite store under data_dir, read by the CLI and the dashboard."""
 
     enabled: bool = True
-    retention: Retention = Retention()
+    retention: StoreRetentionConfig = StoreRetentionConfig()
     # Relative paths are under data_dir.
     path: str = "spans.db"
-    queue: Queue = Queue(consumers=1)
+    queue: QueueConfig = QueueConfig(consumers=1)
     # A locked or full database is retried; max_elapsed_time 0 keeps trying until shutdown.
-    retry: Retry = Retry(initial_interval=0.1, max_interval=5.0, max_elapsed_time=0.0)
+    retry: RetryConfig = RetryConfig(initial_interval=0.1, max_interval=5.0, max_elapsed_time=0.0)
 
 
-class JsonlExporter(Strict):
+class JsonlExporterConfig(Strict):
     """One OTLP/JSON ExportTraceServiceRequest per line: for debugging, never for production."""
 
     enabled: bool = False
     path: str = "spans.jsonl"
-    queue: Queue = Queue(consumers=1)
+    queue: QueueConfig = QueueConfig(consumers=1)
 
 
-class Exporters(Strict):
-    otlp: list[OtlpExporter] = Field(default_factory=list)
-    store: StoreExporter = StoreExporter()
-    jsonl: JsonlExporter = JsonlExporter()
+class ExportersConfig(Strict):
+    otlp: list[OtlpExporterConfig] = Field(default_factory=list)
+    store: StoreExporterConfig = StoreExporterConfig()
+    jsonl: JsonlExporterConfig = JsonlExporterConfig()
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Exporters":
+    def _unique_names(self) -> "ExportersConfig":
         names = [exporter.name for exporter in self.otlp]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

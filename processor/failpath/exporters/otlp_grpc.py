@@ -5,7 +5,7 @@ from pathlib import Path
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from failpath.exporters.config import OtlpExporter
+from failpath.exporters.config import OtlpExporterConfig
 from failpath.exporters.sender import SendError, rejected_spans
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY
 
@@ -36,7 +36,7 @@ def _retry_delay(error: grpc.aio.AioRpcError) -> float | None:
 
 
 class OtlpGrpcSender:
-    def __init__(self, config: OtlpExporter) -> None:
+    def __init__(self, config: OtlpExporterConfig) -> None:
         self.name = config.name
         self._config = config
         self._metadata = tuple((key.lower(), value) for key, value in config.headers.items())

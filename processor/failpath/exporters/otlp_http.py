@@ -7,7 +7,7 @@ import zlib
 import aiohttp
 from google.rpc import status_pb2
 
-from failpath.exporters.config import OtlpExporter
+from failpath.exporters.config import OtlpExporterConfig
 from failpath.exporters.sender import SendError, rejected_spans
 
 # The OTLP spec's retryable HTTP statuses.
@@ -40,7 +40,7 @@ def _error_message(body: bytes, content_type: str) -> str:
 
 
 class OtlpHttpSender:
-    def __init__(self, config: OtlpExporter) -> None:
+    def __init__(self, config: OtlpExporterConfig) -> None:
         self.name = config.name
         self._config = config
         endpoint = config.endpoint.rstrip("/")

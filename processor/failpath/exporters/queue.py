@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from failpath.exporters.config import Queue, Retry
+from failpath.exporters.config import QueueConfig, RetryConfig
 from failpath.exporters.retry import Backoff
 from failpath.exporters.sender import Sender, SendError
 from failpath.metrics import Metrics
@@ -34,7 +34,7 @@ class _Item:
 
 
 class ExportQueue:
-    def __init__(self, sender: Sender, queue: Queue, retry: Retry | None, metrics: Metrics) -> None:
+    def __init__(self, sender: Sender, queue: QueueConfig, retry: RetryConfig | None, metrics: Metrics) -> None:
         self.name = sender.name
         self._sender = sender
         self._queue = queue

@@ -3,11 +3,11 @@
 import random
 from collections.abc import Callable
 
-from failpath.exporters.config import Retry
+from failpath.exporters.config import RetryConfig
 
 
 class Backoff:
-    def __init__(self, config: Retry, rng: Callable[[], float] = random.random) -> None:
+    def __init__(self, config: RetryConfig, rng: Callable[[], float] = random.random) -> None:
         self._config = config
         self._rng = rng
         self._interval = config.initial_interval

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from failpath.exporters.config import Retention
+from failpath.exporters.config import StoreRetentionConfig
 from failpath.exporters.sender import SendError
 from failpath.metrics import Metrics
 from failpath.store.spans import SpanStore
@@ -20,7 +20,7 @@ log = logging.getLogger("failpath.store")
 class StoreSender:
     name = "store"
 
-    def __init__(self, path: Path, retention: Retention, metrics: Metrics) -> None:
+    def __init__(self, path: Path, retention: StoreRetentionConfig, metrics: Metrics) -> None:
         self._path = path
         self._retention = retention
         self._metrics = metrics

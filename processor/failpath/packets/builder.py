@@ -21,7 +21,7 @@ from typing import Any
 from failpath.agents.normalize import Run, Step
 from failpath.consumer import DecidedTrace
 from failpath.diagnosis.blame import Diagnosis
-from failpath.store.packets import iso_time
+from failpath.otlp.timestamps import iso_time
 
 PACKET_VERSION = 2
 _SUMMARY_CHARS = 280

@@ -6,10 +6,10 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from failpath.config_types import ByteSize, Duration, Names, Strict
-from failpath.diagnosis.config import BucketRule, default_buckets, unique_names
+from failpath.diagnosis.config import BucketRuleConfig, default_buckets, unique_names
 
 
-class Retention(Strict):
+class PacketRetentionConfig(Strict):
     max_age: Duration = 30 * 86400.0
     max_packets: int = Field(default=100_000, ge=1)
 
@@ -27,8 +27,8 @@ class PacketsConfig(Strict):
     max_text_chars: int = Field(default=1000, ge=80)
     # Under data_dir: <path>/YYYY-MM-DD/<trace_id>.json, indexed in the embedded store.
     path: str = "replay"
-    retention: Retention = Retention()
-    buckets: list[BucketRule] = Field(default_factory=default_buckets)
+    retention: PacketRetentionConfig = PacketRetentionConfig()
+    buckets: list[BucketRuleConfig] = Field(default_factory=default_buckets)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -21,8 +21,8 @@ from failpath.otlp.values import key_value
 _METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-class SendError(Exception):
-    pass
+class ReemitError(Exception):
+    """The backend could not be reached or refused the re-emitted trace."""
 
 
 def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTraceServiceRequest:
@@ -93,11 +93,11 @@ def send(request: ExportTraceServiceRequest, endpoint: str, timeout: float = 10.
             with urllib.request.urlopen(http, timeout=timeout) as response:
                 response.read()
         except (urllib.error.URLError, OSError) as exc:
-            raise SendError(f"{url}: {exc}") from None
+            raise ReemitError(f"{url}: {exc}") from None
         return
     with grpc.insecure_channel(endpoint) as channel:
         call = channel.unary_unary(_METHOD, request_serializer=None, response_deserializer=None)
         try:
             call(body, timeout=timeout)
         except grpc.RpcError as exc:
-            raise SendError(f"{endpoint}: {exc.code().name}: {exc.details()}") from None
+            raise ReemitError(f"{endpoint}: {exc.code().name}: {exc.details()}") from None

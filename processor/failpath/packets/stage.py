@@ -22,12 +22,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from failpath.agents.config import AgentsConfig
 from failpath.agents.normalize import Normalizer, Run
+from failpath.config_types import Names
 from failpath.consumer import Batch, Consumer, DecidedTrace
 from failpath.diagnosis.blame import Blame, Diagnosis
 from failpath.metrics import Metrics, label_value
 from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
-from failpath.sampling.config import SamplingConfig
+from failpath.signals.errors import ErrorSignalsConfig
 from failpath.store.packets import PacketStore, PacketWriteError
 from failpath.store.write_errors import cause_of
 
@@ -49,8 +50,11 @@ class _Missing(dict[str, str]):
 class PacketMaker:
     """Spans of one trace -> the packet (a dict) and its JSON within the size cap."""
 
-    def __init__(self, config: PacketsConfig, agents: AgentsConfig, sampling: SamplingConfig) -> None:
-        self._normalizer = Normalizer(agents, sampling.errors, sampling.workflow_key)
+    def __init__(
+        self, config: PacketsConfig, agents: AgentsConfig, errors: ErrorSignalsConfig, workflow_key: Names
+    ) -> None:
+        # The sampler's own error signals and workflow key: what made it keep a trace makes a packet.
+        self._normalizer = Normalizer(agents, errors, workflow_key)
         self._blame = Blame(config.buckets, agents.signals)
         self._builder = PacketBuilder(config.max_bytes, config.max_text_chars)
         self._policies = frozenset(config.policies)
@@ -91,15 +95,14 @@ class PacketStage:
     def __init__(
         self,
         config: PacketsConfig,
-        agents: AgentsConfig,
-        sampling: SamplingConfig,
+        maker: PacketMaker,
         store_path: Path,
         folder: Path,
         next_consumer: Consumer,
         metrics: Metrics,
     ) -> None:
         self._config = config
-        self._maker = PacketMaker(config, agents, sampling)
+        self._maker = maker
         self._store_path = store_path
         self._folder = folder
         self._next = next_consumer

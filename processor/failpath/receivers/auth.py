@@ -2,11 +2,11 @@
 
 import hmac
 
-from failpath.receivers.config import BearerAuth
+from failpath.receivers.config import BearerAuthConfig
 
 
 class BearerCheck:
-    def __init__(self, config: BearerAuth | None) -> None:
+    def __init__(self, config: BearerAuthConfig | None) -> None:
         self._expected = config.token().encode() if config else None
 
     @property

@@ -12,7 +12,7 @@ from failpath.config_types import ByteSize, Duration, Endpoint, Strict
 ConnectionCap = Literal["auto"] | int
 
 
-class ServerTLS(Strict):
+class ServerTLSConfig(Strict):
     cert_file: str
     key_file: str
     # When set, clients must present a certificate signed by this CA (mutual TLS).
@@ -26,7 +26,7 @@ class ServerTLS(Strict):
         return path
 
 
-class BearerAuth(Strict):
+class BearerAuthConfig(Strict):
     # Name of the environment variable that holds the token; never the token itself.
     token_env: str
 
@@ -50,11 +50,11 @@ def _positive_cap(cap: ConnectionCap) -> ConnectionCap:
     return cap
 
 
-class GrpcReceiver(Strict):
+class GrpcReceiverConfig(Strict):
     enabled: bool = True
     endpoint: Endpoint = "127.0.0.1:4317"
     max_recv_msg_size: ByteSize = Field(default=16 << 20, gt=0)
-    tls: ServerTLS | None = None
+    tls: ServerTLSConfig | None = None
     # Connections beyond this are closed before the handshake.
     max_connections: ConnectionCap = "auto"
     # Concurrent calls per connection.
@@ -70,13 +70,13 @@ class GrpcReceiver(Strict):
     _cap = field_validator("max_connections")(_positive_cap)
 
 
-class HttpReceiver(Strict):
+class HttpReceiverConfig(Strict):
     enabled: bool = True
     endpoint: Endpoint = "127.0.0.1:4318"
     traces_path: str = "/v1/traces"
     # Applied to the decompressed body: a gzip/zstd bomb is refused, not inflated.
     max_request_body_size: ByteSize = Field(default=16 << 20, gt=0)
-    tls: ServerTLS | None = None
+    tls: ServerTLSConfig | None = None
     # Connections beyond this get 503 and are closed at once.
     max_connections: ConnectionCap = "auto"
     # A request's headers must arrive within this (from the connection, or from its first byte after the
@@ -89,13 +89,13 @@ class HttpReceiver(Strict):
     _cap = field_validator("max_connections")(_positive_cap)
 
 
-class OtlpReceiver(Strict):
-    grpc: GrpcReceiver = GrpcReceiver()
-    http: HttpReceiver = HttpReceiver()
-    auth: BearerAuth | None = None
+class OtlpReceiverConfig(Strict):
+    grpc: GrpcReceiverConfig = GrpcReceiverConfig()
+    http: HttpReceiverConfig = HttpReceiverConfig()
+    auth: BearerAuthConfig | None = None
     # Retry-After (HTTP) / RetryInfo (gRPC) sent with an overload refusal.
     retry_after: Duration = 1.0
 
 
-class Receivers(Strict):
-    otlp: OtlpReceiver = OtlpReceiver()
+class ReceiversConfig(Strict):
+    otlp: OtlpReceiverConfig = OtlpReceiverConfig()

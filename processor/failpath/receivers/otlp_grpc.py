@@ -17,7 +17,7 @@ from failpath.listen import ListenError, connection_cap
 from failpath.metrics import Metrics
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY, build_status
 from failpath.receivers.auth import BearerCheck
-from failpath.receivers.config import GrpcReceiver, ServerTLS
+from failpath.receivers.config import GrpcReceiverConfig, ServerTLSConfig
 from failpath.receivers.intake import Intake
 
 log = logging.getLogger("failpath.receiver")
@@ -26,7 +26,7 @@ _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 _TRANSPORT = "grpc"
 
 
-def _server_credentials(tls: ServerTLS) -> grpc.ServerCredentials:
+def _server_credentials(tls: ServerTLSConfig) -> grpc.ServerCredentials:
     key, cert = Path(tls.key_file).read_bytes(), Path(tls.cert_file).read_bytes()
     client_ca = Path(tls.client_ca_file).read_bytes() if tls.client_ca_file else None
     return grpc.ssl_server_credentials([(key, cert)], client_ca, require_client_auth=client_ca is not None)
@@ -35,7 +35,7 @@ def _server_credentials(tls: ServerTLS) -> grpc.ServerCredentials:
 class OtlpGrpcReceiver:
     def __init__(
         self,
-        config: GrpcReceiver,
+        config: GrpcReceiverConfig,
         auth: BearerCheck,
         intake: Intake,
         retry_after: float,

@@ -15,7 +15,7 @@ from failpath.otlp import json_codec
 from failpath.otlp.compression import BadEncoding, TooLarge, decompress
 from failpath.otlp.status import build_status, code_pb2
 from failpath.receivers.auth import BearerCheck
-from failpath.receivers.config import HttpReceiver
+from failpath.receivers.config import HttpReceiverConfig
 from failpath.receivers.intake import Intake
 
 log = logging.getLogger("failpath.receiver")
@@ -43,7 +43,7 @@ def _encode(message: Message, content_type: str) -> bytes:
 class OtlpHttpReceiver:
     def __init__(
         self,
-        config: HttpReceiver,
+        config: HttpReceiverConfig,
         auth: BearerCheck,
         intake: Intake,
         retry_after: float,

@@ -25,7 +25,7 @@ def allow_list_pattern(item: str) -> str | None:
     return item[1:-1] if len(item) > 2 and item[0] == "/" and item[-1] == "/" else None
 
 
-class KeyRule(Strict):
+class KeyRuleConfig(Strict):
     """What to do with an attribute by its key: exact `key`, or `pattern` (a regex matched against the whole key)."""
 
     key: str | None = None
@@ -38,13 +38,13 @@ class KeyRule(Strict):
         return None if pattern is None else _check_regex(pattern)
 
     @model_validator(mode="after")
-    def _one_matcher(self) -> "KeyRule":
+    def _one_matcher(self) -> "KeyRuleConfig":
         if (self.key is None) == (self.pattern is None):
             raise ValueError("a key rule has exactly one of key or pattern")
         return self
 
 
-class CustomDetector(Strict):
+class CustomDetectorConfig(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     # Python regex; when it has groups, `group` says which one is the secret (0: the whole match).
     regex: str
@@ -61,17 +61,17 @@ class CustomDetector(Strict):
         return pattern
 
     @model_validator(mode="after")
-    def _group_exists(self) -> "CustomDetector":
+    def _group_exists(self) -> "CustomDetectorConfig":
         if self.group > re.compile(self.regex).groups:
             raise ValueError(f"regex has no group {self.group}")
         return self
 
 
-class Detectors(Strict):
+class DetectorsConfig(Strict):
     # Built-in detectors to switch off, and default-off ones (ipv4, ipv6) to switch on.
     disable: list[str] = Field(default_factory=list)
     enable: list[str] = Field(default_factory=list)
-    custom: list[CustomDetector] = Field(default_factory=list)
+    custom: list[CustomDetectorConfig] = Field(default_factory=list)
 
     @field_validator("disable", "enable")
     @classmethod
@@ -89,13 +89,13 @@ class Detectors(Strict):
         ]
 
 
-class Keys(Strict):
+class KeysConfig(Strict):
     # scan: every attribute is kept and scanned unless a rule says otherwise.
     # allow_list: fail closed; attributes whose key is not in `allowed` are dropped (the rest are scanned).
     mode: Literal["scan", "allow_list"] = "scan"
     allowed: list[str] = Field(default_factory=list)
     # Your rules, checked before the built-in ones (first match wins).
-    rules: list[KeyRule] = Field(default_factory=list)
+    rules: list[KeyRuleConfig] = Field(default_factory=list)
     # Built-in rules: GenAI/OpenInference content keys are summarized, credential headers dropped.
     builtin_rules: bool = True
     # true: content keys (prompts, completions, tool arguments/results, documents) are kept and scanned.
@@ -111,7 +111,7 @@ class Keys(Strict):
         return allowed
 
     @model_validator(mode="after")
-    def _allow_list_has_keys(self) -> "Keys":
+    def _allow_list_has_keys(self) -> "KeysConfig":
         if self.mode == "allow_list" and not self.allowed:
             raise ValueError("allow_list mode needs at least one key in allowed")
         return self
@@ -124,8 +124,8 @@ class RedactionConfig(Strict):
     hmac_key_env: str | None = "FAILPATH_REDACTION_KEY"
     # auto: the fastest installed (Hyperscan, then RE2, then pure Python); or name one to require it.
     engine: Literal["auto", "hyperscan", "re2", "python"] = "auto"
-    detectors: Detectors = Detectors()
-    keys: Keys = Keys()
+    detectors: DetectorsConfig = DetectorsConfig()
+    keys: KeysConfig = KeysConfig()
     # Values longer than this are cut to their first max_value_chars characters (redacted), followed by
     # <truncated:chars=N:hmac=HASH> for the whole value.
     max_value_chars: int = Field(default=8192, ge=64)

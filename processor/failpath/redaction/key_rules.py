@@ -3,7 +3,7 @@
 import re
 from enum import Enum
 
-from failpath.redaction.config import KeyRule, Keys, allow_list_pattern
+from failpath.redaction.config import KeyRuleConfig, KeysConfig, allow_list_pattern
 
 
 class KeyAction(Enum):
@@ -39,12 +39,12 @@ _COUNTER_KEY = re.compile(r"redaction\.(?:masked|redacted|hashed|summarized|trun
 class KeyRules:
     """Rules are tried in order, first match wins; the answer per key is cached (keys repeat endlessly)."""
 
-    def __init__(self, config: Keys) -> None:
-        rules: list[KeyRule] = list(config.rules)
+    def __init__(self, config: KeysConfig) -> None:
+        rules: list[KeyRuleConfig] = list(config.rules)
         if config.builtin_rules:
-            rules.append(KeyRule(pattern=CREDENTIAL_HEADERS, action="drop"))
+            rules.append(KeyRuleConfig(pattern=CREDENTIAL_HEADERS, action="drop"))
             if not config.keep_content:
-                rules.extend(KeyRule(pattern=pattern, action="summarize") for pattern in CONTENT_KEYS)
+                rules.extend(KeyRuleConfig(pattern=pattern, action="summarize") for pattern in CONTENT_KEYS)
         self._rules = [
             (rule.key, re.compile(rule.pattern, re.IGNORECASE) if rule.pattern else None, KeyAction(rule.action))
             for rule in rules

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from failpath.otlp.values import Value
-from failpath.sampling.config import Condition, Scalar
+from failpath.sampling.config import ConditionConfig, Scalar
 
 Predicate = Callable[[int], bool]
 
@@ -32,7 +32,7 @@ def _same(expected: Scalar) -> Callable[[Value], bool]:
     return lambda value: value == expected
 
 
-def _scalar_test(condition: Condition) -> Callable[[Value], bool]:
+def _scalar_test(condition: ConditionConfig) -> Callable[[Value], bool]:
     if condition.equals is not None:
         return _same(condition.equals)
     if condition.in_ is not None:
@@ -61,7 +61,7 @@ class CompiledConditions:
     def __init__(self) -> None:
         self.leaves: list[Leaf] = []
 
-    def compile(self, condition: Condition) -> Predicate:
+    def compile(self, condition: ConditionConfig) -> Predicate:
         if condition.all is not None:
             parts = [self.compile(part) for part in condition.all]
             return lambda bits: all(part(bits) for part in parts)

@@ -6,12 +6,12 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from failpath.config_types import ByteSize, Duration, Names, Strict
-from failpath.signals.errors import ErrorSignals
+from failpath.signals.errors import ErrorSignalsConfig
 
 Scalar = str | int | float | bool
 
 
-class Condition(Strict):
+class ConditionConfig(Strict):
     """A test on spans, or all/any/not of other conditions (exactly one shape per entry).
 
     A test reads one attribute of the span (or of its resource) or the span name; `on: any` (default) is
@@ -19,9 +19,9 @@ class Condition(Strict):
     attribute passes when one of its items does.
     """
 
-    all: list["Condition"] | None = None
-    any: list["Condition"] | None = None
-    not_: "Condition | None" = Field(default=None, alias="not")
+    all: list["ConditionConfig"] | None = None
+    any: list["ConditionConfig"] | None = None
+    not_: "ConditionConfig | None" = Field(default=None, alias="not")
     attribute: str | None = None
     span_name: bool = False
     on: Literal["any", "root"] = "any"
@@ -57,20 +57,20 @@ class Condition(Strict):
         return self
 
 
-class _Policy(Strict):
+class _PolicyConfig(Strict):
     # Unique; recorded on kept spans (failpath.sampling.policy) and in metrics.
     name: str = Field(min_length=1)
     # Only traces that satisfy it are considered by this policy.
-    when: Condition | None = None
+    when: ConditionConfig | None = None
 
 
-class ErrorPolicy(_Policy):
+class ErrorPolicyConfig(_PolicyConfig):
     """Keep every trace with an error signal (see sampling.errors); cannot be outranked by sampling policies."""
 
     type: Literal["error"]
 
 
-class LatencyPolicy(_Policy):
+class LatencyPolicyConfig(_PolicyConfig):
     """Keep traces slower than a threshold: the root span's duration, or the whole trace's if no root came."""
 
     type: Literal["latency"]
@@ -83,21 +83,21 @@ class LatencyPolicy(_Policy):
     min_samples: int = Field(default=100, ge=10)
 
 
-class AttributesPolicy(_Policy):
+class AttributesPolicyConfig(_PolicyConfig):
     """Keep traces that satisfy `when`."""
 
     type: Literal["attributes"]
-    when: Condition
+    when: ConditionConfig
 
 
-class DropPolicy(_Policy):
+class DropPolicyConfig(_PolicyConfig):
     """Drop traces that satisfy `when` (evaluated before every other policy)."""
 
     type: Literal["drop"]
-    when: Condition
+    when: ConditionConfig
 
 
-class ProbabilisticPolicy(_Policy):
+class ProbabilisticPolicyConfig(_PolicyConfig):
     """Keep a fixed share, decided by the trace id's randomness (OTel consistent sampling), so every sampler
     that uses the same rule agrees on the same trace."""
 
@@ -105,7 +105,7 @@ class ProbabilisticPolicy(_Policy):
     percentage: float = Field(ge=0, le=100)
 
 
-class DynamicPolicy(_Policy):
+class DynamicPolicyConfig(_PolicyConfig):
     """Refinery's EMA throughput sampler: aim at a number of kept spans (or traces) per second, shared
     across keys so rare keys are kept and frequent keys sampled harder."""
 
@@ -136,14 +136,19 @@ class DynamicPolicy(_Policy):
         return goal
 
 
-Policy = Annotated[
-    ErrorPolicy | LatencyPolicy | AttributesPolicy | DropPolicy | ProbabilisticPolicy | DynamicPolicy,
+PolicyConfig = Annotated[
+    ErrorPolicyConfig
+    | LatencyPolicyConfig
+    | AttributesPolicyConfig
+    | DropPolicyConfig
+    | ProbabilisticPolicyConfig
+    | DynamicPolicyConfig,
     Field(discriminator="type"),
 ]
-SAMPLERS = (ProbabilisticPolicy, DynamicPolicy)
+SAMPLERS = (ProbabilisticPolicyConfig, DynamicPolicyConfig)
 
 
-class Buffer(Strict):
+class BufferConfig(Strict):
     # Above either bound, traces are decided early (healthy ones first); see docs/architecture.md.
     max_traces: int = Field(default=50_000, ge=1)
     max_bytes: ByteSize = 256 << 20
@@ -152,28 +157,28 @@ class Buffer(Strict):
     max_trace_bytes: ByteSize = 32 << 20
 
 
-class DecisionCache(Strict):
+class DecisionCacheConfig(Strict):
     # Kept trace ids with their policy and rate, so late spans follow the decision.
     kept_traces: int = Field(default=200_000, ge=1)
     # Dropped trace ids, as 64-bit fingerprints (16 bytes each).
     dropped_traces: int = Field(default=2_000_000, ge=2)
 
 
-def _default_policies() -> list[Policy]:
+def _default_policies() -> list[PolicyConfig]:
     return [
-        ErrorPolicy(name="errors", type="error"),
-        LatencyPolicy(name="slow", type="latency", threshold=60.0),
-        AttributesPolicy.model_validate(
+        ErrorPolicyConfig(name="errors", type="error"),
+        LatencyPolicyConfig(name="slow", type="latency", threshold=60.0),
+        AttributesPolicyConfig.model_validate(
             {
                 "name": "cut-short",
                 "type": "attributes",
                 "when": {"attribute": "gen_ai.response.finish_reasons", "in": ["length", "content_filter"]},
             }
         ),
-        AttributesPolicy.model_validate(
+        AttributesPolicyConfig.model_validate(
             {"name": "escalated", "type": "attributes", "when": {"attribute": "agent.escalated", "is": True}}
         ),
-        ProbabilisticPolicy(name="healthy", type="probabilistic", percentage=10),
+        ProbabilisticPolicyConfig(name="healthy", type="probabilistic", percentage=10),
     ]
 
 
@@ -183,13 +188,13 @@ class SamplingConfig(Strict):
     decision_wait: Duration = 2.0
     # Decide at the latest this long after a trace's first span, root or not.
     max_trace_wait: Duration = Field(default=300.0, gt=0)
-    buffer: Buffer = Buffer()
-    decision_cache: DecisionCache = DecisionCache()
+    buffer: BufferConfig = BufferConfig()
+    decision_cache: DecisionCacheConfig = DecisionCacheConfig()
     # Attributes naming a trace's workflow, tried in order on the root span, then its resource; the root
     # span's name if none is set. Used by per-workflow latency thresholds and dynamic sampling.
     workflow_key: Names = ("workflow.name", "gen_ai.agent.name", "traceloop.workflow.name")
-    errors: ErrorSignals = ErrorSignals()
-    policies: list[Policy] = Field(default_factory=_default_policies)
+    errors: ErrorSignalsConfig = ErrorSignalsConfig()
+    policies: list[PolicyConfig] = Field(default_factory=_default_policies)
     # Write failpath.sampling.policy, .rate and .trigger on every kept span.
     span_attributes: bool = True
 
@@ -199,7 +204,7 @@ class SamplingConfig(Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"policy names must be unique: {', '.join(duplicates)}")
-        errors = [index for index, policy in enumerate(self.policies) if isinstance(policy, ErrorPolicy)]
+        errors = [index for index, policy in enumerate(self.policies) if isinstance(policy, ErrorPolicyConfig)]
         if len(errors) > 1:
             raise ValueError("at most one error policy")
         first_sampler = next(
@@ -212,7 +217,7 @@ class SamplingConfig(Strict):
             )
         for index, policy in enumerate(self.policies[:-1]):
             if isinstance(policy, SAMPLERS) and policy.when is None:
-                later = [p.name for p in self.policies[index + 1 :] if not isinstance(p, DropPolicy)]
+                later = [p.name for p in self.policies[index + 1 :] if not isinstance(p, DropPolicyConfig)]
                 if later:
                     raise ValueError(
                         f"policy {policy.name!r} decides every trace that reaches it, so "

@@ -9,20 +9,8 @@ collision (about 1 in 10^13 per lookup at the default size) would drop a new tra
 
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    keep: bool
-    policy: str
-    # Adjusted count: how many traces a kept one stands for (1 for rule-based keeps).
-    rate: float
-    # OTel rejection threshold when the decision was probabilistic, else None (tracestate left alone).
-    threshold: int | None
-    trigger: str
-    # The trace's first error signal (e.g. "status", "exception", "error.type"), or None for a healthy trace.
-    error: str | None = None
+from failpath.consumer import Decision
 
 
 class _Fingerprints:

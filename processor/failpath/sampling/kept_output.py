@@ -9,10 +9,10 @@ parsed and merged instead: thresholds only rise and rates multiply.
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from failpath.consumer import Decision
 from failpath.otlp import wire
 from failpath.otlp.values import key_value
 from failpath.sampling import threshold
-from failpath.sampling.decision_cache import Decision
 from failpath.sampling.trace_buffer import Group
 
 POLICY = "failpath.sampling.policy"

@@ -4,19 +4,19 @@ order, first match wins. A trace no policy matches is kept (at rate 1): losing d
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from failpath.consumer import Decision
 from failpath.sampling import threshold
 from failpath.sampling.conditions import CompiledConditions, Predicate
 from failpath.sampling.config import (
-    AttributesPolicy,
-    DropPolicy,
-    DynamicPolicy,
-    ErrorPolicy,
-    LatencyPolicy,
-    Policy,
-    ProbabilisticPolicy,
+    AttributesPolicyConfig,
+    DropPolicyConfig,
+    DynamicPolicyConfig,
+    ErrorPolicyConfig,
+    LatencyPolicyConfig,
+    PolicyConfig,
+    ProbabilisticPolicyConfig,
     SamplingConfig,
 )
-from failpath.sampling.decision_cache import Decision
 from failpath.sampling.dynamic import DurationQuantiles, EmaThroughput
 from failpath.sampling.trace_buffer import Trace
 
@@ -46,8 +46,8 @@ def _probabilistic(trace: Trace, probability: float) -> Verdict:
 
 class PolicyEngine:
     def __init__(self, config: SamplingConfig, conditions: CompiledConditions) -> None:
-        ordered: list[Policy] = [p for p in config.policies if isinstance(p, DropPolicy)]
-        ordered += [p for p in config.policies if not isinstance(p, DropPolicy)]
+        ordered: list[PolicyConfig] = [p for p in config.policies if isinstance(p, DropPolicyConfig)]
+        ordered += [p for p in config.policies if not isinstance(p, DropPolicyConfig)]
         self._rules = [self._rule(policy, conditions) for policy in ordered]
         # Every trace's duration feeds the quantiles, whichever policy decides it.
         self._quantiles = [
@@ -56,18 +56,18 @@ class PolicyEngine:
             if isinstance(rule.judge, _LatencyJudge) and rule.judge.quantiles is not None
         ]
 
-    def _rule(self, policy: Policy, conditions: CompiledConditions) -> _Rule:
+    def _rule(self, policy: PolicyConfig, conditions: CompiledConditions) -> _Rule:
         when = conditions.compile(policy.when) if policy.when is not None else None
         judge: Callable[[Trace, float], Verdict]
-        if isinstance(policy, ErrorPolicy):
+        if isinstance(policy, ErrorPolicyConfig):
             judge = lambda trace, now: _KEEP if trace.error is not None else None  # noqa: E731
-        elif isinstance(policy, LatencyPolicy):
+        elif isinstance(policy, LatencyPolicyConfig):
             judge = _LatencyJudge(policy)
-        elif isinstance(policy, AttributesPolicy):
+        elif isinstance(policy, AttributesPolicyConfig):
             judge = lambda trace, now: _KEEP  # noqa: E731
-        elif isinstance(policy, DropPolicy):
+        elif isinstance(policy, DropPolicyConfig):
             judge = lambda trace, now: _DROP  # noqa: E731
-        elif isinstance(policy, ProbabilisticPolicy):
+        elif isinstance(policy, ProbabilisticPolicyConfig):
             probability = policy.percentage / 100
             judge = lambda trace, now: _probabilistic(trace, probability)  # noqa: E731
         else:
@@ -88,7 +88,7 @@ class PolicyEngine:
 
 
 class _LatencyJudge:
-    def __init__(self, policy: LatencyPolicy) -> None:
+    def __init__(self, policy: LatencyPolicyConfig) -> None:
         self._default = int(policy.threshold * 1e9)
         self._workflows = {name: int(seconds * 1e9) for name, seconds in policy.workflows.items()}
         self.quantiles = DurationQuantiles(policy.quantile, policy.min_samples) if policy.quantile is not None else None
@@ -105,7 +105,7 @@ class _LatencyJudge:
 
 
 class _DynamicJudge:
-    def __init__(self, policy: DynamicPolicy) -> None:
+    def __init__(self, policy: DynamicPolicyConfig) -> None:
         self._keys = policy.key_attributes
         self._per_span = policy.goal_spans_per_second is not None
         self._sampler = EmaThroughput(

@@ -20,13 +20,13 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from failpath.consumer import Batch, Consumer, DecidedTrace, Refused
+from failpath.consumer import Batch, Consumer, DecidedTrace, Decision, Refused
 from failpath.metrics import Metrics
 from failpath.otlp import wire
 from failpath.otlp.values import Value
 from failpath.sampling.conditions import CompiledConditions
-from failpath.sampling.config import DynamicPolicy, SamplingConfig
-from failpath.sampling.decision_cache import Decision, DecisionCache
+from failpath.sampling.config import DynamicPolicyConfig, SamplingConfig
+from failpath.sampling.decision_cache import DecisionCache
 from failpath.sampling.kept_output import KeptOutput
 from failpath.sampling.policies import PolicyEngine
 from failpath.sampling.span_facts import SpanInspector
@@ -82,7 +82,7 @@ class TailSamplingStage:
         self._tick = tick
         conditions = CompiledConditions()
         self._engine = PolicyEngine(config, conditions)
-        root_keys = [key for p in config.policies if isinstance(p, DynamicPolicy) for key in p.key_attributes]
+        root_keys = [key for p in config.policies if isinstance(p, DynamicPolicyConfig) for key in p.key_attributes]
         # facts (`agents.signals`): where a run's outcome and feedback are read, which make it an error run too.
         self._inspector = SpanInspector(
             conditions.leaves, ErrorReader(config.errors, facts), config.workflow_key, root_keys

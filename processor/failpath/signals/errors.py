@@ -22,7 +22,7 @@ EVALUATOR_KIND = "openinference.span.kind"
 Events = Iterable[tuple[str, Iterable[tuple[str, object]]]]
 
 
-class ErrorSignals(Strict):
+class ErrorSignalsConfig(Strict):
     """What makes a span an error span. Attribute lists name keys; empty lists switch a signal off."""
 
     status: bool = True
@@ -48,7 +48,7 @@ class ErrorSignals(Strict):
 
 
 class ErrorReader:
-    def __init__(self, signals: ErrorSignals, facts: SignalsConfig | None = None) -> None:
+    def __init__(self, signals: ErrorSignalsConfig, facts: SignalsConfig | None = None) -> None:
         """facts: where the run's outcome and a user's feedback are read from (`agents.signals`): a run that
         failed that way is an error run too, though no span has an error status."""
         self.signals = signals

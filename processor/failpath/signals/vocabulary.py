@@ -57,7 +57,7 @@ Fact = Literal[
 FACTS: tuple[str, ...] = get_args(Fact)
 
 
-class JsonKey(Strict):
+class JsonKeyConfig(Strict):
     """A fact held under a key of a JSON object stored in an attribute (OpenInference `metadata`,
     `llm.invocation_parameters`, an application's own JSON attribute). Dotted keys descend."""
 
@@ -65,7 +65,7 @@ class JsonKey(Strict):
     json_key: str = Field(min_length=1)
 
 
-Source = str | JsonKey
+Source = str | JsonKeyConfig
 
 # failpath's own vocabulary first, then what instrumentations already write.
 DEFAULT_SOURCES: dict[str, tuple[Source, ...]] = {
@@ -90,8 +90,8 @@ DEFAULT_SOURCES: dict[str, tuple[Source, ...]] = {
     "model.max_tokens": (
         "gen_ai.request.max_tokens",
         "llm.request.max_tokens",
-        JsonKey(attribute="llm.invocation_parameters", json_key="max_tokens"),
-        JsonKey(attribute="llm.invocation_parameters", json_key="max_completion_tokens"),
+        JsonKeyConfig(attribute="llm.invocation_parameters", json_key="max_tokens"),
+        JsonKeyConfig(attribute="llm.invocation_parameters", json_key="max_completion_tokens"),
     ),
     "model.lane": ("agent.model.lane",),
     "cache.hit": ("agent.cache.hit",),
@@ -167,7 +167,7 @@ class FactReader:
         return None
 
 
-def _json_key(attributes: Mapping[str, object], source: JsonKey) -> object:
+def _json_key(attributes: Mapping[str, object], source: JsonKeyConfig) -> object:
     raw = attributes.get(source.attribute)
     if not isinstance(raw, str) or not raw.startswith("{"):
         return None

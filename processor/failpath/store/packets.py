@@ -11,10 +11,10 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from failpath.otlp.timestamps import iso_time, parse_iso_time
 from failpath.store.private_files import private_dir, private_file
 from failpath.store.write_errors import int64
 
@@ -113,7 +113,7 @@ class PacketStore:
         return path
 
     def _index(self, packet: dict[str, Any], path: Path) -> None:
-        started_ns = int64(_parse_iso_ns(packet["started_at"]))
+        started_ns = int64(parse_iso_time(packet["started_at"]))
         self._db.execute(
             "INSERT OR REPLACE INTO packets (trace_id, run_id, workflow, bucket, model, started_ns, duration_ms,"
             " written_ns, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,12 +200,3 @@ class PacketStore:
         return [
             IndexedPacket(row[0], row[1], row[2], row[3], row[4], row[5], row[6], self.folder / row[7]) for row in rows
         ]
-
-
-def _parse_iso_ns(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)
-
-
-def iso_time(ns: int) -> str:
-    """UTC, milliseconds, Z: the packets' time format."""
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
