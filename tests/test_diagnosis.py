@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.otlp.values import key_value
+from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file
 from tests.support.diagnosis_corpus import BUCKETS, DIALECTS, corpus
 from tests.support.packet_chain import Chain, send_shuffled
@@ -85,7 +86,7 @@ def _span(trace: bytes, index: int, name: str, parent: bytes | None = None, /, *
     return span
 
 
-def _packets(data: Path, runs: list[list[Span]], **config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _packets(data: Path, runs: list[list[Span]], **config: dict[str, Any]) -> dict[str, Packet]:
     """The packet of each run (by trace id) after the chain with these config sections."""
 
     async def main() -> Chain:
@@ -255,6 +256,7 @@ def test_token_and_lane_facts_reach_the_diagnosis_and_the_packet(tmp_path: Path)
 
     over = packets[budgeted.hex()]
     assert over["failure_bucket"] == "routing_mistake"
+    assert over["failing_span"] is not None
     assert over["failing_span"]["span_id"] == (bytes([4]) * 8).hex()  # where the run went over, not the first call
     assert any("used 4300 tokens against its budget of 3000" in line for line in over["evidence"])
     assert over["tokens"] == {"input": 2500, "output": 1800, "budget": 3000}

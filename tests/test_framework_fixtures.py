@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from failpath.otlp import json_codec
+from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file
 from tests.support.packet_chain import Chain
 
@@ -30,7 +31,7 @@ def test_recorded_framework_run_gets_its_bucket(tmp_path: Path, name: str) -> No
     spans = _spans(name)
     assert spans, "an empty fixture: record it again"
 
-    async def main() -> list[dict[str, object]]:
+    async def main() -> list[Packet]:
         chain = Chain(tmp_path)
         await chain.start()
         await chain.send(spans)

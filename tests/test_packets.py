@@ -9,12 +9,12 @@ import json
 import stat
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.agents.config import AgentsConfig
+from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import RedactionStage
@@ -26,8 +26,8 @@ from tests.support.packet_chain import Chain, send_shuffled
 POLICIES = [{"name": "errors", "type": "error"}, {"name": "rest", "type": "probabilistic", "percentage": 100}]
 
 
-def _run_case(tmp_path: Path, dialect: str, bucket: str) -> dict[str, Any]:
-    async def main() -> dict[str, Any]:
+def _run_case(tmp_path: Path, dialect: str, bucket: str) -> Packet:
+    async def main() -> Packet:
         chain = Chain(tmp_path)
         await chain.start()
         spans = build_run(dialect, scenario(bucket))
@@ -118,7 +118,7 @@ def test_packet_files_are_private_and_dated(tmp_path: Path) -> None:
 def test_tool_packet_names_the_failing_tool_retries_and_references(tmp_path: Path) -> None:
     packet = _run_case(tmp_path, "genai", "tool_execution")
     failing = packet["failing_span"]
-    assert failing["label"] == "tool:pytest"
+    assert failing is not None and failing["label"] == "tool:pytest"
     assert failing["errored_span_id"] != failing["span_id"]  # the HTTP call inside the tool errored first
     labels = [step["label"] for step in packet["steps"]]
     assert labels[:4] == ["planner", "retriever", "model", "tool:pytest"]
@@ -133,7 +133,7 @@ def test_tool_packet_names_the_failing_tool_retries_and_references(tmp_path: Pat
 
 
 def test_retries_of_one_run_are_linked(tmp_path: Path) -> None:
-    async def main() -> list[dict[str, Any]]:
+    async def main() -> list[Packet]:
         chain = Chain(tmp_path)
         await chain.start()
         for _ in range(2):  # the same run id, a new trace each attempt
@@ -149,7 +149,7 @@ def test_retries_of_one_run_are_linked(tmp_path: Path) -> None:
 
 
 def test_huge_run_is_trimmed_to_the_cap(tmp_path: Path) -> None:
-    async def main() -> dict[str, Any]:
+    async def main() -> Packet:
         chain = Chain(tmp_path, {"max_bytes": "16KiB"})
         await chain.start()
         steps = [Step("model") for _ in range(60)] + [Step("tool", f"t{i}", retry=i) for i in range(200)]
@@ -164,7 +164,7 @@ def test_huge_run_is_trimmed_to_the_cap(tmp_path: Path) -> None:
     packet = asyncio.run(main())
     assert packet["trimmed"]
     assert packet["failure_bucket"] == "tool_execution"
-    assert packet["failing_span"]["label"] == "tool:deploy"
+    assert packet["failing_span"] is not None and packet["failing_span"]["label"] == "tool:deploy"
 
 
 def test_your_own_span_names_map_to_roles(tmp_path: Path) -> None:

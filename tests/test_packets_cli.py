@@ -5,12 +5,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from failpath.config import load_config
+from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file
 from failpath.recorded import RecordingExhausted, load
 from tests.support.agent_run import emit_runs, sdk_exporter
@@ -51,7 +51,7 @@ def _config_file(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Packet]:
     """A config file, and the packet failpath wrote for one failing SDK run."""
     tmp = tmp_path_factory.mktemp("packets")
     config_path = _config_file(tmp)
@@ -66,7 +66,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return config_path, load_file(path)
 
 
-def test_replay_by_trace_id_prefix_prints_what_broke_and_what_to_do(recorded: tuple[Path, dict[str, Any]]) -> None:
+def test_replay_by_trace_id_prefix_prints_what_broke_and_what_to_do(recorded: tuple[Path, Packet]) -> None:
     config_path, packet = recorded
     result = _cli("replay", packet["trace_id"][:8], "--config", str(config_path))
     assert result.returncode == 0, result.stderr
@@ -84,7 +84,7 @@ def test_replay_by_trace_id_prefix_prints_what_broke_and_what_to_do(recorded: tu
     assert json.loads(as_json.stdout) == packet
 
 
-def test_packets_list_show_and_buckets(recorded: tuple[Path, dict[str, Any]]) -> None:
+def test_packets_list_show_and_buckets(recorded: tuple[Path, Packet]) -> None:
     config_path, packet = recorded
     listing = _cli("packets", "list", "--config", str(config_path))
     assert listing.returncode == 0, listing.stderr
@@ -107,9 +107,7 @@ def test_packets_list_show_and_buckets(recorded: tuple[Path, dict[str, Any]]) ->
     ]
 
 
-def test_replay_refuses_missing_unreadable_and_invalid_packets(
-    tmp_path: Path, recorded: tuple[Path, dict[str, Any]]
-) -> None:
+def test_replay_refuses_missing_unreadable_and_invalid_packets(tmp_path: Path, recorded: tuple[Path, Packet]) -> None:
     config_path, packet = recorded
     missing = _cli("replay", "deadbeef", "--config", str(config_path))
     assert missing.returncode == 2
@@ -131,7 +129,7 @@ def test_replay_refuses_missing_unreadable_and_invalid_packets(
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_replay_to_an_otlp_backend_sends_a_linked_trace(
-    recorded: tuple[Path, dict[str, Any]], sink: OtlpSink, protocol: str
+    recorded: tuple[Path, Packet], sink: OtlpSink, protocol: str
 ) -> None:
     config_path, packet = recorded
     endpoint = f"127.0.0.1:{sink.grpc_port}" if protocol == "grpc" else f"http://127.0.0.1:{sink.http_port}"
@@ -141,20 +139,21 @@ def test_replay_to_an_otlp_backend_sends_a_linked_trace(
     root = next(span for span in spans if not span.parent_span_id)
     assert root.trace_id.hex() != packet["trace_id"]
     assert root.links[0].trace_id.hex() == packet["trace_id"]
+    assert packet["failing_span"] is not None
     assert root.links[0].span_id.hex() == packet["failing_span"]["span_id"]
     failed = [span for span in spans if span.status.code == 2]
     assert [span.name for span in failed] == ["execute_tool deploy", "verify_answer"]  # the rejection too
     assert f"as trace {root.trace_id.hex()}" in result.stdout
 
 
-def test_replay_to_an_unreachable_backend_says_so(recorded: tuple[Path, dict[str, Any]]) -> None:
+def test_replay_to_an_unreachable_backend_says_so(recorded: tuple[Path, Packet]) -> None:
     config_path, packet = recorded
     result = _cli("replay", packet["trace_id"], "--otlp", f"127.0.0.1:{free_port()}", "--config", str(config_path))
     assert result.returncode == 1
     assert "cannot send the replay" in result.stderr and "UNAVAILABLE" in result.stderr
 
 
-def test_recorded_outputs_api_and_the_documented_example(tmp_path: Path, recorded: tuple[Path, dict[str, Any]]) -> None:
+def test_recorded_outputs_api_and_the_documented_example(tmp_path: Path, recorded: tuple[Path, Packet]) -> None:
     config_path, packet = recorded
     run = load(packet["trace_id"][:8], config_path)
     assert [call.name for call in run.calls] == ["gpt-x", "search", "deploy"]

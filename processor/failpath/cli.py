@@ -21,6 +21,7 @@ from failpath.listen import ListenError
 from failpath.logs import configure
 from failpath.offline_diagnosis import OfflineDiagnosis
 from failpath.packets import reemit
+from failpath.packets.packet import Packet
 from failpath.packets.reader import PacketError, load_file, resolve
 from failpath.packets.render import buckets_text, list_text, replay_text
 from failpath.pipeline import Pipeline
@@ -99,7 +100,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_packet(args: argparse.Namespace) -> dict[str, object] | None:
+def _read_packet(args: argparse.Namespace) -> Packet | None:
     config = _load(args.config)
     if config is None:
         return None

@@ -14,9 +14,10 @@ Outputs are what redaction left: the content where the config keeps content, els
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from failpath.config import DEFAULT_CONFIG, load_config
+from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file, resolve
 
 
@@ -35,7 +36,7 @@ class RecordingExhausted(LookupError):
 
 
 class RecordedRun:
-    def __init__(self, packet: dict[str, Any]) -> None:
+    def __init__(self, packet: Packet) -> None:
         self.packet = packet
         self.trace_id: str = packet["trace_id"]
         self.failure_bucket: str = packet["failure_bucket"]

@@ -3,7 +3,7 @@ every dialect (current and deprecated GenAI names, OpenInference, OpenLLMetry, p
 own `agent.*` names, and your `agents.signals` mappings). Runs on kept traces only, after redaction.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,18 @@ def brief(message: str) -> str:
     return first if len(first) <= _BRIEF_CHARS else first[: _BRIEF_CHARS - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Who ran what: the run's id, attempt, actor and task, from its root span (actor, attempt and service
+    also from the resource)."""
+
+    run_id: str | None
+    attempt: int | None
+    actor: str | None
+    service: str | None
+    task: str | None
+
+
 @dataclass
 class Run:
     trace_id: str
@@ -91,6 +103,7 @@ class Run:
     root: Step | None
     resource: dict[str, object]
     workflow: str
+    envelope: Envelope
 
     def by_id(self) -> dict[str, Step]:
         return {step.span_id: step for step in self.steps}
@@ -125,7 +138,24 @@ class Normalizer:
             (root.attributes if root else {}, resource),
             root.name if root else "(no root span)",
         )
-        return Run(trace_id, steps, root, resource, workflow)
+        return Run(trace_id, steps, root, resource, workflow, self._envelope(root, resource))
+
+    def _envelope(self, root: Step | None, resource: dict[str, object]) -> Envelope:
+        attributes = root.attributes if root else {}
+
+        def fact(name: str, *sources: Mapping[str, object]) -> str | None:
+            value = next((v for v in (self._facts.get(name, source) for source in sources) if v is not None), None)
+            return None if value is None else str(value)
+
+        attempt = fact("run.attempt", attributes, resource)
+        service = resource.get("service.name")
+        return Envelope(
+            run_id=fact("run.id", attributes),
+            attempt=int(attempt) if attempt and attempt.isdigit() else None,
+            actor=fact("run.actor", attributes, resource),
+            service=None if service in (None, "") else str(service),
+            task=fact("task.summary", attributes),
+        )
 
     def _step(self, span: Any) -> Step:
         attributes = attributes_of(span.attributes)

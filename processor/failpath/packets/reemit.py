@@ -9,7 +9,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import grpc
@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.otlp.values import key_value
+from failpath.packets.packet import Packet
 
 _METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -25,12 +26,12 @@ class ReemitError(Exception):
     """The backend could not be reached or refused the re-emitted trace."""
 
 
-def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTraceServiceRequest:
+def to_request(packet: Packet, now_ns: int | None = None) -> ExportTraceServiceRequest:
     """A new trace: a root span for the replay, one child per recorded step (nested as recorded)."""
     start = now_ns or time.time_ns()
     trace_id, root_id = os.urandom(16), os.urandom(8)
     original = bytes.fromhex(packet["trace_id"])
-    failing = packet["failing_span"] or {}
+    failing = packet["failing_span"]
     root = Span(
         trace_id=trace_id,
         span_id=root_id,
@@ -44,7 +45,7 @@ def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTrace
             key_value("failpath.replay.next_action", packet["next_action"]),
         ],
     )
-    if failing.get("span_id"):
+    if failing is not None:
         root.links.add(trace_id=original, span_id=bytes.fromhex(failing["span_id"])).attributes.append(
             key_value("failpath.replay.link", "failing span of the original run")
         )
@@ -68,9 +69,9 @@ def to_request(packet: dict[str, Any], now_ns: int | None = None) -> ExportTrace
         )
         if step["status"] == "error":
             span.status.code = Status.STATUS_CODE_ERROR
-            if step["span_id"] == failing.get("span_id") and failing.get("error"):
+            if failing is not None and step["span_id"] == failing["span_id"] and failing["error"]:
                 span.status.message = failing["error"]
-        details = tools.get(step["span_id"]) or models.get(step["span_id"]) or {}
+        details: Mapping[str, object] = tools.get(step["span_id"]) or models.get(step["span_id"]) or {}
         for key in ("tool", "exit_code", "error_type", "retry_count", "model", "input_tokens", "output_tokens"):
             if details.get(key) is not None:
                 span.attributes.append(key_value(f"failpath.step.{key}", details[key]))

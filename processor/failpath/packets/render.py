@@ -1,12 +1,12 @@
 """Packets and bucket counts as text for people (the CLI); --json callers get the data itself."""
 
 from datetime import UTC, datetime
-from typing import Any
 
+from failpath.packets.packet import Packet
 from failpath.store.packets import IndexedPacket
 
 
-def replay_text(packet: dict[str, Any]) -> str:
+def replay_text(packet: Packet) -> str:
     steps = " -> ".join(step["label"] for step in packet["steps"]) or "(no steps before the failure)"
     failing = packet["failing_span"]
     lines = [

@@ -16,7 +16,6 @@ import sqlite3
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -26,8 +25,10 @@ from failpath.config_types import Names
 from failpath.consumer import Batch, Consumer, DecidedTrace
 from failpath.diagnosis.blame import Blame, Diagnosis
 from failpath.metrics import Metrics, label_value
+from failpath.otlp.timestamps import iso_time
 from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
+from failpath.packets.packet import Packet
 from failpath.signals.errors import ErrorSignalsConfig
 from failpath.store.packets import PacketStore, PacketWriteError
 from failpath.store.write_errors import cause_of
@@ -59,7 +60,7 @@ class PacketMaker:
         self._builder = PacketBuilder(config.max_bytes, config.max_text_chars)
         self._policies = frozenset(config.policies)
 
-    def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> dict[str, Any] | None:
+    def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> Packet | None:
         """The packet, or None for a run the sampler kept for an error that was recovered (and no policy
         asks for a packet anyway)."""
         run = self._normalizer.run(request)
@@ -68,7 +69,7 @@ class PacketMaker:
             return None
         return self._builder.build(run, verdict, decided, next_action(run, verdict))
 
-    def encode(self, packet: dict[str, Any]) -> bytes:
+    def encode(self, packet: Packet) -> bytes:
         return self._builder.fit(packet)
 
 
@@ -180,7 +181,7 @@ class PacketStage:
         if self._written % _PRUNE_EVERY == 0:
             self._prune()
 
-    def _write(self, packet: dict[str, Any]) -> bool:
+    def _write(self, packet: Packet) -> bool:
         """Write with bounded retries; False (counted and logged by cause) if the packet is lost."""
         assert self._store is not None
         trace_id = packet["trace_id"]
@@ -188,7 +189,10 @@ class PacketStage:
             try:
                 run_id = packet["run"]["run_id"]
                 if run_id:
-                    packet["related_attempts"] = self._store.attempts(run_id, trace_id)
+                    packet["related_attempts"] = [
+                        {"trace_id": p.trace_id, "started_at": iso_time(p.started_ns), "failure_bucket": p.bucket}
+                        for p in self._store.attempts(run_id, trace_id)
+                    ]
                 self._store.write(packet, self._maker.encode(packet))
                 return True
             except PacketWriteError as failure:

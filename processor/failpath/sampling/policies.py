@@ -3,6 +3,7 @@ order, first match wins. A trace no policy matches is kept (at rate 1): losing d
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from failpath.consumer import Decision
 from failpath.sampling import threshold
@@ -70,8 +71,10 @@ class PolicyEngine:
         elif isinstance(policy, ProbabilisticPolicyConfig):
             probability = policy.percentage / 100
             judge = lambda trace, now: _probabilistic(trace, probability)  # noqa: E731
-        else:
+        elif isinstance(policy, DynamicPolicyConfig):
             judge = _DynamicJudge(policy)
+        else:  # a policy type added to the config without a judge: mypy flags it, and so does the first start
+            assert_never(policy)
         return _Rule(policy.name, when, judge)
 
     def decide(self, trace: Trace, trigger: str, now: float) -> Decision:

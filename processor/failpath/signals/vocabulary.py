@@ -19,11 +19,16 @@ from failpath.config_types import Strict
 Fact = Literal[
     # What kind of step a span is: planner, retriever, tool, model, verifier, router, guardrail.
     "step.kind",
-    # The run: how it ended (success, failure, ...), the limit that stopped it, a user's feedback.
+    # The run: its id, which attempt, who ran it; how it ended (success, failure, ...), the limit that
+    # stopped it, a user's feedback.
+    "run.id",
+    "run.attempt",
+    "run.actor",
     "run.outcome",
     "run.limit",
     "run.feedback",
-    # The task: the steps it may take, its token budget.
+    # The task: what it asked, the steps it may take, its token budget.
+    "task.summary",
     "task.allowed_steps",
     "task.token_budget",
     # Retrieval: how many documents came back, and their scores (ids and scores are read from the
@@ -70,9 +75,20 @@ Source = str | JsonKeyConfig
 # failpath's own vocabulary first, then what instrumentations already write.
 DEFAULT_SOURCES: dict[str, tuple[Source, ...]] = {
     "step.kind": ("agent.step.kind",),
+    "run.id": ("run.id", "agent.run_id", "gen_ai.conversation.id", "session.id"),
+    "run.attempt": ("run.attempt", "agent.attempt", "retry.attempt"),
+    "run.actor": ("enduser.id", "user.id", "gen_ai.agent.name", "service.name"),
     "run.outcome": ("agent.run.outcome", "run.outcome"),
     "run.limit": ("agent.run.limit",),
     "run.feedback": ("agent.feedback", "user.feedback"),
+    "task.summary": (
+        "task.summary",
+        "agent.task",
+        "input.value",
+        "gen_ai.input.messages",
+        "traceloop.entity.input",
+        "gen_ai.prompt",
+    ),
     "task.allowed_steps": ("agent.task.allowed_steps",),
     "task.token_budget": ("agent.token_budget", "agent.task.token_budget"),
     "retrieval.count": (

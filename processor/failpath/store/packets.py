@@ -10,11 +10,12 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from failpath.otlp.timestamps import iso_time, parse_iso_time
+from failpath.otlp.timestamps import parse_iso_time
 from failpath.store.private_files import private_dir, private_file
 from failpath.store.write_errors import int64
 
@@ -78,7 +79,7 @@ class PacketStore:
     def close(self) -> None:
         self._db.close()
 
-    def write(self, packet: dict[str, Any], encoded: bytes) -> Path:
+    def write(self, packet: Mapping[str, Any], encoded: bytes) -> Path:
         """Write the file, then its index row; raises PacketWriteError saying which of the two failed.
         Writing the same packet again replaces both."""
         try:
@@ -91,7 +92,7 @@ class PacketStore:
             raise PacketWriteError("index", error) from None
         return path
 
-    def _write_file(self, packet: dict[str, Any], encoded: bytes) -> Path:
+    def _write_file(self, packet: Mapping[str, Any], encoded: bytes) -> Path:
         day = packet["started_at"][:10]
         directory = private_dir(self.folder / day)
         path = directory / f"{packet['trace_id']}.json"
@@ -112,7 +113,7 @@ class PacketStore:
             raise
         return path
 
-    def _index(self, packet: dict[str, Any], path: Path) -> None:
+    def _index(self, packet: Mapping[str, Any], path: Path) -> None:
         started_ns = int64(parse_iso_time(packet["started_at"]))
         self._db.execute(
             "INSERT OR REPLACE INTO packets (trace_id, run_id, workflow, bucket, model, started_ns, duration_ms,"
@@ -130,13 +131,9 @@ class PacketStore:
             ),
         )
 
-    def attempts(self, run_id: str, trace_id: str) -> list[dict[str, str]]:
+    def attempts(self, run_id: str, trace_id: str) -> list[IndexedPacket]:
         """Earlier packets of the same run (its other attempts), oldest first."""
-        rows = self._db.execute(
-            "SELECT trace_id, started_ns, bucket FROM packets WHERE run_id = ? AND trace_id != ? ORDER BY started_ns",
-            (run_id, trace_id),
-        ).fetchall()
-        return [{"trace_id": row[0], "started_at": iso_time(row[1]), "failure_bucket": row[2]} for row in rows]
+        return self._select("WHERE run_id = ? AND trace_id != ? ORDER BY started_ns", (run_id, trace_id))
 
     def prune(self, max_age_s: float, max_packets: int) -> int:
         """Delete packets older than max_age or beyond the newest max_packets; returns how many."""

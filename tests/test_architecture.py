@@ -1,0 +1,66 @@
+"""The import direction docs/architecture.md draws holds in the code: the stages never import each other,
+the diagnosis libraries and the foundation never import a stage, and only the top level puts things together."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "processor" / "failpath"
+# Lower layers first; a module may import its own unit and anything in a lower layer.
+LAYERS: list[set[str]] = [
+    {"config_types", "consumer", "otlp", "store", "metrics", "logs", "listen", "http_server"},
+    {"signals"},
+    {"agents"},
+    {"diagnosis"},
+    # The stages, in pipeline order: each its own unit, none importing another.
+    {"receivers", "redaction", "sampling", "packets", "exporters"},
+    {"admin", "config", "pipeline", "offline_diagnosis", "recorded", "cli", "__main__"},
+]
+# Units that share a layer but may not import each other.
+INDEPENDENT = [LAYERS[0] - {"otlp", "store", "config_types"}, LAYERS[4]]
+
+
+def _unit(module: str) -> str:
+    """failpath.sampling.stage -> sampling; failpath.consumer -> consumer."""
+    return module.split(".")[1]
+
+
+def _layer(unit: str) -> int:
+    return next(index for index, units in enumerate(LAYERS) if unit in units)
+
+
+def _imports() -> list[tuple[str, str, str]]:
+    """(file, importing unit, imported unit) for every failpath import, TYPE_CHECKING ones included."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent)
+        unit = relative.parts[1].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.startswith("failpath.") and _unit(name) != unit:
+                    found.append((str(relative), unit, _unit(name)))
+    return found
+
+
+def test_every_unit_has_a_layer() -> None:
+    units = {path.stem for path in PACKAGE.iterdir() if path.is_dir() or path.suffix == ".py"}
+    assert units - {"__init__", "__pycache__"} - set().union(*LAYERS) == set()
+
+
+def test_imports_run_down_the_layers_only() -> None:
+    upward = [f"{file}: {unit} imports {target}" for file, unit, target in _imports() if _layer(target) > _layer(unit)]
+    assert upward == []
+
+
+def test_units_of_one_layer_stay_apart() -> None:
+    across = [
+        f"{file}: {unit} imports {target}"
+        for file, unit, target in _imports()
+        for group in INDEPENDENT
+        if unit in group and target in group
+    ]
+    assert across == []
