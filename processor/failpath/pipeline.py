@@ -22,7 +22,7 @@ from failpath.exporters.store import StoreSender
 from failpath.metrics import Metrics
 from failpath.packets.stage import PacketMaker, PacketStage
 from failpath.receivers.auth import BearerCheck
-from failpath.receivers.intake import Intake
+from failpath.receivers.intake import Intake, SharedByReceivers
 from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
 from failpath.receivers.otlp_http import OtlpHttpReceiver
 from failpath.redaction.stage import RedactionStage
@@ -79,16 +79,9 @@ class Pipeline:
         auth = BearerCheck(otlp.auth)
         # The receivers share the process's connection budget (max_connections: auto).
         receivers = int(otlp.grpc.enabled) + int(otlp.http.enabled)
-        self.grpc = (
-            OtlpGrpcReceiver(otlp.grpc, auth, self._intake, otlp.retry_after, self.metrics, receivers)
-            if otlp.grpc.enabled
-            else None
-        )
-        self.http = (
-            OtlpHttpReceiver(otlp.http, auth, self._intake, otlp.retry_after, self.metrics, receivers)
-            if otlp.http.enabled
-            else None
-        )
+        shared = SharedByReceivers(self._intake, auth, otlp.retry_after, self.metrics, receivers)
+        self.grpc = OtlpGrpcReceiver(otlp.grpc, shared) if otlp.grpc.enabled else None
+        self.http = OtlpHttpReceiver(otlp.http, shared) if otlp.http.enabled else None
         self.admin = AdminServer(config.admin, self.metrics, self.not_ready) if config.admin.enabled else None
         self._receivers: list[Component] = [receiver for receiver in (self.grpc, self.http) if receiver]
         self._listening = False

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.otlp.values import key_value
+from tests.support.step_spans import Events, add_step_spans
 from tests.support.traces import START
 
 DIALECTS = ("genai", "openinference", "openllmetry", "plain")
@@ -38,7 +39,6 @@ class Step:
 
 
 Attributes = dict[str, object]
-Events = list[tuple[str, Attributes]]
 
 
 def _planner(dialect: str, step: Step) -> tuple[str, Attributes]:
@@ -193,30 +193,12 @@ def build_run(
         ]
     )
     spans = [root]
-    clock = START + 1_000_000
 
-    def add(step: Step, parent: bytes) -> None:
-        nonlocal clock
+    def describe(step: Step) -> tuple[str, dict[str, object], Events, str | None]:
         name, attributes, events = _attributes(dialect, step)
-        span = Span(trace_id=trace, span_id=rng.randbytes(8), parent_span_id=parent, name=name)
-        span.start_time_unix_nano = clock
-        span.attributes.extend(key_value(key, value) for key, value in attributes.items())
-        clock += 1_000_000
-        for child in step.children:
-            add(child, span.span_id)
-        clock += step.duration_ms * 1_000_000
-        span.end_time_unix_nano = clock
-        for event_name, event_attributes in events:
-            event = span.events.add(name=event_name, time_unix_nano=clock)
-            event.attributes.extend(key_value(key, value) for key, value in event_attributes.items())
-        if step.error:
-            span.status.code = Status.STATUS_CODE_ERROR
-            span.status.message = f"{step.error}: token {SECRET}"
-        spans.append(span)
-        clock += 1_000_000
+        return name, attributes, events, f"{step.error}: token {SECRET}" if step.error else None
 
-    for step in steps:
-        add(step, root.span_id)
+    clock = add_step_spans(spans, trace, rng, steps, root.span_id, START + 1_000_000, describe)
     root.start_time_unix_nano = START
     root.end_time_unix_nano = clock + 1_000_000
     if run_failed:

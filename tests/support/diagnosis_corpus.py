@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.otlp.values import key_value
+from tests.support.step_spans import Events, add_step_spans
 from tests.support.traces import START
 
 DIALECTS = ("genai", "openinference", "openllmetry", "plain", "vocabulary")
 BUCKETS = ("retrieval_miss", "tool_execution", "planner_drift", "verifier_false_positive", "routing_mistake")
 
 Attributes = dict[str, object]
-Events = list[tuple[str, Attributes]]
 
 
 @dataclass
@@ -541,30 +541,11 @@ def build(dialect: str, spec: RunSpec, trace_id: bytes) -> list[Span]:
         inner.status.message = f"{spec.error}: {{}}"
         spans.append(inner)
         parent = inner.span_id
-    clock = START + 1_000_000
 
-    def add(step: S, parent_id: bytes) -> None:
-        nonlocal clock
-        step_name, step_attributes, step_events = _step(dialect, step)
-        span = Span(trace_id=trace_id, span_id=rng.randbytes(8), parent_span_id=parent_id, name=step_name)
-        span.start_time_unix_nano = clock
-        span.attributes.extend(key_value(key, value) for key, value in step_attributes.items())
-        clock += 1_000_000
-        for child in step.children:
-            add(child, span.span_id)
-        clock += step.duration_ms * 1_000_000
-        span.end_time_unix_nano = clock
-        for event_name, event_attributes in step_events:
-            event = span.events.add(name=event_name, time_unix_nano=clock)
-            event.attributes.extend(key_value(key, value) for key, value in event_attributes.items())
-        if step.error:
-            span.status.code = Status.STATUS_CODE_ERROR
-            span.status.message = step.error
-        spans.append(span)
-        clock += 1_000_000
+    def describe(step: S) -> tuple[str, dict[str, object], Events, str | None]:
+        return (*_step(dialect, step), step.error or None)
 
-    for step in spec.steps:
-        add(step, parent)
+    clock = add_step_spans(spans, trace_id, rng, spec.steps, parent, START + 1_000_000, describe)
     root.start_time_unix_nano = START
     root.end_time_unix_nano = clock + 1_000_000
     for inner in spans[1:2] if dialect == "openinference" and spec.error else ():

@@ -1,6 +1,7 @@
 """What `failpath diagnose` says about one trace: the verdict, its evidence, the runner-up, every finding;
 as data (--json) or as text for a person."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from failpath.agents.normalize import Run
@@ -47,6 +48,14 @@ def verdict_data(run: Run, verdict: Diagnosis) -> dict[str, Any]:
     }
 
 
+def evidence_lines(evidence: list[str], runner_up: Mapping[str, Any] | None) -> list[str]:
+    """The evidence as a list, and why the runner-up lost: how the CLI shows a verdict and a packet alike."""
+    lines = ["evidence:", *(f"  - {line}" for line in evidence)]
+    if runner_up:
+        lines.append(f"why not {runner_up['bucket']}: {runner_up['why_not']}")
+    return lines
+
+
 def verdict_text(data: dict[str, Any]) -> str:
     lines = [f"trace_id: {data['trace_id']}", f"workflow: {data['workflow']}"]
     if not data["failed"]:
@@ -55,11 +64,7 @@ def verdict_text(data: dict[str, Any]) -> str:
         lines.append(f"failure_bucket: {data['failure_bucket']}  (confidence {data['confidence']:.2f})")
         if data["cause"]:
             lines.append(f"cause: {data['cause']['finding']} at {data['cause']['step']} ({data['cause']['span_id']})")
-    lines.append("evidence:")
-    lines.extend(f"  - {line}" for line in data["evidence"])
-    runner = data["runner_up"]
-    if runner:
-        lines.append(f"why not {runner['bucket']}: {runner['why_not']}")
+    lines.extend(evidence_lines(data["evidence"], data["runner_up"]))
     steps = " -> ".join(
         step["label"] + (" (failed)" if step["failed"] else "")
         for step in data["steps"]

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from failpath.diagnosis.report import evidence_lines
 from failpath.packets.packet import Packet
 from failpath.store.packets import IndexedPacket
 
@@ -27,11 +28,7 @@ def replay_text(packet: Packet) -> str:
         lines.append(f"first_check: {bucket['first_check']}")
     if bucket["avoid"]:
         lines.append(f"avoid: {bucket['avoid']}")
-    lines.append("evidence:")
-    lines.extend(f"  - {line}" for line in packet["evidence"])
-    runner = diagnosis["runner_up"]
-    if runner:
-        lines.append(f"why not {runner['bucket']}: {runner['why_not']}")
+    lines.extend(evidence_lines(packet["evidence"], diagnosis["runner_up"]))
     for attempt in packet["related_attempts"]:
         lines.append(f"earlier attempt: {attempt['trace_id']} at {attempt['started_at']} ({attempt['failure_bucket']})")
     if packet["trimmed"]:

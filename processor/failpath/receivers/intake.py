@@ -1,6 +1,8 @@
-"""What both receivers do with a decoded request: check span ids, hand it on, and account for it."""
+"""What both receivers share: the intake (check span ids of a decoded request, hand it on, account for it),
+and the context each is built with."""
 
 import logging
+from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -10,6 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from failpath.consumer import Batch, Consumer, Refused
 from failpath.metrics import Metrics
 from failpath.otlp.span_ids import reject_invalid_spans
+from failpath.receivers.auth import BearerCheck
 
 log = logging.getLogger("failpath.receiver")
 
@@ -46,3 +49,16 @@ class Intake:
             raise
         metrics.spans_accepted.labels(transport).inc(accepted)
         return response
+
+
+@dataclass(frozen=True, slots=True)
+class SharedByReceivers:
+    """What every receiver is built with besides its own config."""
+
+    intake: Intake
+    auth: BearerCheck
+    # Seconds a refused client is told to wait (Retry-After / RetryInfo).
+    retry_after: float
+    metrics: Metrics
+    # How many receivers share the process's connection budget (max_connections: auto).
+    receivers: int = 1

@@ -14,11 +14,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from failpath.consumer import Refused
 from failpath.listen import ListenError, connection_cap
-from failpath.metrics import Metrics
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY, build_status
-from failpath.receivers.auth import BearerCheck
 from failpath.receivers.config import GrpcReceiverConfig, ServerTLSConfig
-from failpath.receivers.intake import Intake
+from failpath.receivers.intake import SharedByReceivers
 
 log = logging.getLogger("failpath.receiver")
 
@@ -33,22 +31,10 @@ def _server_credentials(tls: ServerTLSConfig) -> grpc.ServerCredentials:
 
 
 class OtlpGrpcReceiver:
-    def __init__(
-        self,
-        config: GrpcReceiverConfig,
-        auth: BearerCheck,
-        intake: Intake,
-        retry_after: float,
-        metrics: Metrics,
-        receivers: int = 1,
-    ) -> None:
-        """receivers: how many receivers share the process's connection budget (for max_connections auto)."""
+    def __init__(self, config: GrpcReceiverConfig, shared: SharedByReceivers) -> None:
         self._config = config
-        self._receivers = receivers
-        self._auth = auth
-        self._intake = intake
-        self._retry_after = retry_after
-        self._metrics = metrics
+        self._shared = shared
+        self._metrics = shared.metrics
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -63,7 +49,7 @@ class OtlpGrpcReceiver:
             },
         )
         config = self._config
-        cap = connection_cap(config.max_connections, self._receivers)
+        cap = connection_cap(config.max_connections, self._shared.receivers)
         options: list[tuple[str, int]] = [
             ("grpc.max_receive_message_length", config.max_recv_msg_size),
             ("grpc.so_reuseport", 0),
@@ -114,7 +100,7 @@ class OtlpGrpcReceiver:
     ) -> ExportTraceServiceResponse:
         metrics = self._metrics
         metrics.requests_received.labels(_TRANSPORT).inc()
-        auth = self._auth
+        auth = self._shared.auth
         if auth.enabled:
             values = [str(value) for key, value in context.invocation_metadata() or () if key == "authorization"]
             refusal = auth.refusal(values)
@@ -132,9 +118,11 @@ class OtlpGrpcReceiver:
         in_flight = metrics.requests_in_flight.labels(_TRANSPORT)
         in_flight.inc()
         try:
-            return await self._intake.accept(request, _TRANSPORT, len(body))
+            return await self._shared.intake.accept(request, _TRANSPORT, len(body))
         except Refused as refused:
-            await self._abort(context, grpc.StatusCode.UNAVAILABLE, refused.reason, str(refused), self._retry_after)
+            await self._abort(
+                context, grpc.StatusCode.UNAVAILABLE, refused.reason, str(refused), self._shared.retry_after
+            )
         finally:
             in_flight.dec()
 

@@ -10,13 +10,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from failpath.consumer import Refused
 from failpath.http_server import HttpService, ServerLimits, serve
 from failpath.listen import bind, connection_cap, server_tls
-from failpath.metrics import Metrics
 from failpath.otlp import json_codec
 from failpath.otlp.compression import BadEncoding, TooLarge, decompress
 from failpath.otlp.status import build_status, code_pb2
-from failpath.receivers.auth import BearerCheck
 from failpath.receivers.config import HttpReceiverConfig
-from failpath.receivers.intake import Intake
+from failpath.receivers.intake import SharedByReceivers
 
 log = logging.getLogger("failpath.receiver")
 
@@ -41,22 +39,10 @@ def _encode(message: Message, content_type: str) -> bytes:
 
 
 class OtlpHttpReceiver:
-    def __init__(
-        self,
-        config: HttpReceiverConfig,
-        auth: BearerCheck,
-        intake: Intake,
-        retry_after: float,
-        metrics: Metrics,
-        receivers: int = 1,
-    ) -> None:
-        """receivers: how many receivers share the process's connection budget (for max_connections auto)."""
+    def __init__(self, config: HttpReceiverConfig, shared: SharedByReceivers) -> None:
         self._config = config
-        self._receivers = receivers
-        self._auth = auth
-        self._intake = intake
-        self._retry_after = retry_after
-        self._metrics = metrics
+        self._shared = shared
+        self._metrics = shared.metrics
         self._service: HttpService | None = None
         self.port = 0
 
@@ -66,7 +52,7 @@ class OtlpHttpReceiver:
         self.port = sock.getsockname()[1]
         tls = config.tls
         context = server_tls(tls.cert_file, tls.key_file, tls.client_ca_file) if tls else None
-        cap = connection_cap(config.max_connections, self._receivers)
+        cap = connection_cap(config.max_connections, self._shared.receivers)
         limits = ServerLimits(cap, config.read_header_timeout, config.idle_timeout)
         refused = self._metrics.connections_refused
         self._service = await serve(
@@ -146,7 +132,7 @@ class OtlpHttpReceiver:
             if request.method != "POST":
                 headers["Allow"] = "POST"
                 raise _Reply(405, code_pb2.UNIMPLEMENTED, "method", f"method {request.method} not allowed; use POST")
-            refusal = self._auth.refusal(request.headers.getall("Authorization", []))
+            refusal = self._shared.auth.refusal(request.headers.getall("Authorization", []))
             if refusal:
                 headers["WWW-Authenticate"] = "Bearer"
                 raise _Reply(401, code_pb2.UNAUTHENTICATED, "unauthenticated", refusal)
@@ -159,9 +145,9 @@ class OtlpHttpReceiver:
                 )
             message, size = await self._decode(request, content_type)
             try:
-                response = await self._intake.accept(message, _TRANSPORT, size)
+                response = await self._shared.intake.accept(message, _TRANSPORT, size)
             except Refused as refused:
-                headers["Retry-After"] = str(max(1, round(self._retry_after)))
+                headers["Retry-After"] = str(max(1, round(self._shared.retry_after)))
                 raise _Reply(503, code_pb2.UNAVAILABLE, refused.reason, str(refused)) from None
             return web.Response(body=_encode(response, content_type), content_type=content_type)
         except _Reply as reply:

@@ -15,7 +15,7 @@ from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file
 from tests.support.packet_chain import Chain
 
-FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "frameworks"
 LABELS: dict[str, dict[str, str]] = json.loads((FIXTURES / "labels.json").read_text())
 
 

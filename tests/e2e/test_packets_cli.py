@@ -19,7 +19,7 @@ from tests.support.http import request
 from tests.support.ports import free_port
 from tests.support.sink import OtlpSink
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 SAMPLING = {
     "decision_wait": "100ms",

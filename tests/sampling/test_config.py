@@ -10,7 +10,7 @@ from failpath.config import ConfigError, config_warnings, load_config, parse_con
 from failpath.packets.config import PacketsConfig
 from failpath.sampling.config import SamplingConfig
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 def test_the_documented_sampling_packets_and_agents_sections_are_the_defaults() -> None:
@@ -77,3 +77,9 @@ def test_policy_mistakes_are_refused_with_the_reason(policies: list[dict[str, ob
 def test_no_error_policy_is_allowed_but_warned_about() -> None:
     config = parse_config(_policies({"name": "rest", "type": "probabilistic", "percentage": 5}))
     assert any("no error policy" in warning for warning in config_warnings(config))
+
+
+def test_dynamic_policy_needs_exactly_one_goal() -> None:
+    for goal in ({}, {"goal_spans_per_second": 1, "goal_traces_per_second": 1}):
+        with pytest.raises(ValueError, match="exactly one of goal_spans_per_second, goal_traces_per_second"):
+            SamplingConfig.model_validate({"policies": [{"name": "d", "type": "dynamic", **goal}]})

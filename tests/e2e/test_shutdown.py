@@ -37,7 +37,7 @@ def _start(tmp_path: Path, backend_port: int, shutdown_timeout: str) -> tuple[su
         },
         "admin": {"endpoint": f"127.0.0.1:{admin_port}"},
         "service": {"shutdown_timeout": shutdown_timeout},
-        # Off: these tests are about the exporters' drain; tests/test_sampling_e2e.py covers the sampler's.
+        # Off: these tests are about the exporters' drain; tests/e2e/test_sampling.py covers the sampler's.
         "sampling": {"enabled": False},
     }
     process = serve(config, tmp_path, admin_port)

@@ -2,16 +2,19 @@
 (bounded) and counted by cause, and both recover when space returns. Nothing is dropped while retrying."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from failpath.config import Config
 from tests.support.harness import RunningFailpath, make_config
 from tests.support.http import request
 from tests.support.requests import build_request
@@ -121,14 +124,23 @@ def _packet_log(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.
     return [record for record in caplog.records if record.getMessage() == message]
 
 
-def test_packet_write_is_retried_through_a_full_disk(
-    packets_on_small_disk: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    disk, config = packets_on_small_disk
+@contextlib.contextmanager
+def _failing_run_on_a_full_disk(
+    disk: Any, config: Config, caplog: pytest.LogCaptureFixture
+) -> Iterator[RunningFailpath]:
+    """failpath running, its packet disk full, and a failing run accepted: its packet cannot be written."""
     caplog.set_level(logging.WARNING, logger="failpath.packets")
     with RunningFailpath(config) as failpath:
         disk.fill()
         assert request(failpath.http_url, _failing_trace(), PROTOBUF)[0] == 200
+        yield failpath
+
+
+def test_packet_write_is_retried_through_a_full_disk(
+    packets_on_small_disk: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    disk, config = packets_on_small_disk
+    with _failing_run_on_a_full_disk(disk, config, caplog) as failpath:
         _wait(lambda: _packet_log(caplog, "cannot write a replay packet, will retry"))
         record = _packet_log(caplog, "cannot write a replay packet, will retry")[0]
         assert (record.cause, record.target, record.error) == ("disk_full", "file", "ENOSPC")  # type: ignore[attr-defined]
@@ -142,10 +154,7 @@ def test_packet_lost_to_a_full_disk_is_counted_by_cause(
     packets_on_small_disk: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     disk, config = packets_on_small_disk
-    caplog.set_level(logging.WARNING, logger="failpath.packets")
-    with RunningFailpath(config) as failpath:
-        disk.fill()
-        assert request(failpath.http_url, _failing_trace(), PROTOBUF)[0] == 200
+    with _failing_run_on_a_full_disk(disk, config, caplog) as failpath:
         _wait(lambda: failpath.metric("failpath_packets_failed_total", stage="write", cause="disk_full") == 1)
         disk.free()
     retries = _packet_log(caplog, "cannot write a replay packet, will retry")

@@ -1,6 +1,6 @@
-"""Nothing a client or a backend sends stops an exporter: poison spans, garbled replies, failing sends."""
+"""Nothing a client or a backend sends stops an exporter: poison spans reaching every exporter, garbled replies
+from a backend. (What the queue does with failing sends: tests/exporters/test_queue.py.)"""
 
-import asyncio
 import sqlite3
 import threading
 import time
@@ -14,9 +14,6 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from failpath.exporters.config import QueueConfig, RetryConfig
-from failpath.exporters.queue import ExportQueue
-from failpath.metrics import Metrics
 from failpath.otlp import json_codec
 from tests.support.harness import RunningFailpath, make_config, otlp_exporter
 from tests.support.http import request
@@ -173,77 +170,3 @@ def test_garbled_success_replies_count_as_delivered(tmp_path: Path, garbage: _Ga
         _wait(lambda: failpath.metric("failpath_exporter_spans_exported_total", exporter="odd") == 24)
         assert garbage.received == 12
         assert request(f"{failpath.admin_url}/readyz", method="GET")[0] == 200
-
-
-class _PoisonSender:
-    """A transport that raises what no transport should (a failpath bug, or a value its sink cannot take)
-    for payloads holding a marker, and delivers the rest."""
-
-    name = "poisoned"
-
-    def __init__(self, marker: bytes, fail_first: int = 0) -> None:
-        self.marker = marker
-        self.fail_first = fail_first
-        self.delivered: list[bytes] = []
-        self.attempts = 0
-
-    async def start(self) -> None:
-        pass
-
-    async def send(self, payload: bytes, spans: int) -> int:
-        self.attempts += 1
-        if self.fail_first:
-            self.fail_first -= 1
-            raise RuntimeError("transient surprise")
-        if self.marker in payload:
-            raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        self.delivered.append(payload)
-        return 0
-
-    async def close(self) -> None:
-        pass
-
-
-def _queue_run(sender: _PoisonSender, payloads: list[bytes], metrics: Metrics) -> ExportQueue:
-    retry = RetryConfig(initial_interval=0.01, max_interval=0.02, max_elapsed_time=0.0)
-
-    async def run() -> ExportQueue:
-        queue = ExportQueue(sender, QueueConfig(consumers=1), retry, metrics)
-        for payload in payloads:  # queued before the worker starts, so they are merged into one send
-            queue.put(payload, 1)
-        await queue.start()
-        await queue.shutdown(asyncio.get_running_loop().time() + 10)
-        return queue
-
-    return asyncio.run(run())
-
-
-def _value(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-def test_a_poison_request_is_dropped_alone_and_the_worker_goes_on() -> None:
-    payloads = [build_request(spans=1, text=f"request {index}").SerializeToString() for index in range(5)]
-    marker = b"request 2"
-    metrics = Metrics()
-    sender = _PoisonSender(marker)
-    _queue_run(sender, payloads, metrics)
-    # The merged send failed; each request was then sent alone: four delivered, the poisoned one dropped
-    # after a bounded number of attempts, counted.
-    assert sorted(sender.delivered) == sorted(p for p in payloads if marker not in p)
-    assert _value(metrics, "failpath_exporter_spans_dropped_total", exporter="poisoned", reason="unexpected_error") == 1
-    assert _value(metrics, "failpath_exporter_spans_exported_total", exporter="poisoned") == 4
-    assert (
-        _value(metrics, "failpath_exporter_send_failures_total", exporter="poisoned", reason="unexpected_error") == 10
-    )
-
-
-def test_unexpected_errors_are_retried_with_backoff() -> None:
-    metrics = Metrics()
-    sender = _PoisonSender(b"never present", fail_first=3)
-    payload = build_request(spans=1).SerializeToString()
-    _queue_run(sender, [payload], metrics)
-    assert sender.delivered == [payload]
-    assert sender.attempts == 4
-    assert _value(metrics, "failpath_exporter_spans_exported_total", exporter="poisoned") == 1
-    assert _value(metrics, "failpath_exporter_send_failures_total", exporter="poisoned", reason="unexpected_error") == 3
