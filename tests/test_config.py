@@ -9,6 +9,7 @@ import pytest
 import failpath
 from failpath.config import ConfigError, load_config, parse_config
 from failpath.diagnosis.config import default_buckets
+from failpath.redaction.phones import DEFAULT_REGIONS
 from failpath.signals.errors import ErrorSignalsConfig
 from failpath.signals.vocabulary import SignalsConfig
 from tests.support.small_disk import small_disk
@@ -31,6 +32,7 @@ def test_the_reference_config_spells_out_the_defaults() -> None:
     assert config.packets.buckets == default_buckets()
     assert config.agents.signals == SignalsConfig()
     assert config.sampling.errors == ErrorSignalsConfig()
+    assert tuple(config.redaction.detectors.phone_regions) == DEFAULT_REGIONS
 
 
 def test_every_example_config_is_valid() -> None:
@@ -61,6 +63,12 @@ def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
         ("exporters: {otlp: [{name: a, endpoint: 'x:1'}, {name: a, endpoint: 'y:1'}]}", "exporters", "unique"),
         ("exporters: {store: {enabled: false}}", "exporters", "nowhere to go"),
         ("logging: {level: loud}", "logging.level", "'debug'"),
+        (
+            "redaction: {detectors: {phone_regions: [GB, UK]}}",
+            "redaction.detectors.phone_regions",
+            "unknown phone region(s) UK",
+        ),
+        ("redaction: {detectors: {phone_regions: []}}", "redaction.detectors.phone_regions", "at least 1"),
         # Strings are not numbers or booleans, however they look.
         ("receivers: {otlp: {grpc: {enabled: 'yes'}}}", "receivers.otlp.grpc.enabled", "valid boolean"),
         ("sampling: {buffer: {max_traces: '50000'}}", "sampling.buffer.max_traces", "valid integer"),

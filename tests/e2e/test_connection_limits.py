@@ -3,6 +3,7 @@ never finish their headers (or their handshake), the probes still answer, new cl
 UNAVAILABLE instead of a hang, the slow connections are cut after the header timeout, and then spans
 flow again. The process's own log stays short and never quotes what the clients sent."""
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -59,6 +60,19 @@ def _slow_clients(port: int, count: int, opening: bytes) -> list[socket.socket]:
     return clients
 
 
+def _send_whole(port: int, opening: str) -> bytes:
+    """Send a request whose header is too long and read the answer. The server answers once its header limit
+    is passed and closes; the rest of the header may then meet a closed socket, which is not the test's
+    concern."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            client.sendall(opening.encode() + b"A" * 9000 + b"\r\nContent-Length: 0\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+        return answer
+
+
 def _closed_by_server(client: socket.socket) -> bool:
     """Read to the end (a refused one got a 503 first); still open if nothing comes for a while."""
     client.settimeout(0.2)
@@ -94,8 +108,8 @@ def test_slow_connections_cannot_starve_the_receivers_or_the_probes(
     admin = f"http://127.0.0.1:{ports['admin']}"
     traces = f"http://127.0.0.1:{ports['http']}/v1/traces"
     # A header too long for the parser: answered 431, and neither the answer nor the log quotes it.
-    status, _, body = request(traces, b"", {**PROTOBUF, "Authorization": f"Bearer {MARKER}" + "A" * 9000})
-    assert status == 431 and MARKER.encode() not in body
+    answer = _send_whole(ports["http"], f"POST /v1/traces HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {MARKER}")
+    assert answer.split(b" ", 2)[1] == b"431" and MARKER.encode() not in answer
     opening = f"POST /v1/traces HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {MARKER}".encode()
     http_clients = _slow_clients(ports["http"], 300, opening)
     grpc_clients = _slow_clients(ports["grpc"], 300, b"PRI * HTTP/2.0\r\n")  # half a preface, then nothing

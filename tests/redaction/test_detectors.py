@@ -62,6 +62,28 @@ def test_same_findings_on_keyword_floods(unit: str) -> None:
         ("us_ssn", "SSN 123-45-6789; 000-12-3456 and 666-12-3456 are never issued", ["123-45-6789"]),
         ("us_ssn", "ssn: 123456789, order 987654321", ["123456789"]),
         ("us_ssn", "order 123456789", []),
+        # Over-redaction seen before: an SSN never issued is no phone, a bad-checksum IBAN's digits no card.
+        ("phone", "078 00 1123", []),
+        ("credit_card", "DE88 3704 0044 0532 0130 00", []),
+        ("credit_card", "DE88-3704-0044-0532-0130-00", []),
+        ("phone", "ticket 4155550132 and tool call 4155550133", []),
+        ("phone", "tel:4155550132, call me on 020 7946 0958", ["4155550132", "020 7946 0958"]),
+        ("phone", '{"phone": "4155550132"}', ["4155550132"]),
+        ("phone", "+44 (0)20 7946 0958, 001-415-555-0132x12", ["+44 (0)20 7946 0958", "001-415-555-0132x12"]),
+        ("phone", "due 2026-12-05, build 21:41:06.376561, score 849.492065", []),
+        # Private, loopback and CIDR forms are addresses too once the IP detectors are on.
+        (
+            "ipv4",
+            "from 10.1.2.3, 127.0.0.1 and 192.168.0.0/16, not 0.0.0.0",
+            ["10.1.2.3", "127.0.0.1", "192.168.0.0/16"],
+        ),
+        ("ipv4", "version 1.2.3.4.5 and 300.1.1.1", []),
+        (
+            "ipv6",
+            "::1, fe80::1%eth0, 2001:db8::/32 and ::ffff:192.0.2.1",
+            ["::1", "fe80::1%eth0", "2001:db8::/32", "::ffff:192.0.2.1"],
+        ),
+        ("ipv6", "2001:db8::256.1.1.1 is not an address", []),
     ],
 )
 def test_a_detector_finds_valid_values_and_leaves_look_alikes(detector: str, text: str, found: list[str]) -> None:

@@ -8,12 +8,10 @@ import json
 from collections import Counter
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from failpath.redaction.config import RedactionConfig
-from failpath.redaction.stage import build_redactor
 from tests.support.corpus import CORPUS, benign, entries
+from tests.support.redact_values import redact_values
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpora/secrets is not beside the project")
 
@@ -21,17 +19,7 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpora/s
 def _redact_all(texts: list[str], engine: str) -> list[str]:
     """Redact each text as the value of a span attribute (IP detectors on: the corpus covers them)."""
     config = RedactionConfig(engine=engine, detectors={"enable": ["ipv4", "ipv6"]}, hmac_key_env=None)  # type: ignore[arg-type]
-    redactor = build_redactor(config)
-    out: list[str] = []
-    for offset in range(0, len(texts), 500):
-        request = ExportTraceServiceRequest()
-        spans = request.resource_spans.add().scope_spans.add().spans
-        for text in texts[offset : offset + 500]:
-            span = spans.add(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="s")
-            span.attributes.append(KeyValue(key="value", value=AnyValue(string_value=text)))
-        redactor.redact(request)
-        out.extend(span.attributes[0].value.string_value for span in spans)
-    return out
+    return redact_values(texts, config)
 
 
 @pytest.fixture(scope="module", params=["hyperscan", "re2", "python"])

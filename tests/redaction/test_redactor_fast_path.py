@@ -17,6 +17,10 @@ PLANTS = [
     "password=Plain-Text-Passw0rd",
     "<!DOCTYPE html><html><head><title>Portal for lena.ortiz@fabrikam-mail.com</title></head><body>hi</body></html>",
     "call +44 20 7946 0958 tomorrow",
+    "Phone: 4155550132",
+    "office (655)480-7782x856, mobile 0917-123-4567",
+    '{"contact": "00905321234567"}',
+    "IBAN AL47-2121-1009-0000-0002-3569-8741 ALL CAPS",
     '{"args": "{\\"api_key\\": \\"Escaped-Json-Key-12345\\"}"}',
 ]
 WORDS = [
@@ -100,5 +104,6 @@ def test_fast_path_equals_full_walk(monkeypatch: pytest.MonkeyPatch, rules: list
         assert via_fast.SerializeToString(deterministic=True) == via_full.SerializeToString(deterministic=True)
         assert fast_result.findings == full_result.findings
         assert fast_result.actions == full_result.actions
-        for plant in ("lena.ortiz", "Plain-Text-Passw0rd", "Escaped-Json-Key", "4556 7375", "7946 0958"):
+        for plant in ("lena.ortiz", "Plain-Text-Passw0rd", "Escaped-Json-Key", "4556 7375", "7946 0958",
+                      "4155550132", "480-7782", "123-4567", "905321234567", "2121-1009"):  # fmt: skip
             assert plant.encode() not in via_fast.SerializeToString()

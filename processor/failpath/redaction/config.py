@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from failpath.config_types import Strict
 from failpath.redaction.detectors import BY_NAME
+from failpath.redaction.phones import DEFAULT_REGIONS, SUPPORTED_REGIONS
 
 Action = Literal["keep", "drop", "hash", "summarize"]
 
@@ -72,6 +73,17 @@ class DetectorsConfig(Strict):
     disable: list[str] = Field(default_factory=list)
     enable: list[str] = Field(default_factory=list)
     custom: list[CustomDetectorConfig] = Field(default_factory=list)
+    # Where national phone numbers (no +) are read from, as ISO 3166 region codes; international forms
+    # (+44 ..., 0044 ...) are found whatever this says.
+    phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_REGIONS), min_length=1)
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions(cls, regions: list[str]) -> list[str]:
+        unknown = [region for region in regions if region.upper() not in SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone region(s) {', '.join(unknown)}: use ISO 3166 codes such as US, GB, DE")
+        return [region.upper() for region in regions]
 
     @field_validator("disable", "enable")
     @classmethod

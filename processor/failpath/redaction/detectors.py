@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from failpath.redaction import validators as check
+from failpath.redaction.card_networks import FIRST_DIGITS, is_card_number
+from failpath.redaction.phones import DEFAULT_REGIONS, PhoneFinder
+from failpath.redaction.phones import PREFILTER as PHONE_PREFILTER
 
 Span = tuple[int, int]
 Category = Literal["credential", "personal"]
@@ -473,35 +476,86 @@ def _password_assignment() -> Detector:
 # -- personal data --------------------------------------------------------------------------------------------
 
 _SSN_CONTEXT = re.compile(r"ssn|social[ _-]?security", re.IGNORECASE)
-_BARE_SSN = re.compile(r"(?<![\d-])\d{9}(?![\d-])")
+_SSN = re.compile(r"(?<![\d.-])\d{3}([- .])\d{2}\1\d{4}(?![\d-]|\.\d)")
+_BARE_SSN = re.compile(r"(?<![\d.-])\d{9}(?![\d-]|\.\d)")
 
 
 def _find_ssn(text: str) -> Iterator[Span]:
-    for match in re.finditer(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])", text):
-        if check.us_ssn(match.group()):
+    """Dashed and spaced SSNs anywhere; dotted and bare 9-digit ones only next to the words that say SSN.
+    Numbers never issued (area 000, 666 or 9xx, group 00, serial 0000, the published advertising
+    numbers) are not SSNs (python-stdnum's rules)."""
+    context = _SSN_CONTEXT.search(text) is not None
+    for match in _SSN.finditer(text):
+        if (match.group(1) != "." or context) and check.us_ssn(match.group()):
             yield match.span()
-    # A bare 9-digit number is an SSN only next to the words that say so.
-    if _SSN_CONTEXT.search(text):
+    if context:
         for match in _BARE_SSN.finditer(text):
             if check.us_ssn(match.group()):
                 yield match.span()
 
 
-# Issuer prefixes: Visa, Mastercard (51-55, 2221-2720), Amex, Diners, Discover, JCB. Epoch timestamps
-# (1xxxxxxxxxxxx) and most ids never start like this, which keeps Luhn's 1-in-10 chance out of the picture.
-_CARD_PREFIX = (
-    r"(?:4\d{3}|5[1-5]\d{2}|2(?:2[2-9]\d|[3-6]\d{2}|7[01]\d|720)|3[47]\d{2}|3(?:0[0-5]|[68]\d)\d"
-    r"|6(?:011|5\d{2}|4[4-9]\d)|35\d{2})"
-)
-_CARD = rf"(?<![A-Za-z\d-]){_CARD_PREFIX}(?:[ -]?\d){{9,15}}(?![A-Za-z\d-])"
-CARD_NUMBER = re.compile(_CARD)
+# Only UATP starts with 1, always 15 digits long: that keeps 13-digit epoch milliseconds out.
+_CARD_DIGITS = rf"(?:1(?:[ -]?\d){{14}}|[{FIRST_DIGITS.replace('1', '')}](?:[ -]?\d){{11,18}})"
+CARD_NUMBER = re.compile(rf"(?<![A-Za-z\d-]){_CARD_DIGITS}(?![A-Za-z\d-])")
+# Hyperscan's prefilter mode drops lookbehinds; a character class keeps the digits of hex ids out.
+_CARD_PREFILTER = rf"(?:^|[^A-Za-z\d-]){_CARD_DIGITS}"
+# Two letters and two digits right before: the digits belong to an IBAN (valid or not), not to a card.
+_IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}[ -]?$")
 
+
+def _find_cards(text: str) -> Iterator[Span]:
+    for match in CARD_NUMBER.finditer(text):
+        if _IBAN_HEAD.search(text, max(0, match.start() - 5), match.start()):
+            continue
+        if is_card_number(match.group().replace(" ", "").replace("-", "")):
+            yield match.span()
+
+
+# Country code, check digits, then the BBAN in groups of up to 4 separated by single spaces or dashes (or
+# nothing); the country's registered length decides where it ends, so a word after it is not eaten.
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?=[ -]?[A-Z0-9])")
+_IBAN_BODY = re.compile(r"(?:[ -]?[A-Z0-9]){8,30}")
+
+
+def _find_ibans(text: str) -> Iterator[Span]:
+    for start in _IBAN_START.finditer(text):
+        length = check.iban_length(start.group()[:2])
+        if length is None:
+            continue
+        body = _IBAN_BODY.match(text, start.end())
+        if body is None:
+            continue
+        # Take exactly the country's length of characters, then the IBAN must end there.
+        needed, end = length - 4, start.end()
+        for char_index, char in enumerate(body.group(), start=start.end()):
+            if char not in " -":
+                needed -= 1
+                if needed == 0:
+                    end = char_index + 1
+                    break
+        if needed or (end < len(text) and text[end].isalnum() and text[end - 1].isalnum()):
+            continue
+        if check.iban(text[start.start() : end]):
+            yield start.start(), end
+
+
+_IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
+_H16 = r"[0-9A-Fa-f]{1,4}"
+# Full and compressed forms, an IPv4 tail (::ffff:192.0.2.1), an optional zone and /prefix. Nothing may
+# follow that would make it part of a longer token (2001:db8::256.1.1.1 is not an address).
 _IPV6 = (
-    r"(?<![0-9A-Za-z:])(?:"
-    r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
-    r")(?![0-9A-Za-z:])"
+    r"(?<![0-9A-Za-z:.])(?:"
+    rf"(?:{_H16}:){{7}}{_H16}"
+    rf"|(?:{_H16}:){{6}}{_IPV4}"
+    rf"|(?:{_H16}(?::{_H16}){{0,6}})?::(?:(?:{_H16}:){{0,5}}{_IPV4}|{_H16}(?::{_H16}){{0,6}})?"
+    r")(?:%[0-9A-Za-z]+)?(?:/\d{1,3})?(?![0-9A-Za-z:.]|/\d)"
 )
+
+
+def phone_detector(regions: tuple[str, ...]) -> Detector:
+    """Phone numbers valid in libphonenumber's numbering plans: international forms, and national forms of
+    these regions (phones.py)."""
+    return Detector("phone", "personal", PHONE_PREFILTER, False, PhoneFinder(regions).find, DIGITS)
 
 
 def _personal() -> list[Detector]:
@@ -509,36 +563,24 @@ def _personal() -> list[Detector]:
         regex_detector(
             "email",
             "personal",
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+            # Internationalised domains in their ASCII (punycode) form: labels and the TLD may be xn--...
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
+            r"\.(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9-])",
             keywords=("@",),
             # The characters around the @ only: far cheaper to scan for than the domain's dot.
             prefilter=r"[A-Za-z0-9._%+-]@[A-Za-z0-9-]",
         ),
-        regex_detector(
-            "phone",
-            "personal",
-            r"(?<![\w+-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
-            r"|\(\d{3}\)\s?\d{3}-\d{4}"
-            r"|(?<![0-9A-Z] )0\d{1,4}(?: \d{2,8}){1,4})(?![\w-])",
-            validator=check.phone,
-            prefilter=r"\+\d{1,3}[ .(-]?\d|\(\d{3}\) ?\d{3}-\d{4}|0\d{1,4} \d{2,8}",
-            keywords=DIGITS,
-        ),
-        regex_detector("credit_card", "personal", _CARD, validator=check.card_number, keywords=DIGITS),
-        regex_detector(
-            "iban",
-            "personal",
-            r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
-            validator=check.iban,
-            prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
-            keywords=DIGITS,
-        ),
-        # Bare 9-digit numbers count only next to "SSN"/"social security", so that is what the prefilter needs.
+        phone_detector(DEFAULT_REGIONS),
+        Detector("credit_card", "personal", _CARD_PREFILTER, False, _find_cards, DIGITS),
+        Detector("iban", "personal", r"[A-Z]{2}\d{2}[ -]?[A-Z0-9]{4}", False, _find_ibans, DIGITS),
+        # Spaced, dotted and bare numbers count only next to "SSN"/"social security": that is what the
+        # prefilter needs for them.
         Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|ssn|social[ _-]?security", True, _find_ssn, DIGITS),
         regex_detector(
             "ipv4",
             "personal",
-            r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.]|\.\d)",
+            # With a CIDR prefix length when one follows.
+            rf"(?<![\d.]){_IPV4}(?:/\d{{1,2}})?(?![\d.]|\.\d|/\d)",
             validator=check.ipv4,
             keywords=DIGITS,
             default_on=False,

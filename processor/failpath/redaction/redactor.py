@@ -14,14 +14,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from failpath.redaction import html_summary
+from failpath.redaction.card_networks import is_card_number
 from failpath.redaction.detectors import CARD_NUMBER
 from failpath.redaction.engine import Finding, Scanner
 from failpath.redaction.html_summary import looks_like_html
 from failpath.redaction.key_rules import KeyAction, KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
-from failpath.redaction.validators import card_number
 
-_SMALLEST_CARD = 10**12
+_SMALLEST_CARD = 10**11
 
 # Scanned past the cut of a long value: a secret that starts before the cut and is shorter than this is
 # found whole (the built-in detectors' secrets are far shorter; PEM blocks match to the end of the text).
@@ -172,7 +172,7 @@ class Redactor:
         elif kind == "int_value":
             number = value.int_value
             digits = str(abs(number))
-            if abs(number) >= _SMALLEST_CARD and CARD_NUMBER.fullmatch(digits) and card_number(digits):
+            if abs(number) >= _SMALLEST_CARD and CARD_NUMBER.fullmatch(digits) and is_card_number(digits):
                 value.string_value = self._pseudonyms.token("credit_card", digits)
                 walk.count(owner, MASKED, key=key)
         elif kind == "array_value":
