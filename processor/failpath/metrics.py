@@ -135,9 +135,27 @@ class Metrics:
         )
         self.sampling_late_spans = Counter(
             "failpath_sampling_late_spans",
-            "Spans arriving after their trace was decided, by outcome (kept, dropped)",
+            "Spans arriving after their trace was decided, by outcome (kept, dropped, saved: they brought the dropped "
+            "trace back)",
             ["outcome"],
             registry=r,
+        )
+        self.sampling_late_errors = Counter(
+            "failpath_sampling_late_errors",
+            "Dropped traces whose error signal arrived after the decision: saved (brought back whole from the "
+            "regret window, kept, given a packet) or lost (no longer held)",
+            ["outcome"],
+            registry=r,
+        )
+        self.sampling_regret_released_spans = Counter(
+            "failpath_sampling_regret_window_released_spans",
+            "Spans of dropped traces let go by the regret window without a late error: expired, or evicted to "
+            "stay under its max_bytes",
+            ["reason"],
+            registry=r,
+        )
+        self.sampling_regret_bytes = Gauge(
+            "failpath_sampling_regret_window_bytes", "Memory held by dropped traces in the regret window", registry=r
         )
         self.sampling_early_decisions = Counter(
             "failpath_sampling_early_decisions",

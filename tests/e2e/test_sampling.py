@@ -1,13 +1,14 @@
 """Real OTel SDK -> failpath with tail sampling -> a real OTLP backend."""
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
 from tests.support.agent_run import assert_same_spans, emit_runs, sdk_exporter
 from tests.support.harness import RunningFailpath, make_config, otlp_exporter
@@ -30,7 +31,7 @@ def _trace_ids(spans: list[ReadableSpan]) -> set[bytes]:
     return ids
 
 
-def _emit_late_span(target: str, root: ReadableSpan) -> None:
+def _emit_late_span(target: str, root: ReadableSpan, error: str | None = None) -> None:
     """A span of an already decided trace, as a straggling worker of the same run would send it."""
     context = root.get_span_context()
     assert context is not None
@@ -38,8 +39,11 @@ def _emit_late_span(target: str, root: ReadableSpan) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "support-agent"}))
     provider.add_span_processor(SimpleSpanProcessor(sdk_exporter("grpc", target)))
     tracer = provider.get_tracer("failpath.tests")
-    with tracer.start_as_current_span("late cleanup", context=trace.set_span_in_context(NonRecordingSpan(parent))):
-        pass
+    with tracer.start_as_current_span(
+        "late cleanup", context=trace.set_span_in_context(NonRecordingSpan(parent))
+    ) as span:
+        if error is not None:
+            span.set_status(StatusCode.ERROR, error)
     provider.shutdown()
 
 
@@ -66,6 +70,39 @@ def test_error_runs_arrive_whole_healthy_runs_are_dropped_late_spans_follow(tmp_
         assert attribute(late, "failpath.sampling.late") is True
         assert attribute(late, "failpath.sampling.policy") == "errors"
         assert failpath.metric("failpath_sampling_late_spans_total", outcome="kept") == 1
+
+
+def _wait(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_late_error_brings_its_dropped_run_back_whole_with_a_packet(tmp_path: Path, sink: OtlpSink) -> None:
+    exporter = otlp_exporter("backend", f"127.0.0.1:{sink.grpc_port}")
+    sampling = {**SAMPLING, "regret_window": {"duration": "3s"}}
+    config = make_config(tmp_path, {"exporters": {"otlp": [exporter]}, "sampling": sampling})
+    with RunningFailpath(config) as failpath:
+        runs = emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=2, fail_tool=False)
+        _wait(
+            lambda: failpath.metric("failpath_sampling_decisions_total", policy="rest", outcome="dropped") == 2,
+            "the healthy runs were not decided",
+        )
+        first, second = (span for span in runs if span.parent is None)
+        # Within the window: the run comes back whole, marked, and gets its packet.
+        _emit_late_span(failpath.grpc_endpoint, first, error="callback failed after the answer")
+        received = sink.wait_for_spans(len(runs) // 2 + 1)
+        assert {span.trace_id for span in received} == _trace_ids([first])
+        assert {attribute(span, "failpath.sampling.late_error") for span in received} == {True}
+        assert {attribute(span, "failpath.sampling.policy") for span in received} == {"errors"}
+        _wait(lambda: failpath.metric_sum("failpath_packets_written_total") == 1, "no packet for the saved run")
+        assert failpath.metric("failpath_sampling_late_errors_total", outcome="saved") == 1
+        # After the window: counted as lost, not silently gone.
+        _wait(lambda: failpath.metric("failpath_sampling_regret_window_bytes") == 0, "the window never let go", 6)
+        _emit_late_span(failpath.grpc_endpoint, second, error="callback failed after the answer")
+        _wait(lambda: failpath.metric("failpath_sampling_late_errors_total", outcome="lost") == 1, "not counted")
+        assert len(sink.spans()) == len(received)
 
 
 def test_shutdown_forwards_kept_traces_still_buffered(tmp_path: Path, sink: OtlpSink) -> None:

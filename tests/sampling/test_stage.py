@@ -457,3 +457,85 @@ def test_dynamic_goal_in_traces_counts_each_trace_once() -> None:
     # 5/s over two 10 s intervals: ~100 runs when counting runs, ~4x fewer when counting their 4 spans each.
     assert 50 <= by_traces <= 200
     assert by_spans * 2 < by_traces
+
+
+def test_a_late_error_brings_a_dropped_trace_back_whole_while_it_is_held() -> None:
+    async def main() -> None:
+        s = Setup(regret_window={"duration": "30s"})
+        spans = TraceSpec(os.urandom(16), children=4, error=True).spans()  # the error is on the last child
+        await s.send(spans[:2])
+        await s.advance(3)  # root + 2 s: healthy so far, dropped
+        assert s.metric("failpath_sampling_decisions_total", policy="rest", outcome="dropped") == 1
+        await s.send(spans[2:4])  # late and healthy: held with the trace, nothing forwarded
+        assert s.recorder.spans() == []
+        await s.advance(20)
+        await s.send(spans[4:])  # late, with the error: the whole trace comes back
+        await s.advance(0.1)
+        received = s.recorder.spans()
+        assert sorted(span.span_id for span in received) == sorted(span.span_id for span in spans)
+        assert {attribute(span, "failpath.sampling.policy") for span in received} == {"errors"}
+        assert {attribute(span, "failpath.sampling.trigger") for span in received} == {"late_error"}
+        assert {attribute(span, "failpath.sampling.late_error") for span in received} == {True}
+        assert [(d.decision.policy, d.decision.error, d.late) for d in s.recorder.decided] == [
+            ("errors", "status", False)
+        ]
+        assert s.metric("failpath_sampling_late_errors_total", outcome="saved") == 1
+        assert s.metric("failpath_sampling_late_spans_total", outcome="saved") == 1
+        assert s.metric("failpath_sampling_late_spans_total", outcome="dropped") == 2
+        assert s.metric("failpath_sampling_regret_window_bytes") == 0
+        # Spans later still follow the new decision.
+        await s.send([TraceSpec(spans[0].trace_id, children=6).spans()[5]])
+        assert attribute(s.recorder.spans()[-1], "failpath.sampling.late") is True
+
+    run(main())
+
+
+def test_a_late_error_after_the_window_is_counted_lost() -> None:
+    async def main() -> None:
+        s = Setup(regret_window={"duration": "30s"})
+        spans = TraceSpec(os.urandom(16), children=2, error=True).spans()
+        await s.send(spans[:2])
+        await s.advance(3)
+        await s.advance(31)
+        assert s.metric("failpath_sampling_regret_window_released_spans_total", reason="expired") == 2
+        await s.send(spans[2:])
+        await s.advance(0.1)
+        assert s.recorder.spans() == []
+        assert s.metric("failpath_sampling_late_errors_total", outcome="lost") == 1
+        assert s.metric("failpath_sampling_late_spans_total", outcome="dropped") == 1
+
+    run(main())
+
+
+def test_the_regret_window_sheds_its_oldest_traces_past_max_bytes_and_drop_rules_still_apply() -> None:
+    async def main() -> None:
+        s = Setup(
+            regret_window={"duration": "30s", "max_bytes": 4000},
+            policies=[
+                {"name": "no-health", "type": "drop", "when": {"span_name": True, "equals": "health"}},
+                *KEEP_RULES_ONLY,
+            ],
+        )
+        traces = [TraceSpec(os.urandom(16), children=2, error=True).spans() for _ in range(8)]
+        for spans in traces:
+            await s.send(spans[:2])
+        await s.advance(3)
+        evicted = s.metric("failpath_sampling_regret_window_released_spans_total", reason="evicted")
+        assert evicted > 0 and s.metric("failpath_sampling_regret_window_bytes") <= 4000
+        for spans in traces:
+            await s.send(spans[2:])
+        await s.advance(0.1)
+        saved = s.metric("failpath_sampling_late_errors_total", outcome="saved")
+        lost = s.metric("failpath_sampling_late_errors_total", outcome="lost")
+        assert saved + lost == 8 and saved > 0 and lost == evicted / 2
+        # A trace a drop rule takes stays dropped, however late its error.
+        health = TraceSpec(os.urandom(16), children=1, error=True).spans()
+        health[1].name = "health"
+        await s.send(health[:1])
+        await s.advance(3)
+        await s.send(health[1:])
+        await s.advance(0.1)
+        assert health[0].trace_id not in s.recorder.traces()
+        assert s.metric("failpath_sampling_late_errors_total", outcome="saved") == saved
+
+    run(main())

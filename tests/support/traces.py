@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from failpath.consumer import Batch, Refused
+from failpath.consumer import Batch, DecidedTrace, Refused
 from failpath.otlp.values import key_value
 
 START = 1_700_000_000_000_000_000
@@ -79,12 +79,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: list[ExportTraceServiceRequest] = []
+        self.decided: list[DecidedTrace] = []
         self.refusing = False
 
     async def consume(self, batch: Batch) -> None:
         if self.refusing:
             raise Refused("overloaded", "test downstream is full")
         self.requests.append(ExportTraceServiceRequest.FromString(batch.serialized()))
+        self.decided.extend(batch.traces or ())
 
     def spans(self) -> list[Span]:
         return [

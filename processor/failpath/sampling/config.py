@@ -164,6 +164,14 @@ class DecisionCacheConfig(Strict):
     dropped_traces: int = Field(default=2_000_000, ge=2)
 
 
+class RegretWindowConfig(Strict):
+    # Spans of dropped traces are held this long (0 turns the window off): a span with an error signal
+    # arriving for such a trace brings the whole trace back, kept, forwarded and given a packet.
+    duration: Duration = Field(default=30.0, ge=0)
+    # Past this, the oldest held traces fall out first (counted), whatever their age.
+    max_bytes: ByteSize = 64 << 20
+
+
 def _default_policies() -> list[PolicyConfig]:
     return [
         ErrorPolicyConfig(name="errors", type="error"),
@@ -190,6 +198,7 @@ class SamplingConfig(Strict):
     max_trace_wait: Duration = Field(default=300.0, gt=0)
     buffer: BufferConfig = BufferConfig()
     decision_cache: DecisionCacheConfig = DecisionCacheConfig()
+    regret_window: RegretWindowConfig = RegretWindowConfig()
     # Attributes naming a trace's workflow, tried in order on the root span, then its resource; the root
     # span's name if none is set. Used by per-workflow latency thresholds and dynamic sampling.
     workflow_key: Names = ("workflow.name", "gen_ai.agent.name", "traceloop.workflow.name")

@@ -1,7 +1,8 @@
 """Writes a kept trace's buffered spans out as an ExportTraceServiceRequest, decorated with the decision.
 
 Every span gets failpath.sampling.policy, .rate (the adjusted count) and .trigger, appended as encoded
-attribute fields (no parse). A probabilistic decision also sets the W3C tracestate `ot=th:` threshold;
+attribute fields (no parse); .late on a span that came after its trace was kept, .late_error on the spans
+of a dropped trace a late error brought back. A probabilistic decision also sets the W3C tracestate `ot=th:` threshold;
 a span that already has a tracestate, or failpath.sampling attributes from an earlier failpath, is
 parsed and merged instead: thresholds only rise and rates multiply.
 """
@@ -12,13 +13,15 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from failpath.consumer import Decision
 from failpath.otlp import wire
 from failpath.otlp.values import key_value
-from failpath.sampling import threshold
+from failpath.sampling import policies, threshold
 from failpath.sampling.trace_buffer import Group
 
 POLICY = "failpath.sampling.policy"
 RATE = "failpath.sampling.rate"
 TRIGGER = "failpath.sampling.trigger"
 LATE = "failpath.sampling.late"
+# On every span of a dropped trace brought back by an error signal that arrived after the decision.
+LATE_ERROR = "failpath.sampling.late_error"
 _PREFIX = b"failpath.sampling."
 
 
@@ -30,6 +33,8 @@ def _attributes(decision: Decision, late: bool, rate: float) -> list[KeyValue]:
     ]
     if late:
         attributes.append(key_value(LATE, True))
+    if decision.trigger == policies.LATE_ERROR:
+        attributes.append(key_value(LATE_ERROR, True))
     return attributes
 
 

@@ -22,6 +22,8 @@ from failpath.sampling.dynamic import DurationQuantiles, EmaThroughput
 from failpath.sampling.trace_buffer import Trace
 
 UNMATCHED = "unmatched"
+# The trigger of a decision taken again for a dropped trace whose error signal arrived late.
+LATE_ERROR = "late_error"
 # What a policy says about a trace: None (does not apply), or (keep, rate, threshold).
 Verdict = tuple[bool, float, int | None] | None
 _KEEP: Verdict = (True, 1.0, None)
@@ -33,6 +35,14 @@ class _Rule:
     name: str
     when: Predicate | None
     judge: Callable[[Trace, float], Verdict]
+
+
+def _error(trace: Trace, now: float) -> Verdict:
+    return _KEEP if trace.error is not None else None
+
+
+def _drop(trace: Trace, now: float) -> Verdict:
+    return _DROP
 
 
 def _probabilistic(trace: Trace, probability: float) -> Verdict:
@@ -61,13 +71,13 @@ class PolicyEngine:
         when = conditions.compile(policy.when) if policy.when is not None else None
         judge: Callable[[Trace, float], Verdict]
         if isinstance(policy, ErrorPolicyConfig):
-            judge = lambda trace, now: _KEEP if trace.error is not None else None  # noqa: E731
+            judge = _error
         elif isinstance(policy, LatencyPolicyConfig):
             judge = _LatencyJudge(policy)
         elif isinstance(policy, AttributesPolicyConfig):
             judge = lambda trace, now: _KEEP  # noqa: E731
         elif isinstance(policy, DropPolicyConfig):
-            judge = lambda trace, now: _DROP  # noqa: E731
+            judge = _drop
         elif isinstance(policy, ProbabilisticPolicyConfig):
             probability = policy.percentage / 100
             judge = lambda trace, now: _probabilistic(trace, probability)  # noqa: E731
@@ -88,6 +98,21 @@ class PolicyEngine:
                 keep, rate, rejection = verdict
                 return Decision(keep, rule.name, rate, rejection, trigger, trace.error)
         return Decision(True, UNMATCHED, 1.0, None, trigger, trace.error)
+
+    def late_error(self, trace: Trace) -> Decision | None:
+        """A dropped trace whose error signal came after its decision: kept by the error policy (rate 1,
+        trigger late_error) unless a drop policy takes it; None when it stays dropped. Only the error
+        policy is asked again (it comes before every sampling policy), and no sampler sees the trace twice."""
+        if trace.error is None:
+            return None
+        for rule in self._rules:
+            if rule.when is not None and not rule.when(trace.bits):
+                continue
+            if rule.judge is _drop:
+                return None
+            if rule.judge is _error:
+                return Decision(True, rule.name, 1.0, None, LATE_ERROR, trace.error)
+        return None
 
 
 class _LatencyJudge:

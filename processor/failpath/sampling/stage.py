@@ -2,7 +2,8 @@
 
 A trace is decided at the first of: its root span's arrival plus decision_wait; max_trace_wait after its
 first span; reaching the per-trace span or byte cap; the buffer needing room (healthy traces first, then
-traces with errors, which are kept); shutdown. Decisions are remembered so late spans follow them.
+traces with errors, which are kept); shutdown. Decisions are remembered so late spans follow them. A
+dropped trace is held a while in the regret window: a late span with an error signal brings it back whole.
 
 Kept traces wait in an outbox until the next stage accepts them; if it refuses (exporter queues full),
 they stay, still counted against the buffer's memory, and once the buffer cannot make room the
@@ -29,6 +30,7 @@ from failpath.sampling.config import DynamicPolicyConfig, SamplingConfig
 from failpath.sampling.decision_cache import DecisionCache
 from failpath.sampling.kept_output import KeptOutput
 from failpath.sampling.policies import PolicyEngine
+from failpath.sampling.regret_window import RegretWindow
 from failpath.sampling.span_facts import SpanInspector
 from failpath.sampling.trace_buffer import (
     SPAN_OVERHEAD,
@@ -90,6 +92,7 @@ class TailSamplingStage:
         self._buffer = TraceBuffer()
         self._cache = DecisionCache(config.decision_cache.kept_traces, config.decision_cache.dropped_traces)
         self._output = KeptOutput(config.span_attributes)
+        self._window = RegretWindow(config.regret_window.duration, config.regret_window.max_bytes)
         # Kept traces (and late spans of kept traces) waiting to be handed on.
         self._outbox: deque[_Kept] = deque()
         self._outbox_bytes = 0
@@ -145,7 +148,7 @@ class TailSamplingStage:
             if trace is None:
                 known = self._cache.lookup(trace_id)
                 if known is not None:
-                    self._late(known, items)
+                    self._late(trace_id, known, items, now)
                     continue
                 trace = self._buffer.open(trace_id, now, now + self._config.max_trace_wait)
             self._add(trace, items, now)
@@ -177,29 +180,12 @@ class TailSamplingStage:
         return by_trace, size
 
     def _add(self, trace: Trace, items: list[_Item], now: float) -> None:
-        buffer, inspector, config = self._buffer, self._inspector, self._config
-        for group, blob, span, resource_bits, resource_values in items:
-            buffer.add(trace, group, blob)
-            root = not span.parent_span_id
-            bits, error, found = inspector.inspect(span, root, resource_values)
-            trace.bits |= bits | resource_bits
-            if error is not None and trace.error is None:
-                trace.error = error
-            start, end = span.start_time_unix_nano, span.end_time_unix_nano
-            if trace.start == 0 or start < trace.start:
-                trace.start = start
-            trace.end = max(trace.end, end)
-            if not trace.trace_state and wire.may_have_trace_state(blob):
-                trace.trace_state = span.trace_state
-            if root:
-                trace.has_root = True
-                trace.root_start, trace.root_end = start, end
-                trace.root_seen = now
-                trace.workflow = inspector.workflow(span.name, found, resource_values)
-                trace.root_values = {**resource_values, **found} if found else resource_values
-                if now + config.decision_wait < trace.deadline:
-                    trace.due = "root"
-                    buffer.move_deadline(trace, now + config.decision_wait)
+        buffer, config = self._buffer, self._config
+        for item in items:
+            buffer.add(trace, item[0], item[1])
+            if self._note(trace, item, now) and now + config.decision_wait < trace.deadline:
+                trace.due = "root"
+                buffer.move_deadline(trace, now + config.decision_wait)
         # Caps are checked once the request's spans of the trace are all in, so an error among them counts.
         limits = config.buffer
         if trace.spans >= limits.max_spans_per_trace:
@@ -207,17 +193,66 @@ class TailSamplingStage:
         elif trace.size >= limits.max_trace_bytes:
             self._decide(trace, "byte_limit", now)
 
-    def _late(self, known: Decision | bool, items: list[_Item]) -> None:
-        outcome = "dropped"
+    def _note(self, trace: Trace, item: _Item, now: float) -> bool:
+        """What one span tells about its trace (error, conditions, times, root); True for the root span."""
+        _, blob, span, resource_bits, resource_values = item
+        root = not span.parent_span_id
+        bits, error, found = self._inspector.inspect(span, root, resource_values)
+        trace.bits |= bits | resource_bits
+        if error is not None and trace.error is None:
+            trace.error = error
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        if trace.start == 0 or start < trace.start:
+            trace.start = start
+        trace.end = max(trace.end, end)
+        if not trace.trace_state and wire.may_have_trace_state(blob):
+            trace.trace_state = span.trace_state
+        if root:
+            trace.has_root = True
+            trace.root_start, trace.root_end = start, end
+            trace.root_seen = now
+            trace.workflow = self._inspector.workflow(span.name, found, resource_values)
+            trace.root_values = {**resource_values, **found} if found else resource_values
+        return root
+
+    def _late(self, trace_id: bytes, known: Decision | bool, items: list[_Item], now: float) -> None:
+        metrics = self._metrics
         if isinstance(known, Decision):
-            outcome = "kept"
             groups: dict[Group, list[bytes]] = {}
             for group, blob, *_ in items:
                 groups.setdefault(group, []).append(blob)
-            self._hand_on(
-                _Kept(items[0][2].trace_id, known, self._output.encode(groups, known, True), len(items), True)
-            )
-        self._metrics.sampling_late_spans.labels(outcome).inc(len(items))
+            self._hand_on(_Kept(trace_id, known, self._output.encode(groups, known, True), len(items), True))
+            metrics.sampling_late_spans.labels("kept").inc(len(items))
+            return
+        held = self._window.get(trace_id)
+        if held is None:
+            if any(self._inspector.inspect(item[2], not item[2].parent_span_id, item[4])[1] for item in items):
+                metrics.sampling_late_errors.labels("lost").inc()
+                log.warning(
+                    "an error signal arrived after its trace was dropped and let go", extra={"spans": len(items)}
+                )
+            metrics.sampling_late_spans.labels("dropped").inc(len(items))
+            return
+        # The trace is still held: the late spans join it, and an error among them brings it all back.
+        had_error = held.error is not None
+        for item in items:
+            self._note(held, item, now)
+            self._release(self._window.add(held, item[0], item[1]), "evicted")
+        decision = None if had_error else self._engine.late_error(held)
+        if decision is None:
+            metrics.sampling_late_spans.labels("dropped").inc(len(items))
+            return
+        self._window.release(trace_id)
+        self._cache.record(trace_id, decision)
+        metrics.sampling_late_errors.labels("saved").inc()
+        metrics.sampling_late_spans.labels("saved").inc(len(items))
+        metrics.sampling_decisions.labels(decision.policy, "kept").inc()
+        metrics.sampling_triggers.labels(decision.trigger).inc()
+        self._hand_on(_Kept(trace_id, decision, self._output.encode(held.groups, decision), held.spans, False))
+
+    def _release(self, spans: int, reason: str) -> None:
+        if spans:
+            self._metrics.sampling_regret_released_spans.labels(reason).inc(spans)
 
     # -- deciding --------------------------------------------------------------------------------------------
     async def tick(self) -> None:
@@ -225,6 +260,7 @@ class TailSamplingStage:
         now = self._clock()
         for trace in self._buffer.due(now):
             self._decide(trace, trace.due, now)
+        self._release(self._window.expire(now), "expired")
         self._update_gauges()
         await self._flush()
 
@@ -241,6 +277,8 @@ class TailSamplingStage:
         if decision.keep:
             payload = self._output.encode(trace.groups, decision)
             self._hand_on(_Kept(trace.trace_id, decision, payload, trace.spans, False))
+        elif trigger != "shutdown":
+            self._release(self._window.hold(trace, now), "evicted")
 
     def _fits(self, needed: int, new: int) -> bool:
         held = self._buffer.size + self._outbox_bytes
@@ -302,3 +340,4 @@ class TailSamplingStage:
         metrics.sampling_traces.set(len(buffer.traces))
         metrics.sampling_spans.set(buffer.spans)
         metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)
+        metrics.sampling_regret_bytes.set(self._window.size)

@@ -81,16 +81,8 @@ class TraceBuffer:
         return trace
 
     def add(self, trace: Trace, group: Group, blob: bytes) -> None:
-        spans = trace.groups.get(group)
-        if spans is None:
-            trace.groups[group] = [blob]
-        else:
-            spans.append(blob)
-        cost = len(blob) + SPAN_OVERHEAD
-        trace.spans += 1
-        trace.size += cost
+        self.size += append_span(trace, group, blob)
         self.spans += 1
-        self.size += cost
 
     def move_deadline(self, trace: Trace, deadline: float) -> None:
         """Bring the decision forward (never back)."""
@@ -117,6 +109,19 @@ class TraceBuffer:
         if len(self._deadlines) > 4 * len(self.traces) + 1024:
             self._deadlines = [(t.deadline, t.trace_id) for t in self.traces.values()]
             heapq.heapify(self._deadlines)
+
+
+def append_span(trace: Trace, group: Group, blob: bytes) -> int:
+    """Add a span to the trace; returns what it costs in memory."""
+    spans = trace.groups.get(group)
+    if spans is None:
+        trace.groups[group] = [blob]
+    else:
+        spans.append(blob)
+    cost = len(blob) + SPAN_OVERHEAD
+    trace.spans += 1
+    trace.size += cost
+    return cost
 
 
 def resource_frame(resource: bytes, schema_url: str) -> bytes:
