@@ -1,7 +1,8 @@
 """Throughput of failpath against a minimal Python pass-through, in one run on this machine.
 
 Scenarios, each repeated: (a) load -> sink, (b) load -> pass-through -> sink, (c) load -> failpath -> sink
-(no stages, store off, one OTLP/gRPC exporter without compression), (e) the same with the default redaction,
+(no stages, store off, one OTLP/gRPC exporter without compression), the same with the write-ahead spool
+(fsync off, and every 5 ms: the default), (e) the same as (c) with the default redaction,
 (f) with redaction and tail sampling (errors and slow runs kept, healthy runs at 10%; the load gives every
 pass over the data new trace ids), and with --rotel (d) load -> Rotel -> sink. For the middle hop it prints
 spans/s (delivered; for (f), accepted, as most are sampled away), CPU microseconds per span (the steadier
@@ -132,7 +133,7 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port:
         return None
     if scenario == "passthrough":
         command = [PYTHON, str(HERE / "passthrough.py"), "--port", str(port), "--upstream", f"127.0.0.1:{sink_port}"]
-    elif scenario in ("failpath", "redaction", "sampling"):
+    elif scenario in ("failpath", "spool-none", "spool-fsync", "redaction", "sampling"):
         config = {
             "data_dir": str(workdir / "data"),
             "receivers": {
@@ -158,6 +159,11 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port:
             # "failpath": forwarding alone; "redaction": with the default redaction stage; "sampling": both.
             "redaction": {"enabled": scenario in ("redaction", "sampling")},
             "sampling": SAMPLING if scenario == "sampling" else {"enabled": False},
+            # "spool-none" / "spool-fsync": forwarding with the write-ahead spool, fsync off / every 5 ms.
+            "spool": {
+                "enabled": scenario.startswith("spool"),
+                "sync": "none" if scenario == "spool-none" else "interval",
+            },
         }
         path = workdir / "failpath.json"
         path.write_text(json.dumps(config))  # JSON is YAML
@@ -326,7 +332,8 @@ def main() -> None:
         f"concurrency {args.concurrency}"
     )
 
-    scenarios = ["direct", "passthrough", "failpath", "redaction", "sampling"] + (["rotel"] if args.rotel else [])
+    scenarios = ["direct", "passthrough", "failpath", "spool-none", "spool-fsync", "redaction", "sampling"]
+    scenarios += ["rotel"] if args.rotel else []
     results: dict[str, list[Result]] = {name: [] for name in scenarios}
     for repeat in range(args.repeats):
         for name in scenarios:  # interleaved, so drift in machine load hits every scenario alike
@@ -362,6 +369,8 @@ def main() -> None:
             "direct": "a. load -> sink",
             "passthrough": "b. load -> pass-through -> sink",
             "failpath": "c. load -> failpath (no stages) -> sink",
+            "spool-none": "c1. the same, with the spool (sync: none)",
+            "spool-fsync": "c2. the same, with the spool (sync: interval, 5 ms)",
             "redaction": "e. load -> failpath (default redaction) -> sink",
             "sampling": "f. load -> failpath (redaction + tail sampling) -> sink, accepted spans/s",
             "rotel": "d. load -> Rotel -> sink",
@@ -375,6 +384,9 @@ def main() -> None:
     print()
     print(f"ratio (c)/(b) spans/s: {medians['failpath'] / medians['passthrough']:.2f}  (target >= 0.8)")
     print(f"CPU per span, failpath / pass-through: {cpu['failpath'] / cpu['passthrough']:.2f}")
+    for spool in ("spool-none", "spool-fsync"):
+        extra, speed = cpu[spool] - cpu["failpath"], medians[spool] / medians["failpath"]
+        print(f"spool cost ({spool}): {extra:+.1f} us/span CPU, spans/s x{speed:.2f}")
     print(f"ratio (e)/(b) spans/s: {medians['redaction'] / medians['passthrough']:.2f}  (redaction target >= 0.5)")
     print(f"ratio (f)/(b) spans/s: {medians['sampling'] / medians['passthrough']:.2f}  (sampling target >= 0.5)")
 

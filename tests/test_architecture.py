@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"agents"},
     {"diagnosis"},
     # The stages, in pipeline order: each its own unit, none importing another.
-    {"receivers", "redaction", "sampling", "packets", "exporters"},
+    {"receivers", "redaction", "spool", "sampling", "packets", "exporters"},
     {"admin", "config", "pipeline", "offline_diagnosis", "recorded", "cli", "__main__"},
 ]
 # Units that share a layer but may not import each other.

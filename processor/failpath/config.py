@@ -15,6 +15,7 @@ from failpath.packets.config import PacketsConfig
 from failpath.receivers.config import BearerAuthConfig, ReceiversConfig
 from failpath.redaction.config import RedactionConfig
 from failpath.sampling.config import ErrorPolicyConfig, SamplingConfig
+from failpath.spool.config import SpoolConfig
 
 DEFAULT_CONFIG = Path("config/failpath.yaml")
 
@@ -47,7 +48,9 @@ class Config(Strict):
     receivers: ReceiversConfig = ReceiversConfig()
     # The first stage: every string of every span is redacted before anything else sees it.
     redaction: RedactionConfig = RedactionConfig()
-    # After redaction: spans are buffered per trace and each trace is kept or dropped as a whole.
+    # After redaction: accepted spans are on disk before the client hears OK, replayed after a crash.
+    spool: SpoolConfig = SpoolConfig()
+    # After the spool: spans are buffered per trace and each trace is kept or dropped as a whole.
     sampling: SamplingConfig = SamplingConfig()
     # After sampling: a replay packet and a failure bucket for each kept failing run.
     packets: PacketsConfig = PacketsConfig()

@@ -5,6 +5,7 @@ Every component receives a Batch and hands it to the next consumer; a stateful s
 hands traces on later, when it decides. The batch stays an upb ExportTraceServiceRequest end to end.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,13 +37,20 @@ class DecidedTrace:
     offset: int
     size: int
     late: bool = False
+    # The spool records (LSNs) the trace's spans in this batch came from; empty without a spool.
+    lsns: tuple[int, ...] = ()
+
+
+# Spans handed on for good (delivered by every exporter, or dropped and counted there): (trace id, the spool
+# records they came from); an empty trace id stands for every span of those records.
+Settled = tuple[bytes, tuple[int, ...]]
 
 
 class Batch:
     """Spans in flight between stages: a parsed request, or serialized bytes that are parsed only if a
     stage asks for the request (the tail sampler hands on kept traces as bytes; most go straight out)."""
 
-    __slots__ = ("_payload", "_request", "received_bytes", "spans", "traces")
+    __slots__ = ("_payload", "_request", "lsns", "received_bytes", "spans", "ticket", "traces")
 
     def __init__(
         self,
@@ -62,6 +70,10 @@ class Batch:
         self.received_bytes = received_bytes
         # Set by the tail sampler (with a payload): the decided traces the batch is made of.
         self.traces = traces or []
+        # The spool records (LSNs) the batch's spans came from; empty without a spool.
+        self.lsns: tuple[int, ...] = ()
+        # Set by the exporter fan-out when the spool is on: finished by every party that takes the spans.
+        self.ticket: Ticket | None = None
 
     @property
     def request(self) -> ExportTraceServiceRequest:
@@ -79,6 +91,28 @@ class Batch:
         return self._request.SerializeToString()
 
 
+class Ticket:
+    """Spans handed to every exporter (and, for a failing run, to the packet writer): once each party has
+    finished with them (delivered, or dropped and counted), their spool records are settled."""
+
+    __slots__ = ("_on_settled", "entries", "oldest", "remaining")
+
+    def __init__(self, parties: int, entries: list[Settled], on_settled: Callable[[list[Settled]], None]) -> None:
+        self.remaining = parties
+        self.entries = entries
+        self.oldest = min(lsn for _, lsns in entries for lsn in lsns)
+        self._on_settled = on_settled
+
+    def hold(self) -> None:
+        """One more party (a packet being written) must finish first."""
+        self.remaining += 1
+
+    def finish(self) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            self._on_settled(self.entries)
+
+
 class Refused(Exception):
     """The batch was not accepted and nothing of it was kept; the sender should retry after a pause.
 
@@ -93,6 +127,12 @@ class Refused(Exception):
 class Consumer(Protocol):
     async def consume(self, batch: Batch) -> None:
         """Accept the batch (it now owns it) or raise Refused having kept none of it."""
+
+
+class Holder(Protocol):
+    def oldest_lsn(self) -> int | None:
+        """The oldest spool record whose spans this component still holds, or None: the spool keeps every
+        record from the oldest any holder names."""
 
 
 class Component(Protocol):

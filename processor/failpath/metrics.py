@@ -175,6 +175,36 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        # The write-ahead spool.
+        self.spool_bytes = Gauge("failpath_spool_bytes", "Bytes of spool segments on disk", registry=r)
+        self.spool_segments = Gauge("failpath_spool_segments", "Spool segment files on disk", registry=r)
+        self.spool_oldest_age = Gauge(
+            "failpath_spool_oldest_unreleased_age_seconds",
+            "Age of the oldest spool segment still needed (0 when none is)",
+            registry=r,
+        )
+        self.spool_fsync_seconds = Histogram(
+            "failpath_spool_fsync_seconds",
+            "Duration of the spool's group-commit fsyncs",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1),
+            registry=r,
+        )
+        self.spool_replayed_records = Counter(
+            "failpath_spool_replayed_records", "Spool records replayed at start (left by an earlier run)", registry=r
+        )
+        self.spool_replayed_spans = Counter(
+            "failpath_spool_replayed_spans", "Spans replayed from the spool at start", registry=r
+        )
+        self.spool_corrupt_segments = Counter(
+            "failpath_spool_corrupt_segments",
+            "Spool segments that ended in a torn or corrupt record (read up to it) at start",
+            registry=r,
+        )
+        self.spool_refused = Counter(
+            "failpath_spool_refused_requests",
+            "Requests refused (503/UNAVAILABLE) because the spool was full or could not be written",
+            registry=r,
+        )
         # Replay packets and failure buckets.
         self.packets_written = Counter(
             "failpath_packets_written", "Replay packets written, by failure bucket", ["bucket"], registry=r

@@ -2,7 +2,7 @@
 
     receivers (gRPC, HTTP) -> Intake -> [stages] -> ExporterFanout -> ExportQueue per exporter -> Sender
 
-Stages (redaction, tail sampling, packets, in that order) are consumers that slot in between the intake
+Stages (redaction, the spool, tail sampling, packets, in that order) are consumers that slot in between the intake
 and the fan-out; the receivers and exporters never change for them. Start: exporters first, receivers
 last. Shutdown: receivers first (stop accepting), then stages flush, then exporter queues drain.
 """
@@ -12,7 +12,7 @@ import logging
 
 from failpath.admin import AdminServer
 from failpath.config import Config
-from failpath.consumer import Component, Consumer
+from failpath.consumer import Component, Consumer, Holder
 from failpath.exporters.fanout import ExporterFanout
 from failpath.exporters.jsonl import JsonlSender
 from failpath.exporters.otlp_grpc import OtlpGrpcSender
@@ -27,6 +27,8 @@ from failpath.receivers.otlp_grpc import OtlpGrpcReceiver
 from failpath.receivers.otlp_http import OtlpHttpReceiver
 from failpath.redaction.stage import RedactionStage
 from failpath.sampling.stage import TailSamplingStage
+from failpath.spool.stage import SpoolStage
+from failpath.spool.write_ahead import Spool
 from failpath.store.private_files import private_dir
 
 log = logging.getLogger("failpath")
@@ -52,8 +54,11 @@ class Pipeline:
         self.config = config
         self.metrics = metrics or Metrics()
         self._queues = _export_queues(config, self.metrics)
-        # Stages, built back to front: each hands its output to the next. Order: redaction, sampling, packets.
-        head: Consumer = ExporterFanout(self._queues)
+        spool = Spool(config.data_path(config.spool.path), config.spool, self.metrics) if config.spool.enabled else None
+        # Stages, built back to front: each hands its output to the next. Order: redaction, spool, sampling,
+        # packets. Whatever holds spans the spool has written tells it the oldest it still needs.
+        head: Consumer = ExporterFanout(self._queues, spool.settle if spool else None)
+        holders: list[Holder] = list(self._queues)
         self._stages: list[Component] = []
         if config.sampling.enabled and config.packets.enabled:
             maker = PacketMaker(config.packets, config.agents, config.sampling.errors, config.sampling.workflow_key)
@@ -65,11 +70,20 @@ class Pipeline:
                 self.metrics,
             )
             self._stages.insert(0, packets)
+            holders.append(packets)
             head = packets
         if config.sampling.enabled:
             sampling = TailSamplingStage(config.sampling, head, self.metrics, facts=config.agents.signals)
             self._stages.insert(0, sampling)
+            holders.append(sampling)
             head = sampling
+        self._spool: SpoolStage | None = None
+        if spool is not None:
+            for holder in holders:
+                spool.add_holder(holder.oldest_lsn)
+            self._spool = SpoolStage(spool, head, self.metrics)
+            self._stages.insert(0, self._spool)
+            head = self._spool
         if config.redaction.enabled:
             redaction = RedactionStage(config.redaction, head, self.metrics)
             self._stages.insert(0, redaction)
@@ -90,6 +104,8 @@ class Pipeline:
         problems = [] if self._listening else ["receivers are not listening"]
         for queue in self._queues:
             problems.extend(queue.problems())
+        if self._spool is not None:
+            problems.extend(self._spool.spool.problems())
         return problems
 
     async def start(self) -> None:
@@ -98,6 +114,8 @@ class Pipeline:
             await queue.start()
         for stage in reversed(self._stages):
             await stage.start()
+        if self._spool is not None:
+            await self._spool.replay()  # what an earlier run acknowledged and did not finish, before new spans
         if self.admin:
             await self.admin.start()
         for receiver in self._receivers:
@@ -115,6 +133,8 @@ class Pipeline:
         for stage in self._stages:
             await stage.shutdown(deadline)
         await asyncio.gather(*(queue.shutdown(deadline) for queue in self._queues))
+        if self._spool is not None:
+            await self._spool.close()
         if self.admin:
             await self.admin.shutdown(deadline)
         log.info("stopped")

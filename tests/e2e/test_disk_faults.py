@@ -63,7 +63,9 @@ def _send(failpath: RunningFailpath, requests: int, spans: int) -> None:
 def test_store_retries_a_full_disk_reports_it_and_recovers(tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk") as disk:
         data = disk.path if disk else tmp_path / "data"
-        config = make_config(data, {"exporters": {"store": {"retry": FAST_RETRY}}})
+        # The spool on another disk: here the store's own behaviour is under test.
+        spool = {"path": str(tmp_path / "spool")}
+        config = make_config(data, {"exporters": {"store": {"retry": FAST_RETRY}}, "spool": spool})
         with RunningFailpath(config) as failpath:
             _send(failpath, 1, 3)
             _wait(lambda: failpath.metric("failpath_exporter_spans_exported_total", exporter="store") == 3)
@@ -115,9 +117,29 @@ def packets_on_small_disk(tmp_path: Path) -> Any:
             {
                 "sampling": {"enabled": True, "decision_wait": "50ms"},
                 "exporters": {"store": {"enabled": False}, "jsonl": {"enabled": True}},
+                "spool": {"path": str(tmp_path / "spool")},
             },
         )
         yield disk, config
+
+
+def test_a_full_spool_disk_refuses_spans_and_recovers(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        if disk is None:
+            pytest.skip("needs a tmpfs it can mount (root)")
+        config = make_config(disk.path, {"exporters": {"store": {"enabled": False}, "jsonl": {"enabled": True}}})
+        with RunningFailpath(config) as failpath:
+            _send(failpath, 1, 3)
+            disk.fill()
+            body = build_request(spans=20, text="x" * 500).SerializeToString()
+            status, headers, _ = request(failpath.http_url, body, PROTOBUF)
+            assert (status, headers.get("retry-after")) == (503, "1")  # not acknowledged, so nothing is lost
+            assert failpath.metric("failpath_spool_refused_requests_total") == 1
+            assert _readyz(failpath) == (503, ["the spool cannot be written (No space left on device); refusing spans"])
+            disk.free()
+            _send(failpath, 1, 20)
+            _wait(lambda: failpath.metric("failpath_exporter_spans_exported_total", exporter="jsonl") == 23)
+            _wait(lambda: _readyz(failpath) == (200, []))
 
 
 def _packet_log(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:

@@ -12,15 +12,20 @@ from tests.support.http import request
 
 
 def serve(
-    config: dict[str, Any], folder: Path, admin_port: int, python_args: tuple[str, ...] = ()
+    config: dict[str, Any],
+    folder: Path,
+    admin_port: int,
+    python_args: tuple[str, ...] = (),
+    log: Path | None = None,
 ) -> "subprocess.Popen[str]":
     """`failpath serve` with this config (written to folder), once /readyz answers 200. python_args replace
-    `-m failpath` (e.g. `-c` with a script that sets limits first and then runs the module)."""
+    `-m failpath` (e.g. `-c` with a script that sets limits first and then runs the module). Its log goes to
+    a pipe, or appended to `log` (for a process that may be killed before anyone reads the pipe)."""
     path = folder / "failpath.yaml"
     path.write_text(yaml.safe_dump(config))
     process = subprocess.Popen(
         [sys.executable, *(python_args or ("-m", "failpath")), "serve", "--config", str(path)],
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log is None else log.open("a"),
         text=True,
     )
     deadline = time.monotonic() + 20
@@ -30,6 +35,6 @@ def serve(
                 return process
         except OSError:
             pass
-        assert process.poll() is None, process.communicate()[1]
+        assert process.poll() is None, process.communicate()[1] if log is None else log.read_text()[-3000:]
         assert time.monotonic() < deadline, "failpath did not become ready"
         time.sleep(0.05)

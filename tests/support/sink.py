@@ -22,6 +22,7 @@ _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 class OtlpSink:
     def __init__(self, grpc_port: int = 0) -> None:
         self.requests: list[ExportTraceServiceRequest] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each recorded request
         self.metadata: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -54,6 +55,7 @@ class OtlpSink:
         with self._arrived:
             self.requests.append(request)
             self.metadata.append(metadata)
+            self.arrivals.append(time.monotonic())
             self._arrived.notify_all()
 
     # -- reading ------------------------------------------------------------------------------

@@ -1,12 +1,19 @@
-"""The pipeline's last consumer: serialize once, then hand the bytes to every exporter's queue."""
+"""The pipeline's last consumer: serialize once, then hand the bytes to every exporter's queue.
 
-from failpath.consumer import Batch, Refused
+With the spool on, each request carries a ticket naming the spool records of its spans (per trace, from
+the sampler's decided traces); once every exporter has finished with it, they are settled in the spool.
+"""
+
+from collections.abc import Callable
+
+from failpath.consumer import Batch, Refused, Settled, Ticket
 from failpath.exporters.queue import ExportQueue
 
 
 class ExporterFanout:
-    def __init__(self, queues: list[ExportQueue]) -> None:
+    def __init__(self, queues: list[ExportQueue], on_settled: Callable[[list[Settled]], None] | None = None) -> None:
         self._queues = queues
+        self._on_settled = on_settled
 
     async def consume(self, batch: Batch) -> None:
         if batch.spans == 0:
@@ -16,5 +23,12 @@ class ExporterFanout:
         for queue in self._queues:
             if not queue.has_room(batch.spans, len(payload)):
                 raise Refused("overloaded", f"exporter {queue.name!r} queue is full; retry later")
+        ticket = batch.ticket = self._ticket(batch)
         for queue in self._queues:
-            queue.put(payload, batch.spans)
+            queue.put(payload, batch.spans, ticket)
+
+    def _ticket(self, batch: Batch) -> Ticket | None:
+        if self._on_settled is None or not batch.lsns:
+            return None
+        entries = [(trace.trace_id, trace.lsns) for trace in batch.traces if trace.lsns]
+        return Ticket(len(self._queues), entries or [(b"", batch.lsns)], self._on_settled)

@@ -3,6 +3,10 @@
 Capacity counts spans and serialized bytes, in flight included. When it is full, the fan-out refuses the
 batch and the receivers push back (503/UNAVAILABLE), so nothing is dropped silently. Workers merge queued
 requests by concatenating their bytes (repeated fields concatenate in protobuf) to send fewer, larger ones.
+
+Each request may carry a ticket for the spool: finished once the request is delivered or dropped and
+counted here, so the spool can forget it; spans still queued at shutdown are not finished, and are
+replayed from the spool at the next start.
 """
 
 import asyncio
@@ -11,6 +15,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from failpath.consumer import Ticket
 from failpath.exporters.config import QueueConfig, RetryConfig
 from failpath.exporters.retry import Backoff
 from failpath.exporters.sender import Sender, SendError
@@ -29,8 +34,11 @@ _UNEXPECTED_ATTEMPTS = 5
 class _Item:
     payload: bytes
     spans: int
-    # The queued requests a merged item was made of, (payload, spans) each; empty for a single request.
-    parts: list[tuple[bytes, int]] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+    # The queued requests a merged item was made of; empty for a single request.
+    parts: list["_Item"] = field(default_factory=list)
+    # Dropped at shutdown: left to the spool's replay, so its tickets are not finished.
+    kept_for_replay: bool = False
 
 
 class ExportQueue:
@@ -41,6 +49,7 @@ class ExportQueue:
         self._retry = retry
         self._metrics = metrics
         self._items: deque[_Item] = deque()
+        self._sending: list[_Item] = []
         self._nonempty = asyncio.Event()
         self._drained = asyncio.Event()
         self._held_spans = 0
@@ -61,9 +70,9 @@ class ExportQueue:
             return True
         return self._held_spans + spans <= self._queue.max_spans and self._held_bytes + size <= self._queue.max_bytes
 
-    def put(self, payload: bytes, spans: int) -> None:
+    def put(self, payload: bytes, spans: int, ticket: Ticket | None = None) -> None:
         """Enqueue; the caller checked has_room (no await in between, so the check still holds)."""
-        self._items.append(_Item(payload, spans))
+        self._items.append(_Item(payload, spans, [ticket] if ticket else []))
         self._held_spans += spans
         self._held_bytes += len(payload)
         self._queued_spans += spans
@@ -87,24 +96,26 @@ class ExportQueue:
             self._nonempty.clear()
             await self._nonempty.wait()
         first = self._items.popleft()
-        parts, spans, size = [(first.payload, first.spans)], first.spans, len(first.payload)
+        parts, spans, size = [first], first.spans, len(first.payload)
         limit_spans, limit_bytes = self._queue.batch_max_spans, self._queue.batch_max_bytes
         while self._items:
             item = self._items[0]
             if spans + item.spans > limit_spans or size + len(item.payload) > limit_bytes:
                 break
             self._items.popleft()
-            parts.append((item.payload, item.spans))
+            parts.append(item)
             spans += item.spans
             size += len(item.payload)
         self._queued_spans -= spans
         if len(parts) == 1:
             return first
-        return _Item(b"".join(payload for payload, _ in parts), spans, parts)
+        tickets = [ticket for part in parts for ticket in part.tickets]
+        return _Item(b"".join(part.payload for part in parts), spans, tickets, parts)
 
     async def _work(self) -> None:
         while True:
             item = await self._next_batch()
+            self._sending.append(item)
             self._update_gauges()
             try:
                 await self._deliver(item)
@@ -114,6 +125,7 @@ class ExportQueue:
                 log.exception("export worker error", extra={"exporter": self.name})
                 self._metrics.spans_dropped.labels(self.name, "internal_error").inc(item.spans)
             finally:
+                self._sending.remove(item)
                 self._held_spans -= item.spans
                 self._held_bytes -= len(item.payload)
                 if not self._held_spans:
@@ -127,16 +139,26 @@ class ExportQueue:
             extra={"exporter": self.name, "reason": reason, "spans": spans, "detail": message[:300]},
         )
 
+    def oldest_lsn(self) -> int | None:
+        """The oldest spool record of a request queued or in flight here."""
+        items = (*self._items, *self._sending)
+        return min((ticket.oldest for item in items for ticket in item.tickets), default=None)
+
     async def _deliver(self, item: _Item) -> None:
         failure = await self._send_with_retries(item)
         if failure is None:
+            if not item.kept_for_replay:
+                for ticket in item.tickets:
+                    ticket.finish()
             return
         if item.parts:
             # One bad request must not take down the requests merged with it: each is sent on its own.
-            for payload, spans in item.parts:
-                await self._deliver(_Item(payload, spans))
+            for part in item.parts:
+                await self._deliver(part)
             return
         self._drop(item.spans, failure.reason, str(failure))
+        for ticket in item.tickets:
+            ticket.finish()
 
     async def _send(self, item: _Item) -> int:
         try:
@@ -176,6 +198,7 @@ class ExportQueue:
                     return None
                 if self._deadline is not None and now + delay > self._deadline:
                     self._drop(item.spans, "shutdown", f"backend still failing at shutdown: {error.reason}")
+                    item.kept_for_replay = True
                     return None
                 log.warning(
                     "export failed, will retry",

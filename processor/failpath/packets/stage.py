@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -22,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from failpath.agents.config import AgentsConfig
 from failpath.agents.normalize import Normalizer, Run
 from failpath.config_types import Names
-from failpath.consumer import Batch, Consumer, DecidedTrace
+from failpath.consumer import Batch, Consumer, DecidedTrace, Ticket
 from failpath.diagnosis.blame import Blame, Diagnosis
 from failpath.metrics import Metrics, label_value
 from failpath.otlp.timestamps import iso_time
@@ -112,7 +113,8 @@ class PacketStage:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packets")
         self._store: PacketStore | None = None
         # Only touched on the event loop's thread.
-        self._pending: list[Future[None]] = []
+        # Packets being made, with the oldest spool record of their trace's spans.
+        self._pending: list[tuple[Future[None], int | None]] = []
         self._warned_at = float("-inf")
         self._workflows: set[str] = set()
         self._written = 0
@@ -124,7 +126,7 @@ class PacketStage:
 
     async def shutdown(self, deadline: float) -> None:
         remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-        pending = [asyncio.wrap_future(future) for future in self._pending if not future.done()]
+        pending = [asyncio.wrap_future(future) for future, _ in self._pending if not future.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=remaining)
             if late:
@@ -139,7 +141,8 @@ class PacketStage:
         if not wanted:
             return
         payload = batch.serialized()
-        self._pending = [future for future in self._pending if not future.done()]
+        loop = asyncio.get_running_loop()
+        self._pending = [(future, lsn) for future, lsn in self._pending if not future.done()]
         for decided in wanted:
             if len(self._pending) >= _MAX_BACKLOG:
                 self._metrics.packets_failed.labels("backlog", "backlog_full").inc()
@@ -149,7 +152,16 @@ class PacketStage:
                     log.warning("replay packets are falling behind; skipping some", extra={"backlog": _MAX_BACKLOG})
                 continue
             trace = payload[decided.offset : decided.offset + decided.size]
-            self._pending.append(self._executor.submit(self._make_and_write, trace, decided))
+            future = self._executor.submit(self._make_and_write, trace, decided)
+            self._pending.append((future, min(decided.lsns, default=None)))
+            if batch.ticket is not None:
+                # The spool settles these spans only once the packet is written too: a replay makes it again.
+                batch.ticket.hold()
+                future.add_done_callback(partial(_finish_on, loop, batch.ticket))
+
+    def oldest_lsn(self) -> int | None:
+        """The oldest spool record of a trace whose packet is not written yet: after a crash it is replayed."""
+        return min((lsn for future, lsn in self._pending if lsn is not None and not future.done()), default=None)
 
     def _wants(self, decided: DecidedTrace) -> bool:
         decision = decided.decision
@@ -224,3 +236,8 @@ class PacketStage:
             return
         if pruned:
             self._metrics.packets_pruned.inc(pruned)
+
+
+def _finish_on(loop: asyncio.AbstractEventLoop, ticket: Ticket, _: Future[None]) -> None:
+    """From the packet thread: finish the ticket on the event loop's thread, where tickets live."""
+    loop.call_soon_threadsafe(ticket.finish)

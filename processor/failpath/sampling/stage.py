@@ -58,6 +58,7 @@ class _Kept:
     payload: bytes
     spans: int
     late: bool
+    lsns: tuple[int, ...]
 
 
 # Room made under memory pressure: down to this share of the limits, so the next batch does not repeat it.
@@ -96,6 +97,8 @@ class TailSamplingStage:
         # Kept traces (and late spans of kept traces) waiting to be handed on.
         self._outbox: deque[_Kept] = deque()
         self._outbox_bytes = 0
+        # Kept traces the next stage is being offered right now (neither in the outbox nor beyond).
+        self._handing: list[_Kept] = []
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -130,6 +133,12 @@ class TailSamplingStage:
             self._outbox_bytes = 0
         self._update_gauges()
 
+    def oldest_lsn(self) -> int | None:
+        """The oldest spool record whose spans are buffered, waiting in the outbox or being handed on."""
+        buffered = [min(trace.lsns) for trace in self._buffer.traces.values() if trace.lsns]
+        waiting = [min(kept.lsns) for kept in (*self._outbox, *self._handing) if kept.lsns]
+        return min(buffered + waiting, default=None)
+
     # -- intake ----------------------------------------------------------------------------------------------
     async def consume(self, batch: Batch) -> None:
         by_trace, size = self._split(batch.request)
@@ -148,9 +157,10 @@ class TailSamplingStage:
             if trace is None:
                 known = self._cache.lookup(trace_id)
                 if known is not None:
-                    self._late(trace_id, known, items, now)
+                    self._late(trace_id, known, items, batch.lsns, now)
                     continue
                 trace = self._buffer.open(trace_id, now, now + self._config.max_trace_wait)
+            _note_lsns(trace, batch.lsns)
             self._add(trace, items, now)
         self._update_gauges()
         if self._outbox:
@@ -215,13 +225,15 @@ class TailSamplingStage:
             trace.root_values = {**resource_values, **found} if found else resource_values
         return root
 
-    def _late(self, trace_id: bytes, known: Decision | bool, items: list[_Item], now: float) -> None:
+    def _late(
+        self, trace_id: bytes, known: Decision | bool, items: list[_Item], lsns: tuple[int, ...], now: float
+    ) -> None:
         metrics = self._metrics
         if isinstance(known, Decision):
             groups: dict[Group, list[bytes]] = {}
             for group, blob, *_ in items:
                 groups.setdefault(group, []).append(blob)
-            self._hand_on(_Kept(trace_id, known, self._output.encode(groups, known, True), len(items), True))
+            self._hand_on(_Kept(trace_id, known, self._output.encode(groups, known, True), len(items), True, lsns))
             metrics.sampling_late_spans.labels("kept").inc(len(items))
             return
         held = self._window.get(trace_id)
@@ -235,6 +247,7 @@ class TailSamplingStage:
             return
         # The trace is still held: the late spans join it, and an error among them brings it all back.
         had_error = held.error is not None
+        _note_lsns(held, lsns)
         for item in items:
             self._note(held, item, now)
             self._release(self._window.add(held, item[0], item[1]), "evicted")
@@ -248,7 +261,8 @@ class TailSamplingStage:
         metrics.sampling_late_spans.labels("saved").inc(len(items))
         metrics.sampling_decisions.labels(decision.policy, "kept").inc()
         metrics.sampling_triggers.labels(decision.trigger).inc()
-        self._hand_on(_Kept(trace_id, decision, self._output.encode(held.groups, decision), held.spans, False))
+        payload = self._output.encode(held.groups, decision)
+        self._hand_on(_Kept(trace_id, decision, payload, held.spans, False, tuple(held.lsns)))
 
     def _release(self, spans: int, reason: str) -> None:
         if spans:
@@ -276,7 +290,7 @@ class TailSamplingStage:
         metrics.sampling_decision_latency.observe(now - (trace.root_seen or trace.first_seen))
         if decision.keep:
             payload = self._output.encode(trace.groups, decision)
-            self._hand_on(_Kept(trace.trace_id, decision, payload, trace.spans, False))
+            self._hand_on(_Kept(trace.trace_id, decision, payload, trace.spans, False, tuple(trace.lsns)))
         elif trigger != "shutdown":
             self._release(self._window.hold(trace, now), "evicted")
 
@@ -322,15 +336,19 @@ class TailSamplingStage:
             ):
                 kept = outbox.popleft()
                 taken.append(kept)
-                traces.append(DecidedTrace(kept.trace_id, kept.decision, size, len(kept.payload), kept.late))
+                traces.append(DecidedTrace(kept.trace_id, kept.decision, size, len(kept.payload), kept.late, kept.lsns))
                 spans += kept.spans
                 size += len(kept.payload)
             batch = Batch(None, spans, b"".join(kept.payload for kept in taken), traces)
+            batch.lsns = tuple(sorted({lsn for kept in taken for lsn in kept.lsns}))
+            self._handing = taken
             try:
                 await self._next.consume(batch)
             except Refused:
                 outbox.extendleft(reversed(taken))
                 return False
+            finally:
+                self._handing = []
             self._outbox_bytes -= size
         self._update_gauges()
         return True
@@ -341,3 +359,8 @@ class TailSamplingStage:
         metrics.sampling_spans.set(buffer.spans)
         metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)
         metrics.sampling_regret_bytes.set(self._window.size)
+
+
+def _note_lsns(trace: Trace, lsns: tuple[int, ...]) -> None:
+    """The spool records a request's spans of the trace came from (each request is one record)."""
+    trace.lsns.extend(lsns)

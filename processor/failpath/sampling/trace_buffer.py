@@ -48,6 +48,8 @@ class Trace:
     error: str | None = None
     # Tracestate of a span, for its explicit randomness (rv), when any span had one.
     trace_state: str = ""
+    # The spool records its spans came from.
+    lsns: list[int] = field(default_factory=list)
 
     @property
     def duration_ns(self) -> int:
