@@ -130,6 +130,7 @@ def test_a_full_spool_disk_refuses_spans_and_recovers(tmp_path: Path) -> None:
         config = make_config(disk.path, {"exporters": {"store": {"enabled": False}, "jsonl": {"enabled": True}}})
         with RunningFailpath(config) as failpath:
             _send(failpath, 1, 3)
+            _wait(lambda: failpath.metric("failpath_exporter_spans_exported_total", exporter="jsonl") == 3)
             disk.fill()
             body = build_request(spans=20, text="x" * 500).SerializeToString()
             status, headers, _ = request(failpath.http_url, body, PROTOBUF)
