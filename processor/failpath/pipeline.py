@@ -114,8 +114,6 @@ class Pipeline:
             await queue.start()
         for stage in reversed(self._stages):
             await stage.start()
-        if self._spool is not None:
-            await self._spool.replay()  # what an earlier run acknowledged and did not finish, before new spans
         if self.admin:
             await self.admin.start()
         for receiver in self._receivers:

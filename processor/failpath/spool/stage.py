@@ -1,12 +1,14 @@
 """The spool stage, right after redaction: an accepted request is on disk before the client hears OK, and
-after a crash what was not handed on for good is replayed into the next stage.
+after a crash what was not handed on for good is replayed into the next stage, beside new spans.
 
 A request the next stage refuses is marked settled at once (the client was told to retry and will send it
 again). Between the write and the next stage's answer, the stage itself holds the record.
 """
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -26,8 +28,9 @@ class SpoolStage:
         self.spool = spool
         spool.add_holder(self.oldest_lsn)
         self._in_flight: set[int] = set()
-        self._pending: list[Pending] = []
+        self._pending: deque[Pending] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._replay_task: asyncio.Task[None] | None = None
         self._stopping = False
 
     def oldest_lsn(self) -> int | None:
@@ -35,15 +38,16 @@ class SpoolStage:
         return min(self._in_flight, default=first_pending)
 
     async def start(self) -> None:
-        self._pending = self.spool.recover()
+        """Recover the spool and start replaying what an earlier run left unfinished, beside new spans (a
+        replay that waits for a backend to come back must not keep the receivers or probes down)."""
+        self._pending = deque(self.spool.recover())
         await self.spool.start()
         self._task = asyncio.create_task(self._release_loop(), name="spool-release")
+        if self._pending:
+            self._replay_task = asyncio.create_task(self._replay(), name="spool-replay")
 
-    async def replay(self) -> None:
-        """Hand what an earlier run left unfinished to the next stage, oldest first (it may refuse while
-        it is full: then wait for it to drain)."""
-        if not self._pending:
-            return
+    async def _replay(self) -> None:
+        """Hand the records to the next stage, oldest first; while it refuses (full), wait for it to drain."""
         records = len(self._pending)
         spans = 0
         while self._pending and not self._stopping:
@@ -59,7 +63,7 @@ class SpoolStage:
                 await asyncio.sleep(0.1)
                 continue
             spans += count
-            self._pending.pop(0)
+            self._pending.popleft()
         self._metrics.spool_replayed_records.inc(records - len(self._pending))
         self._metrics.spool_replayed_spans.inc(spans)
         log.info("replayed the spool", extra={"records": records, "spans": spans})
@@ -96,6 +100,10 @@ class SpoolStage:
     async def shutdown(self, deadline: float) -> None:
         """Stop replaying; the file stays open for what the later stages hand on while they drain."""
         self._stopping = True
+        if self._replay_task is not None:
+            self._replay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replay_task
 
     async def close(self) -> None:
         """After every stage and queue has stopped: release what they finished, fsync and close."""
