@@ -82,3 +82,22 @@ def test_a_full_spool_says_so(tmp_path: Path) -> None:
         await spool.close()
 
     asyncio.run(main())
+
+
+def test_group_commit_fsyncs_once_for_many_appends_and_early_past_sync_bytes(tmp_path: Path) -> None:
+    async def main() -> None:
+        metrics = Metrics()
+        spool = Spool(tmp_path, SpoolConfig.model_validate({"sync_interval": "200ms", "sync_bytes": "64KiB"}), metrics)
+        spool.recover()
+        await spool.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.gather(*(spool.append(b"s" * 100) for _ in range(50)))  # small: they wait the interval
+        assert loop.time() - started >= 0.19
+        assert metrics.registry.get_sample_value("failpath_spool_fsync_seconds_count") == 1
+        started = loop.time()
+        await asyncio.gather(*(spool.append(b"b" * 40_000) for _ in range(2)))  # 80 KB: synced at once
+        assert loop.time() - started < 0.15
+        await spool.close()
+
+    asyncio.run(main())

@@ -17,6 +17,8 @@ class SpoolConfig(Strict):
     # machine).
     sync: Literal["interval", "none"] = "interval"
     sync_interval: Duration = Field(default=0.005, gt=0, le=1)
+    # ... or as soon as this much is written since the last fsync, whichever comes first.
+    sync_bytes: ByteSize = Field(default=4 << 20, ge=1)
     segment_bytes: ByteSize = Field(default=16 << 20, ge=1 << 16)
     # Past this, receivers answer 503/UNAVAILABLE until spans are handed on and segments released.
     max_bytes: ByteSize = Field(default=1 << 30, ge=1 << 20)

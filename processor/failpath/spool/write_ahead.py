@@ -2,13 +2,14 @@
 
 Appends are written to the current segment at once (a killed process loses nothing written); with sync
 "interval" an append also waits for an fsync that one background task runs for every append of the last
-few milliseconds (group commit). Records get increasing LSNs. Components that hold spans (the sampler's
-buffer, the packet writer, the exporter queues) name the oldest record they still need; segments wholly
-older than every such record are deleted. Spans handed on for good are recorded (SETTLED records), so a
-replay after a crash sends none of them twice.
+few milliseconds, or sooner once sync_bytes are written (group commit). Records get increasing LSNs.
+Components that hold spans (the sampler's buffer, the packet writer, the exporter queues) name the oldest
+record they still need; segments wholly older than every such record are deleted. Spans handed on for
+good are recorded (SETTLED records), so a replay after a crash sends none of them twice.
 """
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -57,6 +58,7 @@ class Spool:
         self._synced = 0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
+        self._full = asyncio.Event()
         self._syncer: asyncio.Task[None] | None = None
         self._holders: list[Callable[[], int | None]] = []
         self.size = 0
@@ -153,6 +155,8 @@ class Spool:
         segment.size += len(data)
         self.size += len(data)
         self._written += len(data)
+        if self._written - self._synced >= self._config.sync_bytes:
+            self._full.set()
         return lsn
 
     def _open_segment(self) -> None:
@@ -181,7 +185,10 @@ class Spool:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(self._config.sync_interval)
+            if self._written - self._synced < self._config.sync_bytes:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):  # the interval, or sync_bytes written, whichever first
+                    await asyncio.wait_for(self._full.wait(), self._config.sync_interval)
             target, fd, retiring = self._written, self._fd, self._retiring
             self._retiring = []
             started = loop.time()
