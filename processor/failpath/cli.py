@@ -15,6 +15,7 @@ from pathlib import Path
 from failpath import __version__
 from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
 from failpath.config_types import parse_duration
+from failpath.dashboard.server import DashboardServer
 from failpath.diagnosis.report import verdict_text
 from failpath.diagnosis.trace_files import TraceFileError, read_traces
 from failpath.listen import ListenError
@@ -82,6 +83,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.error(
             "cannot start", extra={"error": f"{type(error).__name__}: {getattr(error, 'strerror', None) or error}"}
         )
+        return 1
+    return 0
+
+
+async def _dashboard(config: Config) -> None:
+    dashboard = DashboardServer(config.dashboard, *config.packet_paths())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await dashboard.start()
+    try:
+        await stop.wait()
+    finally:
+        await dashboard.shutdown(loop.time() + 5)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """The dashboard alone over the config's data_dir (read-only), e.g. after the service has stopped."""
+    config = _load(args.config)
+    if config is None:
+        return 2
+    configure(config.logging.level, config.logging.format)
+    try:
+        asyncio.run(_dashboard(config))
+    except ListenError as error:
+        log.error("cannot start", extra={"error": str(error)})
         return 1
     return 0
 
@@ -281,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=DEFAULT_CONFIG, help=f"the config to diagnose with (default {DEFAULT_CONFIG})"
     )
     diagnose.set_defaults(run=cmd_diagnose)
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="the failing runs as web pages, read-only over the config's data_dir",
+        description="Serve the dashboard on dashboard.endpoint (default 127.0.0.1:13134) without the service. "
+        "Example: failpath dashboard --config config/failpath.yaml",
+    )
+    dashboard.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    dashboard.set_defaults(run=cmd_dashboard)
 
     buckets = commands.add_parser("buckets", help="failures per bucket, top workflows and latest runs")
     buckets.add_argument("--since", type=_duration, default="24h", help="how far back (default 24h)")

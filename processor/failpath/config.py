@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError
 
 from failpath.agents.config import AgentsConfig
 from failpath.config_types import Duration, Endpoint, Strict
+from failpath.dashboard.config import DashboardConfig
 from failpath.exporters.config import ExportersConfig
 from failpath.packets.config import PacketsConfig
 from failpath.receivers.config import BearerAuthConfig, ReceiversConfig
@@ -58,6 +59,8 @@ class Config(Strict):
     agents: AgentsConfig = AgentsConfig()
     exporters: ExportersConfig = ExportersConfig()
     admin: AdminConfig = AdminConfig()
+    # Failing runs as web pages (off by default; also `failpath dashboard` over a data_dir).
+    dashboard: DashboardConfig = DashboardConfig()
     service: ServiceConfig = ServiceConfig()
     logging: LoggingConfig = LoggingConfig()
 

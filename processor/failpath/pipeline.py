@@ -13,6 +13,7 @@ import logging
 from failpath.admin import AdminServer
 from failpath.config import Config
 from failpath.consumer import Component, Consumer, Holder
+from failpath.dashboard.server import DashboardServer
 from failpath.exporters.fanout import ExporterFanout
 from failpath.exporters.jsonl import JsonlSender
 from failpath.exporters.otlp_grpc import OtlpGrpcSender
@@ -97,6 +98,7 @@ class Pipeline:
         self.grpc = OtlpGrpcReceiver(otlp.grpc, shared) if otlp.grpc.enabled else None
         self.http = OtlpHttpReceiver(otlp.http, shared) if otlp.http.enabled else None
         self.admin = AdminServer(config.admin, self.metrics, self.not_ready) if config.admin.enabled else None
+        self.dashboard = DashboardServer(config.dashboard, *config.packet_paths()) if config.dashboard.enabled else None
         self._receivers: list[Component] = [receiver for receiver in (self.grpc, self.http) if receiver]
         self._listening = False
 
@@ -116,6 +118,8 @@ class Pipeline:
             await stage.start()
         if self.admin:
             await self.admin.start()
+        if self.dashboard:
+            await self.dashboard.start()
         for receiver in self._receivers:
             await receiver.start()
         self._listening = True
@@ -133,6 +137,8 @@ class Pipeline:
         await asyncio.gather(*(queue.shutdown(deadline) for queue in self._queues))
         if self._spool is not None:
             await self._spool.close()
+        if self.dashboard:
+            await self.dashboard.shutdown(deadline)
         if self.admin:
             await self.admin.shutdown(deadline)
         log.info("stopped")

@@ -20,7 +20,8 @@ def request(
     else:
         connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
-        connection.request(method, parts.path or "/", body=body, headers=headers or {})
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, target, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

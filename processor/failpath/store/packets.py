@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS packets (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS packets_by_start ON packets (started_ns);
 CREATE INDEX IF NOT EXISTS packets_by_run ON packets (run_id);
+CREATE INDEX IF NOT EXISTS packets_by_bucket ON packets (bucket, started_ns);
+CREATE INDEX IF NOT EXISTS packets_by_workflow ON packets (workflow, started_ns);
 """
 
 
@@ -167,6 +169,25 @@ class PacketStore:
         if bucket is not None:
             clauses.append("bucket = ?")
             params.append(bucket)
+        return self._select(f"WHERE {' AND '.join(clauses)} ORDER BY started_ns DESC LIMIT ?", (*params, limit))
+
+    def page(
+        self, filters: dict[str, str], before_ns: int | None = None, since_ns: int = 0, limit: int = 50
+    ) -> list[IndexedPacket]:
+        """Newest first, filtered by exact bucket, workflow and model and by trace-id prefix; the next page
+        starts before the last row's start (keyset paging: as fast on page 1,000 as on page 1)."""
+        clauses: list[str] = ["started_ns >= ?"]
+        params: list[object] = [since_ns]
+        if before_ns is not None:
+            clauses.append("started_ns < ?")
+            params.append(before_ns)
+        for column in ("bucket", "workflow", "model"):
+            if filters.get(column):
+                clauses.append(f"{column} = ?")
+                params.append(filters[column])
+        if filters.get("trace"):
+            clauses.append("trace_id LIKE ?")
+            params.append(filters["trace"].lower() + "%")
         return self._select(f"WHERE {' AND '.join(clauses)} ORDER BY started_ns DESC LIMIT ?", (*params, limit))
 
     def buckets(self, since_ns: int = 0, workflow: str | None = None) -> list[tuple[str, int, list[tuple[str, int]]]]:

@@ -1,0 +1,147 @@
+"""The dashboard's HTTP side: routes, the bearer-token check, security headers, and read-only access to the
+packet index and files (SQLite reads on a thread of their own, so the event loop never waits on disk).
+
+    /                   failures per bucket in a window (?hours=24), the newest failing runs
+    /runs               failing runs, newest first; ?bucket= &workflow= &model= &trace= (prefix) &before=
+    /runs/<trace id>    one run's packet, laid out; /runs/<trace id>.json downloads it
+"""
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from aiohttp import web
+
+from failpath.dashboard import pages
+from failpath.dashboard.config import DashboardConfig
+from failpath.http_server import HttpService, ServerLimits, serve
+from failpath.listen import bind
+from failpath.packets.reader import load_file
+from failpath.receivers.auth import BearerCheck
+from failpath.store.packets import IndexedPacket, PacketStore
+
+log = logging.getLogger("failpath.dashboard")
+
+HEADERS = {
+    # Nothing runs on these pages: no script at all, styles only from the page itself.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+_PAGE = 50
+T = TypeVar("T")
+_NONE: list[IndexedPacket] = []
+_EMPTY: tuple[list[tuple[str, int, list[tuple[str, int]]]], list[IndexedPacket]] = ([], [])
+_FILTERS = ("bucket", "workflow", "model", "trace")
+
+
+class DashboardServer:
+    def __init__(self, config: DashboardConfig, store_path: Path, folder: Path) -> None:
+        self._config = config
+        self._store_path = store_path
+        self._folder = folder
+        self._auth = BearerCheck(config.auth)
+        # One reader thread: SQLite connections stay on the thread that opened them.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard")
+        self._store: PacketStore | None = None
+        self._service: HttpService | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        config = self._config
+        sock = bind("dashboard endpoint", config.endpoint)
+        self.port = sock.getsockname()[1]
+        limits = ServerLimits(config.max_connections, config.read_header_timeout, config.idle_timeout)
+        self._service = await serve("dashboard endpoint", self._route, sock, limits, lambda reason: None)
+        log.info("dashboard listening", extra={"url": f"http://{config.endpoint.rsplit(':', 1)[0]}:{self.port}/"})
+
+    async def shutdown(self, deadline: float) -> None:
+        if self._service is not None:
+            await self._service.close()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=False)
+
+    # -- requests --------------------------------------------------------------------------------------------
+    async def _route(self, request: web.BaseRequest) -> web.Response:
+        refusal = self._auth.refusal(request.headers.getall("Authorization", []))
+        if refusal is not None:
+            return _html(pages.layout("Unauthorized", "<h1>A bearer token is needed</h1>"), 401, bearer=True)
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(status=405, headers={**HEADERS, "Allow": "GET, HEAD"})
+        path = request.path
+        if path == "/":
+            return await self._overview(request)
+        if path == "/runs":
+            return await self._runs(request)
+        if path.startswith("/runs/"):
+            return await self._run(path.removeprefix("/runs/"))
+        return _html(pages.not_found("No such page."), 404)
+
+    async def _overview(self, request: web.BaseRequest) -> web.Response:
+        hours = _int(request.query.get("hours"), 24, 1, 24 * 90) or 24
+        since = time.time_ns() - hours * 3600 * 10**9
+        buckets, newest = await self._read(
+            lambda store: (store.buckets(since), store.page({}, None, since, 20)), _EMPTY
+        )
+        return _html(pages.overview(buckets, newest, hours))
+
+    async def _runs(self, request: web.BaseRequest) -> web.Response:
+        filters = {name: request.query[name].strip() for name in _FILTERS if request.query.get(name, "").strip()}
+        before = _int(request.query.get("before"), None, 0, 1 << 63)
+        rows = await self._read(lambda store: store.page(filters, before, 0, _PAGE + 1), _NONE)
+        next_before = rows[_PAGE - 1].started_ns if len(rows) > _PAGE else None
+        return _html(pages.runs(rows[:_PAGE], filters, next_before))
+
+    async def _run(self, reference: str) -> web.Response:
+        download = reference.endswith(".json")
+        trace_id = reference.removesuffix(".json").lower()
+        if not (len(trace_id) == 32 and all(char in "0123456789abcdef" for char in trace_id)):
+            return _html(pages.not_found("A run is named by its 32-digit hex trace id."), 404)
+        found = await self._read(lambda store: store.find(trace_id), _NONE)
+        if not found:
+            return _html(pages.not_found("No packet for this trace (pruned, or not a failing run)."), 404)
+        packet = await asyncio.get_running_loop().run_in_executor(self._executor, load_file, found[0].path)
+        if download:
+            body = json.dumps(packet, indent=2, ensure_ascii=False).encode()
+            disposition = f'attachment; filename="{trace_id}.json"'
+            headers = {**HEADERS, "Content-Disposition": disposition}
+            return web.Response(body=body, content_type="application/json", headers=headers)
+        return _html(pages.run(packet, self._config.trace_url))
+
+    # -- the index -------------------------------------------------------------------------------------------
+    async def _read(self, query: Callable[[PacketStore], T], empty: T) -> T:
+        """The query's answer, or `empty` while there is no packet index yet (no failing run so far)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._query, query, empty)
+
+    def _query(self, query: Callable[[PacketStore], T], empty: T) -> T:
+        try:
+            if self._store is None:
+                self._store = PacketStore(self._store_path, self._folder, readonly=True)
+            return query(self._store)
+        except (OSError, sqlite3.OperationalError):  # no store, or no packets table in it yet
+            return empty
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _html(text: str, status: int = 200, bearer: bool = False) -> web.Response:
+    headers = {**HEADERS, **({"WWW-Authenticate": 'Bearer realm="failpath dashboard"'} if bearer else {})}
+    return web.Response(text=text, status=status, content_type="text/html", headers=headers)
+
+
+def _int(text: str | None, default: int | None, low: int, high: int) -> int | None:
+    try:
+        return min(high, max(low, int(text))) if text else default
+    except ValueError:
+        return default

@@ -1,0 +1,147 @@
+"""The dashboard inside a running failpath, over HTTP on 127.0.0.1: failing SDK runs show up in the
+overview and the run list, a filter narrows it, a run page shows the failing step and the next action, the
+packet downloads, the backend link is filled in; a hostile span name is text; pages carry security headers;
+a wrong token gets 401. (Pages in a real browser: tests/dashboard/test_browser.py, when it exists.)"""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import StatusCode
+
+from tests.support.agent_run import emit_runs, sdk_exporter
+from tests.support.harness import RunningFailpath, make_config
+from tests.support.http import request
+from tests.support.ports import free_port
+
+HOSTILE = "<script>alert('span')</script>"
+
+
+def _emit_hostile_run(endpoint: str) -> None:
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-agent"}))
+    provider.add_span_processor(SimpleSpanProcessor(sdk_exporter("grpc", endpoint)))
+    tracer = provider.get_tracer("failpath.tests")
+    with tracer.start_as_current_span("invoke_agent support"), tracer.start_as_current_span(HOSTILE) as step:
+        step.set_status(StatusCode.ERROR, HOSTILE)
+    provider.shutdown()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningFailpath, str]]:
+    config = make_config(
+        tmp_path_factory.mktemp("dashboard"),
+        {
+            "sampling": {"enabled": True, "decision_wait": "100ms"},
+            "dashboard": {
+                "enabled": True,
+                "endpoint": "127.0.0.1:0",
+                "trace_url": "http://jaeger.local/trace/{trace_id}",
+            },
+        },
+    )
+    with RunningFailpath(config) as failpath:
+        emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=2, fail_tool=True)
+        _emit_hostile_run(failpath.grpc_endpoint)
+        deadline = time.monotonic() + 15
+        while failpath.metric_sum("failpath_packets_written_total") < 3:
+            assert time.monotonic() < deadline, "packets were not written"
+            time.sleep(0.05)
+        assert failpath.pipeline.dashboard is not None
+        yield failpath, f"http://127.0.0.1:{failpath.pipeline.dashboard.port}"
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    status, answer_headers, body = request(url, method="GET", headers=headers)
+    return status, answer_headers, body.decode()
+
+
+def test_overview_lists_the_buckets_and_the_newest_runs(running: tuple[RunningFailpath, str]) -> None:
+    _, base = running
+    status, headers, page = _get(base + "/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "tool_execution" in page and page.count("<a href='/runs/") == 3
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+    assert (headers["x-frame-options"], headers["referrer-policy"]) == ("DENY", "no-referrer")
+    assert "<script" not in page
+
+
+def test_a_filter_narrows_the_list_and_a_run_page_says_what_broke(running: tuple[RunningFailpath, str]) -> None:
+    _, base = running
+    everything = _get(base + "/runs")[2]
+    narrowed = _get(base + "/runs?model=gpt-x")[2]
+    assert everything.count("<a href='/runs/") == 3 and narrowed.count("<a href='/runs/") == 2
+    assert _get(base + "/runs?trace=ffffffffffff&model=gpt-x")[2].count("<a href='/runs/") == 0
+    trace_id = narrowed.split("<a href='/runs/")[1].split("'")[0]
+    status, _, page = _get(f"{base}/runs/{trace_id}")
+    assert status == 200
+    assert "failing step" in page and "tool:deploy" in page
+    assert "Next action:" in page and f"failpath replay {trace_id}" in page
+    assert f"href='http://jaeger.local/trace/{trace_id}'" in page
+    status, headers, body = _get(f"{base}/runs/{trace_id}.json")
+    assert status == 200 and headers["content-disposition"] == f'attachment; filename="{trace_id}.json"'
+    assert json.loads(body)["trace_id"] == trace_id
+
+
+def test_a_hostile_span_name_is_shown_as_text(running: tuple[RunningFailpath, str]) -> None:
+    _, base = running
+    for link in _get(base + "/runs")[2].split("<a href='/runs/")[1:]:
+        page = _get(f"{base}/runs/{link.split(chr(39))[0]}")[2]
+        assert "<script" not in page
+        if "alert(" in page:
+            assert "&lt;script&gt;alert(&#x27;span&#x27;)&lt;/script&gt;" in page
+            return
+    pytest.fail("the hostile run was not listed")
+
+
+def test_unknown_runs_and_pages_are_404(running: tuple[RunningFailpath, str]) -> None:
+    _, base = running
+    assert _get(base + "/runs/" + "ab" * 16)[0] == 404
+    assert _get(base + "/runs/not-a-trace")[0] == 404
+    assert _get(base + "/nothing")[0] == 404
+
+
+def test_a_wrong_token_gets_401(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHBOARD_TOKEN", "dashboard-secret-token")
+    config = make_config(
+        tmp_path, {"dashboard": {"enabled": True, "endpoint": "127.0.0.1:0", "auth": {"token_env": "DASHBOARD_TOKEN"}}}
+    )
+    with RunningFailpath(config) as failpath:
+        assert failpath.pipeline.dashboard is not None
+        base = f"http://127.0.0.1:{failpath.pipeline.dashboard.port}"
+        status, headers, _ = _get(base + "/", {"Authorization": "Bearer wrong"})
+        assert status == 401 and headers["www-authenticate"].startswith("Bearer")
+        assert _get(base + "/")[0] == 401
+        status, _, page = _get(base + "/", {"Authorization": "Bearer dashboard-secret-token"})
+        assert status == 200 and "No failing runs yet" in page
+
+
+def test_failpath_dashboard_serves_a_data_dir_alone(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "failpath.yaml"
+    config.write_text(
+        yaml.safe_dump({"data_dir": str(tmp_path / "data"), "dashboard": {"endpoint": f"127.0.0.1:{port}"}})
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "failpath", "dashboard", "--config", str(config)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status, _, page = _get(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
+                time.sleep(0.05)
+        assert status == 200 and "No failing runs yet" in page
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
