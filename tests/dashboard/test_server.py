@@ -3,6 +3,7 @@ overview and the run list, a filter narrows it, a run page shows the failing ste
 packet downloads, the backend link is filled in; a hostile span name is text; pages carry security headers;
 a wrong token gets 401. (Pages in a real browser: tests/dashboard/test_browser.py, when it exists.)"""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -34,19 +35,11 @@ def _emit_hostile_run(endpoint: str) -> None:
     provider.shutdown()
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningFailpath, str]]:
-    config = make_config(
-        tmp_path_factory.mktemp("dashboard"),
-        {
-            "sampling": {"enabled": True, "decision_wait": "100ms"},
-            "dashboard": {
-                "enabled": True,
-                "endpoint": "127.0.0.1:0",
-                "trace_url": "http://jaeger.local/trace/{trace_id}",
-            },
-        },
-    )
+@contextlib.contextmanager
+def dashboard_with_runs(folder: Path, trace_url: str | None = None) -> Iterator[tuple[RunningFailpath, str]]:
+    """failpath with its dashboard, after two failing SDK runs and one with a hostile span name."""
+    dashboard = {"enabled": True, "endpoint": "127.0.0.1:0", "trace_url": trace_url}
+    config = make_config(folder, {"sampling": {"enabled": True, "decision_wait": "100ms"}, "dashboard": dashboard})
     with RunningFailpath(config) as failpath:
         emit_runs(sdk_exporter("grpc", failpath.grpc_endpoint), runs=2, fail_tool=True)
         _emit_hostile_run(failpath.grpc_endpoint)
@@ -56,6 +49,12 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningF
             time.sleep(0.05)
         assert failpath.pipeline.dashboard is not None
         yield failpath, f"http://127.0.0.1:{failpath.pipeline.dashboard.port}"
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningFailpath, str]]:
+    with dashboard_with_runs(tmp_path_factory.mktemp("dashboard"), "http://jaeger.local/trace/{trace_id}") as found:
+        yield found
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:

@@ -28,7 +28,7 @@ def _time(ns: int) -> str:
 
 
 def _text(value: object) -> str:
-    return escape("" if value is None else str(value))
+    return "&ndash;" if value is None else escape(str(value))
 
 
 def layout(title: str, body: str) -> str:
