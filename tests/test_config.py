@@ -148,7 +148,10 @@ def test_check_config_command(tmp_path: Path) -> None:
 
 def test_check_config_warns_about_risky_settings(tmp_path: Path) -> None:
     path = tmp_path / "open.yaml"
-    path.write_text("receivers: {otlp: {grpc: {endpoint: '0.0.0.0:4317'}}}\nredaction: {hmac_key_env: FP_UNSET_KEY}\n")
+    path.write_text(
+        "receivers: {otlp: {grpc: {endpoint: '0.0.0.0:4317'}}}\nredaction: {hmac_key_env: FP_UNSET_KEY}\n"
+        "dashboard: {enabled: true, endpoint: '0.0.0.0:13134'}\n"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "failpath", "check-config", str(path)], capture_output=True, text=True, check=False
     )
@@ -156,6 +159,7 @@ def test_check_config_warns_about_risky_settings(tmp_path: Path) -> None:
     assert "receivers.otlp.grpc listens on 0.0.0.0:4317 without auth or TLS" in result.stdout
     assert "no redaction HMAC key (environment variable FP_UNSET_KEY)" in result.stdout
     assert "receivers.otlp.http" not in result.stdout  # still on 127.0.0.1
+    assert "the dashboard listens on 0.0.0.0:13134 without auth" in result.stdout
 
 
 @pytest.mark.parametrize("script", ["failpath", "agent-debug"])

@@ -95,6 +95,16 @@ def config_warnings(config: Config) -> list[str]:
             f"admin listens on {admin.endpoint} without auth: anyone who can reach it can read /metrics "
             "(workflow names, volumes); set admin.auth"
         )
+    dashboard = config.dashboard
+    if (
+        dashboard.enabled
+        and dashboard.auth is None
+        and dashboard.endpoint.rpartition(":")[0].strip("[]") not in _LOOPBACK
+    ):
+        warnings.append(
+            f"the dashboard listens on {dashboard.endpoint} without auth: anyone who can reach it can read "
+            "every replay packet; set dashboard.auth"
+        )
     redaction = config.redaction
     if not redaction.enabled:
         warnings.append("redaction is disabled: spans are stored and forwarded as received")
