@@ -88,7 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _dashboard(config: Config) -> None:
-    dashboard = DashboardServer(config.dashboard, *config.packet_paths())
+    dashboard = DashboardServer(config.dashboard, *config.packet_paths(), config.packets.buckets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -98,7 +98,11 @@ class Pipeline:
         self.grpc = OtlpGrpcReceiver(otlp.grpc, shared) if otlp.grpc.enabled else None
         self.http = OtlpHttpReceiver(otlp.http, shared) if otlp.http.enabled else None
         self.admin = AdminServer(config.admin, self.metrics, self.not_ready) if config.admin.enabled else None
-        self.dashboard = DashboardServer(config.dashboard, *config.packet_paths()) if config.dashboard.enabled else None
+        self.dashboard = (
+            DashboardServer(config.dashboard, *config.packet_paths(), config.packets.buckets)
+            if config.dashboard.enabled
+            else None
+        )
         self._receivers: list[Component] = [receiver for receiver in (self.grpc, self.http) if receiver]
         self._listening = False
 

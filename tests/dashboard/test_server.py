@@ -144,3 +144,13 @@ def test_failpath_dashboard_serves_a_data_dir_alone(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def test_the_buckets_page_explains_each_bucket_with_its_count_and_rule(running: tuple[RunningFailpath, str]) -> None:
+    _, base = running
+    status, _, page = _get(base + "/buckets")
+    assert status == 200
+    tool = page.split("<a href='/runs?bucket=tool_execution'>tool_execution</a>")[1].split("</div>")[0]
+    assert "2 runs in 168 h" in tool and "a command or API call failed mid-run" in tool
+    assert "First check:" in tool and "&quot;finding&quot;" in tool  # the rule as configured, escaped
+    assert "<a href='/runs?bucket=retrieval_miss'>retrieval_miss</a>" in page

@@ -1,11 +1,13 @@
 """The dashboard's pages as HTML text. Every value from a packet or the index is escaped here (span names,
 workflows and messages are whatever an agent sent); no script, one inline style sheet."""
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
+from failpath.diagnosis.config import BucketRuleConfig
 from failpath.packets.packet import Packet
 from failpath.store.packets import IndexedPacket
 
@@ -32,10 +34,10 @@ def _text(value: object) -> str:
 
 
 def layout(title: str, body: str) -> str:
+    links = "<a href='/'>failpath</a><a href='/runs'>Runs</a><a href='/buckets'>Buckets</a>"
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_text(title)} · failpath</title>"
-        f"<style>{_STYLE}</style></head><body><header><a href='/'>failpath</a><a href='/runs'>Runs</a></header>"
-        f"<main>{body}</main></body></html>"
+        f"<style>{_STYLE}</style></head><body><header>{links}</header><main>{body}</main></body></html>"
     )
 
 
@@ -147,6 +149,19 @@ def run(packet: Packet, trace_url: str | None) -> str:
         f"<p><a download href='/runs/{quote(trace_id)}.json'>Download the packet (JSON)</a>{backend}</p>"
     )
     return layout(f"Run {trace_id[:8]}", body)
+
+
+def buckets(rules: list[BucketRuleConfig], counts: dict[str, int], hours: int) -> str:
+    """Each configured bucket: what it means, what to check and avoid, its count, and the rule as configured."""
+    boxes = "".join(
+        f"<div class=box><h2><a href='/runs?{urlencode({'bucket': rule.name})}'>{_text(rule.name)}</a> "
+        f"<span class=muted>{counts.get(rule.name, 0)} runs in {hours} h</span></h2>{_text(rule.description)}"
+        f"<br><b>First check:</b> {_text(rule.first_check)}<br><b>Avoid:</b> {_text(rule.avoid)}"
+        f"<br><b>Next action:</b> {_text(rule.next_action)}"
+        f"<pre>{_text(json.dumps([m.model_dump(exclude_none=True) for m in rule.match], indent=1))}</pre></div>"
+        for rule in rules
+    )
+    return layout("Buckets", f"<h1>Failure buckets</h1>{boxes}")
 
 
 def not_found(what: str) -> str:

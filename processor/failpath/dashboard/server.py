@@ -4,6 +4,7 @@ packet index and files (SQLite reads on a thread of their own, so the event loop
     /                   failures per bucket in a window (?hours=24), the newest failing runs
     /runs               failing runs, newest first; ?bucket= &workflow= &model= &trace= (prefix) &before=
     /runs/<trace id>    one run's packet, laid out; /runs/<trace id>.json downloads it
+    /buckets            each configured bucket: meaning, first check, avoid, next action, count, its rule
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from failpath.dashboard import pages
 from failpath.dashboard.config import DashboardConfig
+from failpath.diagnosis.config import BucketRuleConfig
 from failpath.http_server import HttpService, ServerLimits, serve
 from failpath.listen import bind
 from failpath.packets.reader import load_file
@@ -45,8 +47,9 @@ _FILTERS = ("bucket", "workflow", "model", "trace")
 
 
 class DashboardServer:
-    def __init__(self, config: DashboardConfig, store_path: Path, folder: Path) -> None:
+    def __init__(self, config: DashboardConfig, store_path: Path, folder: Path, rules: list[BucketRuleConfig]) -> None:
         self._config = config
+        self._rules = rules
         self._store_path = store_path
         self._folder = folder
         self._auth = BearerCheck(config.auth)
@@ -82,6 +85,8 @@ class DashboardServer:
             return await self._overview(request)
         if path == "/runs":
             return await self._runs(request)
+        if path == "/buckets":
+            return await self._buckets(request)
         if path.startswith("/runs/"):
             return await self._run(path.removeprefix("/runs/"))
         return _html(pages.not_found("No such page."), 404)
@@ -93,6 +98,12 @@ class DashboardServer:
             lambda store: (store.buckets(since), store.page({}, None, since, 20)), _EMPTY
         )
         return _html(pages.overview(buckets, newest, hours))
+
+    async def _buckets(self, request: web.BaseRequest) -> web.Response:
+        hours = _int(request.query.get("hours"), 24 * 7, 1, 24 * 90) or 24 * 7
+        since = time.time_ns() - hours * 3600 * 10**9
+        counts = await self._read(lambda store: store.buckets(since), _EMPTY[0])
+        return _html(pages.buckets(self._rules, {bucket: count for bucket, count, _ in counts}, hours))
 
     async def _runs(self, request: web.BaseRequest) -> web.Response:
         filters = {name: request.query[name].strip() for name in _FILTERS if request.query.get(name, "").strip()}
