@@ -34,12 +34,18 @@ log = logging.getLogger("failpath")
 _TRACE_PREFIX = re.compile(r"^[0-9a-fA-F]{8,32}$")
 
 
-async def _serve(config: Config) -> None:
-    pipeline = Pipeline(config)
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM and SIGINT set, on the running loop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def _serve(config: Config) -> None:
+    pipeline = Pipeline(config)
+    stop = _stop_on_signals()
     try:
         await pipeline.start()
         log.info("failpath ready", extra={"version": __version__})
@@ -89,15 +95,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _dashboard(config: Config) -> None:
     dashboard = DashboardServer(config.dashboard, *config.packet_paths(), config.packets.buckets)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = _stop_on_signals()
     await dashboard.start()
     try:
         await stop.wait()
     finally:
-        await dashboard.shutdown(loop.time() + 5)
+        await dashboard.shutdown(asyncio.get_running_loop().time() + 5)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

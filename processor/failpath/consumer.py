@@ -70,7 +70,7 @@ class Batch:
         self.received_bytes = received_bytes
         # Set by the tail sampler (with a payload): the decided traces the batch is made of.
         self.traces = traces or []
-        # The spool records (LSNs) the batch's spans came from; empty without a spool.
+        # Set by the spool: the record (LSN) the batch's spans came from. Decided traces carry their own.
         self.lsns: tuple[int, ...] = ()
         # Set by the exporter fan-out when the spool is on: finished by every party that takes the spans.
         self.ticket: Ticket | None = None

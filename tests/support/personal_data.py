@@ -9,11 +9,12 @@ numbers never issued, dates, times, decimals, ids, versions) must come through u
 import random
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from stdnum.us import ssn as stdnum_ssn
+
+from failpath.redaction.validators import IBAN_STRUCTURES
 
 
 @dataclass(frozen=True)
@@ -152,16 +153,6 @@ def cards(rng: random.Random, per_network: int = 8) -> list[Labelled]:
     return cases
 
 
-def iban_structures() -> dict[str, str]:
-    """Country -> BBAN structure ("8!n10!n"), from the registry file python-stdnum ships."""
-    structures = {}
-    for line in resources.files("stdnum").joinpath("iban.dat").read_text().splitlines():
-        match = re.match(r'([A-Z]{2}) .*bban="([^"]+)"', line)
-        if match:
-            structures[match.group(1)] = match.group(2)
-    return structures
-
-
 _CHARSETS = {"n": "0123456789", "a": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "c": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
@@ -175,7 +166,7 @@ def _iban(country: str, structure: str, rng: random.Random) -> str:
 
 def ibans(rng: random.Random, per_country: int = 2) -> list[Labelled]:
     cases = []
-    for country, structure in sorted(iban_structures().items()):
+    for country, structure in sorted(IBAN_STRUCTURES.items()):
         for _ in range(per_country):
             compact = _iban(country, structure, rng)
             grouped = " ".join(compact[index : index + 4] for index in range(0, len(compact), 4))
@@ -240,7 +231,7 @@ def look_alikes(seed: int = 41) -> list[tuple[str, str]]:
             number = _card(prefixes[index % len(prefixes)], lengths[index % len(lengths)], rng)
             wrong = _grouped(number[:-1] + str((int(number[-1]) + 1 + rng.randrange(9)) % 10), " ")  # Luhn fails
             cases.append(("credit_card", rng.choice(("{}", "order_id={}", "Card number: {}")).format(wrong)))
-    for country, structure in sorted(iban_structures().items()):
+    for country, structure in sorted(IBAN_STRUCTURES.items()):
         good = _iban(country, structure, rng)
         check = (int(good[2:4]) + 1 + rng.randrange(90)) % 97 + 2
         bad = f"{good[:2]}{check:02d}{good[4:]}"

@@ -80,7 +80,7 @@ def overview(buckets: list[tuple[str, int, list[tuple[str, int]]]], newest: list
     )
 
 
-def runs(rows: list[IndexedPacket], filters: Mapping[str, str], next_before: int | None) -> str:
+def runs(rows: list[IndexedPacket], filters: Mapping[str, str], next_before: str | None) -> str:
     fields = "".join(
         f"<input name={name} placeholder='{label}' value='{_text(filters.get(name, ''))}'>"
         for name, label in (("bucket", "bucket"), ("workflow", "workflow"), ("model", "model"), ("trace", "trace id"))
@@ -88,7 +88,7 @@ def runs(rows: list[IndexedPacket], filters: Mapping[str, str], next_before: int
     form = f"<form method=get action='/runs'>{fields}<button>Filter</button></form>"
     more = ""
     if next_before is not None:
-        more = f"<p><a href='/runs?{urlencode({**filters, 'before': str(next_before)})}'>Older runs</a></p>"
+        more = f"<p><a href='/runs?{urlencode({**filters, 'before': next_before})}'>Older runs</a></p>"
     listing = _runs_table(rows) if rows else "<div class=box>No runs match.</div>"
     return layout("Runs", f"<h1>Failing runs</h1>{form}{listing}{more}")
 

@@ -2,7 +2,8 @@
 packet index and files (SQLite reads on a thread of their own, so the event loop never waits on disk).
 
     /                   failures per bucket in a window (?hours=24), the newest failing runs
-    /runs               failing runs, newest first; ?bucket= &workflow= &model= &trace= (prefix) &before=
+    /runs               failing runs, newest first; ?bucket= &workflow= &model= &trace= (prefix)
+                        &before=<start ns>-<trace id> (the last row of the page before)
     /runs/<trace id>    one run's packet, laid out; /runs/<trace id>.json downloads it
     /buckets            each configured bucket: meaning, first check, avoid, next action, count, its rule
 """
@@ -107,10 +108,10 @@ class DashboardServer:
 
     async def _runs(self, request: web.BaseRequest) -> web.Response:
         filters = {name: request.query[name].strip() for name in _FILTERS if request.query.get(name, "").strip()}
-        before = _int(request.query.get("before"), None, 0, 1 << 63)
+        before = _position(request.query.get("before", ""))
         rows = await self._read(lambda store: store.page(filters, before, 0, _PAGE + 1), _NONE)
-        next_before = rows[_PAGE - 1].started_ns if len(rows) > _PAGE else None
-        return _html(pages.runs(rows[:_PAGE], filters, next_before))
+        last = rows[_PAGE - 1] if len(rows) > _PAGE else None
+        return _html(pages.runs(rows[:_PAGE], filters, f"{last.started_ns}-{last.trace_id}" if last else None))
 
     async def _run(self, reference: str) -> web.Response:
         download = reference.endswith(".json")
@@ -149,6 +150,12 @@ class DashboardServer:
 def _html(text: str, status: int = 200, bearer: bool = False) -> web.Response:
     headers = {**HEADERS, **({"WWW-Authenticate": 'Bearer realm="failpath dashboard"'} if bearer else {})}
     return web.Response(text=text, status=status, content_type="text/html", headers=headers)
+
+
+def _position(text: str) -> tuple[int, str] | None:
+    """A page's position, "<start ns>-<trace id>" (the last row of the page before), or None from the top."""
+    start, _, trace_id = text.partition("-")
+    return (int(start), trace_id) if start.isdigit() and len(trace_id) == 32 else None
 
 
 def _int(text: str | None, default: int | None, low: int, high: int) -> int | None:

@@ -28,7 +28,11 @@ class ExporterFanout:
             queue.put(payload, batch.spans, ticket)
 
     def _ticket(self, batch: Batch) -> Ticket | None:
-        if self._on_settled is None or not batch.lsns:
+        """Per decided trace its spool records; without a sampler, every span of the batch's records."""
+        if self._on_settled is None:
             return None
-        entries = [(trace.trace_id, trace.lsns) for trace in batch.traces if trace.lsns]
-        return Ticket(len(self._queues), entries or [(b"", batch.lsns)], self._on_settled)
+        if batch.traces:
+            entries = [(trace.trace_id, trace.lsns) for trace in batch.traces if trace.lsns]
+        else:
+            entries = [(b"", batch.lsns)] if batch.lsns else []
+        return Ticket(len(self._queues), entries, self._on_settled) if entries else None

@@ -2,11 +2,12 @@
 
 A candidate is a run of 7 or more digits with at most three separators (space, dot, dash, slash,
 parentheses) between any two, an optional leading + or 00, and an optional extension (x123, ext. 45).
-It is a phone number when libphonenumber finds it valid and grouped the way the numbering plan writes it
-(its STRICT_GROUPING leniency): international forms on their own, national forms in one of the configured
-regions; or when it has the North American shape, (NXX) NXX-XXXX with separators, whether or not the area
-code is assigned (made-up numbers in test data and demos are still somebody's number). Each candidate in a
-value is tried, so every number in it is found, whatever mix of formats it holds.
+It is a phone number when it has the North American shape, (NXX) NXX-XXXX with separators, whether or not
+the area code is assigned (made-up numbers in test data and demos are still somebody's number); when it is
+written with a + (or with 00 and separators) and its length is possible for the country code; when it has
+a bracketed area code and a possible length in one of the configured regions; or else when libphonenumber
+finds it valid and grouped the way the plan writes it (STRICT_GROUPING), in one of the configured regions.
+Each candidate in a value is tried, so every number in it is found, whatever mix of formats it holds.
 
 Some shapes are other things first, whichever numbering plan would take them: a decimal (849.492065), a
 US SSN shape (078 00 1123), runs of four-digit groups (card numbers, IBAN bodies), digits inside an IBAN,
@@ -34,7 +35,8 @@ DEFAULT_REGIONS = (
 )  # fmt: skip
 
 _SEP = r"[ .\-/()\u00a0]{0,3}"
-_EXTENSION = r"(?:[ \u00a0]*(?:x|ext\.?|extension|#)[ \u00a0]*\d{1,6})?"
+_EXTENSION_BODY = r"[ \u00a0]*(?:x|ext\.?|extension|#)[ \u00a0]*\d{1,6}"
+_EXTENSION = rf"(?:{_EXTENSION_BODY})?"
 # Not inside a longer token (a time, a version, a decimal's digits); "tel:" links are phone numbers.
 _CANDIDATE = re.compile(
     rf"(?:(?<=tel:)|(?<![\w+.\-:]))(?:\+|\b00)?\(?\d(?:{_SEP}\d){{6,48}}\)?{_EXTENSION}(?![\w:]|[.,\-+]\d)"
@@ -45,7 +47,7 @@ _NOT_A_PHONE = re.compile(
     r"|(?:\d{4}[ -]){2,}\d{1,4}"  # four-digit groups: card numbers, IBAN bodies
 )
 _IBAN_BEFORE = re.compile(r"[A-Z]{2}\d{2}(?:[ -][A-Z0-9]{4})*[ -]$")
-_EXTENSION_TAIL = re.compile(r"[ \u00a0]*(?:x|ext\.?|extension|#)[ \u00a0]*\d{1,6}$")
+_EXTENSION_TAIL = re.compile(rf"{_EXTENSION_BODY}$")
 # "+44 (0)20 ...": the trunk prefix written after the country code, which the international form drops.
 _TRUNK_AFTER_COUNTRY = re.compile(r"^(\+\d{1,3})[ \-]?\(0\)[ \-]?")
 _NANP_SHAPE = re.compile(r"(?:(?:\+|00)?1[ .\-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}([ .\-]))[2-9]\d{2}[ .\-]\d{4}")
@@ -83,31 +85,27 @@ def _prefilter() -> str:
 PREFILTER = _prefilter()
 
 
-def _regions_for(digits: str, regions: tuple[str, ...]) -> list[str]:
-    """The regions whose national numbers can be this long (after their trunk prefix): the rest need no
-    parse at all, which keeps a non-phone cheap."""
-    fitting = []
-    for region in regions:
-        metadata = PhoneMetadata.metadata_for_region(region)
-        if metadata is None:
-            continue
-        national = digits
-        prefix = metadata.national_prefix
-        if prefix and national.startswith(prefix):
-            national = national[len(prefix) :]
-        lengths = metadata.general_desc.possible_length if metadata.general_desc else ()
-        if len(national) in lengths or len(digits) in lengths:
-            fitting.append(region)
-    return fitting
-
-
 class PhoneFinder:
     def __init__(self, regions: tuple[str, ...] = DEFAULT_REGIONS) -> None:
-        unknown = [region for region in regions if PhoneMetadata.metadata_for_region(region) is None]
-        if unknown:
-            raise ValueError(f"unknown phone region(s): {', '.join(unknown)}")
-        self._regions = regions
-        self.valid = lru_cache(maxsize=4096)(self._valid)
+        # Per region: its trunk prefix and the lengths its national numbers can have.
+        self._plans: list[tuple[str, str, frozenset[int]]] = []
+        for region in regions:
+            metadata = PhoneMetadata.metadata_for_region(region)
+            if metadata is None:
+                raise ValueError(f"unknown phone region: {region}")
+            lengths = metadata.general_desc.possible_length if metadata.general_desc else ()
+            self._plans.append((region, metadata.national_prefix or "", frozenset(lengths)))
+        self._valid_cached = lru_cache(maxsize=4096)(self._valid)
+
+    def _regions_for(self, digits: str) -> list[str]:
+        """The regions whose national numbers can be this long (after their trunk prefix): the rest need no
+        parse at all, which keeps a non-phone cheap."""
+        fitting = []
+        for region, prefix, lengths in self._plans:
+            national = digits[len(prefix) :] if prefix and digits.startswith(prefix) else digits
+            if len(national) in lengths or len(digits) in lengths:
+                fitting.append(region)
+        return fitting
 
     def find(self, text: str) -> Iterator[Span]:
         found_end = -(1 << 30)
@@ -125,14 +123,14 @@ class PhoneFinder:
 
     def _numbers(self, run: str) -> Iterator[Span]:
         """The run as one number, or numbers joined by slashes (415-555-0132/415-555-0133)."""
-        if self.valid(run):
+        if self._valid_cached(run):
             yield 0, len(run)
             return
         position = 0
         for piece in run.split("/") if "/" in run else ():
             stripped = piece.strip()
             offset = position + piece.index(stripped) if stripped else position
-            if stripped and self.valid(stripped):
+            if stripped and self._valid_cached(stripped):
                 yield offset, offset + len(stripped)
             position += len(piece) + 1
 
@@ -151,7 +149,7 @@ class PhoneFinder:
             if core.startswith("+") or not core.isdigit():
                 return _possible(international, None)
             return _grouped_as_planned(international, None)
-        regions = _regions_for(digits, self._regions)
+        regions = self._regions_for(digits)
         if core.startswith("("):  # an area code in brackets: a phone's way of writing too
             return any(_possible(core, region) for region in regions)
         return any(_grouped_as_planned(core, region) for region in regions)

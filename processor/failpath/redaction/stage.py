@@ -10,16 +10,13 @@ from failpath.redaction.config import RedactionConfig
 from failpath.redaction.detectors import BY_NAME, Detector, phone_detector, regex_detector
 from failpath.redaction.engine import HyperscanScanner, Re2Scanner, build_scanner
 from failpath.redaction.key_rules import KeyRules
-from failpath.redaction.phones import DEFAULT_REGIONS
 from failpath.redaction.pseudonyms import Pseudonymizer
 from failpath.redaction.redactor import RedactionResult, Redactor
 
 
 def active_detectors(config: RedactionConfig) -> list[Detector]:
-    detectors = [BY_NAME[name] for name in config.detectors.active()]
     regions = tuple(config.detectors.phone_regions)
-    if regions != DEFAULT_REGIONS:
-        detectors = [phone_detector(regions) if d.name == "phone" else d for d in detectors]
+    detectors = [phone_detector(regions) if name == "phone" else BY_NAME[name] for name in config.detectors.active()]
     for custom in config.detectors.custom:
         detectors.append(
             regex_detector(

@@ -11,17 +11,20 @@ from stdnum.us import ssn as stdnum_ssn
 _NON_DIGIT = re.compile(r"\D")
 
 
-def _registry_lengths() -> dict[str, int]:
-    """Country -> IBAN length, from the SWIFT registry python-stdnum ships (iban.dat: the BBAN's parts)."""
-    lengths = {}
+def _iban_registry() -> dict[str, str]:
+    """Country -> its BBAN's structure ("8!n10!n"), from the SWIFT registry python-stdnum ships (iban.dat)."""
+    structures = {}
     for line in resources.files("stdnum").joinpath("iban.dat").read_text().splitlines():
-        structure = re.match(r'([A-Z]{2}) .*bban="([^"]+)"', line)
-        if structure:
-            lengths[structure.group(1)] = 4 + sum(int(size) for size in re.findall(r"(\d+)!", structure.group(2)))
-    return lengths
+        match = re.match(r'([A-Z]{2}) .*bban="([^"]+)"', line)
+        if match:
+            structures[match.group(1)] = match.group(2)
+    return structures
 
 
-_IBAN_LENGTHS = _registry_lengths()
+IBAN_STRUCTURES = _iban_registry()
+_IBAN_LENGTHS = {
+    country: 4 + sum(int(size) for size in re.findall(r"(\d+)!", bban)) for country, bban in IBAN_STRUCTURES.items()
+}
 
 
 def digits(text: str) -> str:

@@ -2,9 +2,9 @@
 
 Every span gets failpath.sampling.policy, .rate (the adjusted count) and .trigger, appended as encoded
 attribute fields (no parse); .late on a span that came after its trace was kept, .late_error on the spans
-of a dropped trace a late error brought back. A probabilistic decision also sets the W3C tracestate `ot=th:` threshold;
-a span that already has a tracestate, or failpath.sampling attributes from an earlier failpath, is
-parsed and merged instead: thresholds only rise and rates multiply.
+of a dropped trace a late error brought back. A probabilistic decision also sets the W3C tracestate
+`ot=th:` threshold; a span that already has a tracestate, or failpath.sampling attributes from an earlier
+failpath, is parsed and merged instead: thresholds only rise and rates multiply.
 """
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue

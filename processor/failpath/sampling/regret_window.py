@@ -20,9 +20,6 @@ class RegretWindow:
     def enabled(self) -> bool:
         return self._duration > 0 and self._max_bytes > 0
 
-    def __len__(self) -> int:
-        return len(self._held)
-
     def hold(self, trace: Trace, now: float) -> int:
         """Hold a dropped trace; returns the spans of older traces that fell out to make room."""
         if not self.enabled or trace.size > self._max_bytes:
@@ -36,16 +33,18 @@ class RegretWindow:
         return entry[1] if entry is not None else None
 
     def add(self, trace: Trace, group: Group, blob: bytes) -> int:
-        """A late span of a held trace joins it; returns the spans that fell out to make room."""
-        self.size += append_span(trace, group, blob)
+        """A late span of a held trace joins it; returns the spans that fell out to make room. (A trace that
+        fell out meanwhile still takes the span, for the caller, without counting against the window.)"""
+        cost = append_span(trace, group, blob)
+        if trace.trace_id not in self._held:
+            return 0
+        self.size += cost
         return self._shed()
 
-    def release(self, trace_id: bytes) -> Trace | None:
+    def release(self, trace_id: bytes) -> None:
         entry = self._held.pop(trace_id, None)
-        if entry is None:
-            return None
-        self.size -= entry[1].size
-        return entry[1]
+        if entry is not None:
+            self.size -= entry[1].size
 
     def expire(self, now: float) -> int:
         """Let go of the traces held long enough; returns their spans."""

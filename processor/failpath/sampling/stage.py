@@ -340,7 +340,6 @@ class TailSamplingStage:
                 spans += kept.spans
                 size += len(kept.payload)
             batch = Batch(None, spans, b"".join(kept.payload for kept in taken), traces)
-            batch.lsns = tuple(sorted({lsn for kept in taken for lsn in kept.lsns}))
             self._handing = taken
             try:
                 await self._next.consume(batch)

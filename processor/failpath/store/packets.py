@@ -161,26 +161,19 @@ class PacketStore:
     def recent(
         self, since_ns: int = 0, workflow: str | None = None, bucket: str | None = None, limit: int = 50
     ) -> list[IndexedPacket]:
-        clauses: list[str] = ["started_ns >= ?"]
-        params: list[object] = [since_ns]
-        if workflow is not None:
-            clauses.append("workflow = ?")
-            params.append(workflow)
-        if bucket is not None:
-            clauses.append("bucket = ?")
-            params.append(bucket)
-        return self._select(f"WHERE {' AND '.join(clauses)} ORDER BY started_ns DESC LIMIT ?", (*params, limit))
+        filters = {name: value for name, value in (("workflow", workflow), ("bucket", bucket)) if value is not None}
+        return self.page(filters, None, since_ns, limit)
 
     def page(
-        self, filters: dict[str, str], before_ns: int | None = None, since_ns: int = 0, limit: int = 50
+        self, filters: dict[str, str], before: tuple[int, str] | None = None, since_ns: int = 0, limit: int = 50
     ) -> list[IndexedPacket]:
         """Newest first, filtered by exact bucket, workflow and model and by trace-id prefix; the next page
-        starts before the last row's start (keyset paging: as fast on page 1,000 as on page 1)."""
+        starts after the last row, (start, trace id) (keyset paging: as fast on page 1,000 as on page 1)."""
         clauses: list[str] = ["started_ns >= ?"]
         params: list[object] = [since_ns]
-        if before_ns is not None:
-            clauses.append("started_ns < ?")
-            params.append(before_ns)
+        if before is not None:
+            clauses.append("(started_ns < ? OR (started_ns = ? AND trace_id < ?))")
+            params.extend((before[0], before[0], before[1]))
         for column in ("bucket", "workflow", "model"):
             if filters.get(column):
                 clauses.append(f"{column} = ?")
@@ -188,7 +181,8 @@ class PacketStore:
         if filters.get("trace"):
             clauses.append("trace_id LIKE ?")
             params.append(filters["trace"].lower() + "%")
-        return self._select(f"WHERE {' AND '.join(clauses)} ORDER BY started_ns DESC LIMIT ?", (*params, limit))
+        where = " AND ".join(clauses)
+        return self._select(f"WHERE {where} ORDER BY started_ns DESC, trace_id DESC LIMIT ?", (*params, limit))
 
     def buckets(self, since_ns: int = 0, workflow: str | None = None) -> list[tuple[str, int, list[tuple[str, int]]]]:
         """Per bucket, most failures first: (bucket, count, [(workflow, count)] top 3)."""
