@@ -21,7 +21,7 @@ text-align:left;vertical-align:top}th{font-weight:600;background:#eef0f3}.fail{c
 .bar{display:inline-block;height:10px;background:#d92d20;vertical-align:middle}
 code,pre{font:12px ui-monospace,monospace;background:#eef0f3;padding:2px 4px;border-radius:3px}
 pre{padding:8px;white-space:pre-wrap}form input,form select{margin-right:8px}.muted{color:#667085}
-tr.failing td{background:#fef3f2}
+tr.failing td{background:#fef3f2}.box h2{margin-top:0}
 """
 
 
@@ -151,6 +151,10 @@ def run(packet: Packet, trace_url: str | None) -> str:
     return layout(f"Run {trace_id[:8]}", body)
 
 
+def _rule(rule: BucketRuleConfig) -> str:
+    return json.dumps([match.model_dump(exclude_none=True) for match in rule.match])
+
+
 def buckets(rules: list[BucketRuleConfig], counts: dict[str, int], hours: int) -> str:
     """Each configured bucket: what it means, what to check and avoid, its count, and the rule as configured."""
     boxes = "".join(
@@ -158,7 +162,7 @@ def buckets(rules: list[BucketRuleConfig], counts: dict[str, int], hours: int) -
         f"<span class=muted>{counts.get(rule.name, 0)} runs in {hours} h</span></h2>{_text(rule.description)}"
         f"<br><b>First check:</b> {_text(rule.first_check)}<br><b>Avoid:</b> {_text(rule.avoid)}"
         f"<br><b>Next action:</b> {_text(rule.next_action)}"
-        f"<pre>{_text(json.dumps([m.model_dump(exclude_none=True) for m in rule.match], indent=1))}</pre></div>"
+        f"<br><b>Rule:</b> <code>{_text(_rule(rule))}</code></div>"
         for rule in rules
     )
     return layout("Buckets", f"<h1>Failure buckets</h1>{boxes}")
