@@ -35,3 +35,9 @@ def test_sampling_benchmark_runs() -> None:
 def test_large_values_benchmark_runs() -> None:
     output = _bench("large_values.py", "--mib", "0.25", "--shapes", "base64,json")
     assert "peak RSS +MB" in output and '"status": 200' in output
+
+
+def test_dashboard_benchmark_runs(tmp_path: Path) -> None:
+    sizes = ("--packets", "300", "--spans", "3000", "--pool", "60", "--requests", "2")
+    output = _bench("dashboard.py", *sizes, "--data", str(tmp_path))
+    assert "300 packets indexed" in output and "run page (packet + stored spans)" in output

@@ -206,7 +206,7 @@ def cmd_buckets(args: argparse.Namespace) -> int:
     since = _since_ns(args.since)
     try:
         counts = store.buckets(since, args.workflow)
-        latest = {bucket: store.recent(since, args.workflow, bucket, 3) for bucket, _, _ in counts}
+        latest = {summary.bucket: store.recent(since, args.workflow, summary.bucket, 3) for summary in counts}
     finally:
         store.close()
     if args.json:
@@ -214,12 +214,13 @@ def cmd_buckets(args: argparse.Namespace) -> int:
             json.dumps(
                 [
                     {
-                        "bucket": bucket,
-                        "count": count,
-                        "top_workflows": dict(workflows),
-                        "latest": [packet.trace_id for packet in latest[bucket]],
+                        "bucket": summary.bucket,
+                        "count": summary.count,
+                        "top_workflows": dict(summary.workflows),
+                        "top_models": dict(summary.models),
+                        "latest": [packet.trace_id for packet in latest[summary.bucket]],
                     }
-                    for bucket, count, workflows in counts
+                    for summary in counts
                 ],
                 indent=2,
             )

@@ -9,11 +9,13 @@ last. Shutdown: receivers first (stop accepting), then stages flush, then export
 
 import asyncio
 import logging
+import time
 
 from failpath.admin import AdminServer
 from failpath.config import Config
 from failpath.consumer import Component, Consumer, Holder
 from failpath.dashboard.server import DashboardServer
+from failpath.dashboard.traffic import traffic
 from failpath.exporters.fanout import ExporterFanout
 from failpath.exporters.jsonl import JsonlSender
 from failpath.exporters.otlp_grpc import OtlpGrpcSender
@@ -98,8 +100,14 @@ class Pipeline:
         self.grpc = OtlpGrpcReceiver(otlp.grpc, shared) if otlp.grpc.enabled else None
         self.http = OtlpHttpReceiver(otlp.http, shared) if otlp.http.enabled else None
         self.admin = AdminServer(config.admin, self.metrics, self.not_ready) if config.admin.enabled else None
+        started = time.monotonic()
         self.dashboard = (
-            DashboardServer(config.dashboard, *config.packet_paths(), config.packets.buckets)
+            DashboardServer(
+                config.dashboard,
+                *config.packet_paths(),
+                config.packets.buckets,
+                lambda: traffic(self.metrics, started),
+            )
             if config.dashboard.enabled
             else None
         )

@@ -51,15 +51,27 @@ def test_an_engineer_goes_from_the_overview_to_what_to_do(browser: Browser, dash
     dialogs = _record_dialogs(page)
     page.goto(dashboard + "/")
     assert "tool_execution" in page.inner_text("table")
-    page.click("text=tool_execution")  # the bucket's link: its runs
-    assert page.url.endswith("/runs?bucket=tool_execution")
+    # The chart stacks each bucket's failures in its slot: 2 tool_execution + 1 unknown, in the last hour.
+    stacked: dict[str, int] = {}
+    for title in page.locator("svg.chart rect title").all_text_contents():  # "bucket: count (slot)"
+        bucket, count = title.split(" (")[0].split(": ")
+        stacked[bucket] = stacked.get(bucket, 0) + int(count)
+    assert stacked == {"tool_execution": 2, "unknown": 1}
+    page.click("table a:text('tool_execution')")  # the bucket's link: its runs in the window
+    assert page.url.endswith("/runs?bucket=tool_execution&hours=24")
     page.fill("input[name=model]", "gpt-x")
     page.click("text=Filter")
     assert page.locator("a[href^='/runs/']").count() == 2
     page.locator("a[href^='/runs/']").first.click()
     body = page.inner_text("main")
     assert "✗ failing step" in body and "Next action:" in body and "failpath replay " in body
-    assert page.locator("span.fail", has_text="failing step").is_visible()
+    assert page.locator("tr.failing span.fail", has_text="failing step").is_visible()
+    # The waterfall draws the failing step's bar in red; its stored span opens to its redacted attributes.
+    bar = page.locator("tr.failing .lane span").last
+    assert bar.evaluate("element => getComputedStyle(element).backgroundColor") == "rgb(217, 45, 32)"
+    failing = page.locator("details", has=page.locator("summary span.fail"))
+    failing.locator("summary").click()
+    assert failing.locator("td code", has_text="gen_ai.tool.name").is_visible()
     with page.expect_download() as download:
         page.click("text=Download the packet (JSON)")
     packet = json.loads(Path(download.value.path()).read_text())

@@ -102,6 +102,7 @@ def test_packets_list_show_and_buckets(recorded: tuple[Path, Packet]) -> None:
             "bucket": "tool_execution",
             "count": 1,
             "top_workflows": {"invoke_agent support": 1},
+            "top_models": {packet["selected_model"]: 1} if packet["selected_model"] else {},
             "latest": [packet["trace_id"]],
         }
     ]

@@ -1,11 +1,12 @@
 """The dashboard's HTTP side: routes, the bearer-token check, security headers, and read-only access to the
 packet index and files (SQLite reads on a thread of their own, so the event loop never waits on disk).
 
-    /                   failures per bucket in a window (?hours=24), the newest failing runs
-    /runs               failing runs, newest first; ?bucket= &workflow= &model= &trace= (prefix)
+    /                   failures per bucket over a window (?hours=24) as stacked bars, top workflows and
+                        models, kept/sampled-away and redaction counts (inside serve), the newest runs
+    /runs               failing runs, newest first; ?bucket= &workflow= &model= &trace= (prefix) &hours=
                         &before=<start ns>-<trace id> (the last row of the page before)
-    /runs/<trace id>    one run's packet, laid out; /runs/<trace id>.json downloads it
-    /buckets            each configured bucket: meaning, first check, avoid, next action, count, its rule
+    /runs/<trace id>    one run's packet, laid out, with its stored spans; /runs/<trace id>.json downloads it
+    /buckets            each bucket: meaning, first check, avoid, next action, count and trend, its rule
 """
 
 import asyncio
@@ -21,13 +22,18 @@ from typing import TypeVar
 from aiohttp import web
 
 from failpath.dashboard import pages
+from failpath.dashboard.charts import palette
 from failpath.dashboard.config import DashboardConfig
+from failpath.dashboard.stored_spans import stored_trace
+from failpath.dashboard.traffic import Traffic
+from failpath.dashboard.window import DAY_NS, HOUR_NS, window
+from failpath.diagnosis.blame import UNKNOWN
 from failpath.diagnosis.config import BucketRuleConfig
 from failpath.http_server import HttpService, ServerLimits, serve
-from failpath.listen import bind
+from failpath.listen import bind, server_tls
 from failpath.packets.reader import load_file
 from failpath.receivers.auth import BearerCheck
-from failpath.store.packets import IndexedPacket, PacketStore
+from failpath.store.packets import BucketSummary, IndexedPacket, PacketStore
 
 log = logging.getLogger("failpath.dashboard")
 
@@ -43,14 +49,26 @@ HEADERS = {
 _PAGE = 50
 T = TypeVar("T")
 _NONE: list[IndexedPacket] = []
-_EMPTY: tuple[list[tuple[str, int, list[tuple[str, int]]]], list[IndexedPacket]] = ([], [])
-_FILTERS = ("bucket", "workflow", "model", "trace")
+_NO_SUMMARY: list[BucketSummary] = []
+_NO_TIMELINE: list[tuple[int, str, int]] = []
+_FILTERS = ("bucket", "workflow", "model", "trace", "hours")
+_MAX_HOURS = 24 * 366
 
 
 class DashboardServer:
-    def __init__(self, config: DashboardConfig, store_path: Path, folder: Path, rules: list[BucketRuleConfig]) -> None:
+    def __init__(
+        self,
+        config: DashboardConfig,
+        store_path: Path,
+        folder: Path,
+        rules: list[BucketRuleConfig],
+        traffic: Callable[[], Traffic] | None = None,
+    ) -> None:
+        """traffic: the running service's counters (None standalone, where there is no service to ask)."""
         self._config = config
         self._rules = rules
+        self._traffic = traffic
+        self._colors = palette([*(rule.name for rule in rules), UNKNOWN])
         self._store_path = store_path
         self._folder = folder
         self._auth = BearerCheck(config.auth)
@@ -65,8 +83,15 @@ class DashboardServer:
         sock = bind("dashboard endpoint", config.endpoint)
         self.port = sock.getsockname()[1]
         limits = ServerLimits(config.max_connections, config.read_header_timeout, config.idle_timeout)
-        self._service = await serve("dashboard endpoint", self._route, sock, limits, lambda reason: None)
-        log.info("dashboard listening", extra={"url": f"http://{config.endpoint.rsplit(':', 1)[0]}:{self.port}/"})
+        tls = config.tls
+        context = server_tls(tls.cert_file, tls.key_file, tls.client_ca_file) if tls else None
+        self._service = await serve("dashboard endpoint", self._route, sock, limits, lambda reason: None, context)
+        log.info("dashboard listening", extra={"url": self.url})
+
+    @property
+    def url(self) -> str:
+        host = self._config.endpoint.rsplit(":", 1)[0]
+        return f"{'https' if self._config.tls else 'http'}://{host}:{self.port}/"
 
     async def shutdown(self, deadline: float) -> None:
         if self._service is not None:
@@ -93,23 +118,41 @@ class DashboardServer:
         return _html(pages.not_found("No such page."), 404)
 
     async def _overview(self, request: web.BaseRequest) -> web.Response:
-        hours = _int(request.query.get("hours"), 24, 1, 24 * 90) or 24
-        since = time.time_ns() - hours * 3600 * 10**9
-        buckets, newest = await self._read(
-            lambda store: (store.buckets(since), store.page({}, None, since, 20)), _EMPTY
-        )
-        return _html(pages.overview(buckets, newest, hours))
+        shown = window(_int(request.query.get("hours"), 24, 1, _MAX_HOURS) or 24)
+
+        def read(store: PacketStore) -> tuple[list[BucketSummary], list[tuple[int, str, int]], list[IndexedPacket]]:
+            since = shown.since_ns
+            return store.buckets(since), store.timeline(since, shown.slot_ns), store.page({}, None, since, 20)
+
+        summaries, timeline, newest = await self._read(read, (_NO_SUMMARY, _NO_TIMELINE, _NONE))
+        traffic = self._traffic() if self._traffic else None
+        colors = self._colors_for(summaries)
+        return _html(pages.overview(summaries, shown.series(timeline), shown, newest, traffic, colors))
 
     async def _buckets(self, request: web.BaseRequest) -> web.Response:
-        hours = _int(request.query.get("hours"), 24 * 7, 1, 24 * 90) or 24 * 7
-        since = time.time_ns() - hours * 3600 * 10**9
-        counts = await self._read(lambda store: store.buckets(since), _EMPTY[0])
-        return _html(pages.buckets(self._rules, {bucket: count for bucket, count, _ in counts}, hours))
+        hours = _int(request.query.get("hours"), 24 * 7, 1, _MAX_HOURS) or 24 * 7
+        shown = window(hours, slot_ns=HOUR_NS if hours <= 48 else DAY_NS)
+
+        def read(store: PacketStore) -> tuple[list[BucketSummary], list[tuple[int, str, int]]]:
+            return store.buckets(shown.since_ns), store.timeline(shown.since_ns, shown.slot_ns)
+
+        summaries, timeline = await self._read(read, (_NO_SUMMARY, _NO_TIMELINE))
+        colors = self._colors_for(summaries)
+        return _html(pages.buckets(self._rules, summaries, shown.series(timeline), shown, colors))
+
+    def _colors_for(self, summaries: list[BucketSummary]) -> dict[str, str]:
+        """The configured buckets' colours, and the next ones for buckets only the store still names."""
+        extra = [s.bucket for s in summaries if s.bucket not in self._colors]
+        return palette([*self._colors, *extra]) if extra else self._colors
 
     async def _runs(self, request: web.BaseRequest) -> web.Response:
         filters = {name: request.query[name].strip() for name in _FILTERS if request.query.get(name, "").strip()}
+        hours = _int(filters.get("hours"), None, 1, _MAX_HOURS)
+        if hours is None:
+            filters.pop("hours", None)
+        since = time.time_ns() - hours * HOUR_NS if hours else 0
         before = _position(request.query.get("before", ""))
-        rows = await self._read(lambda store: store.page(filters, before, 0, _PAGE + 1), _NONE)
+        rows = await self._read(lambda store: store.page(filters, before, since, _PAGE + 1), _NONE)
         last = rows[_PAGE - 1] if len(rows) > _PAGE else None
         return _html(pages.runs(rows[:_PAGE], filters, f"{last.started_ns}-{last.trace_id}" if last else None))
 
@@ -127,7 +170,8 @@ class DashboardServer:
             disposition = f'attachment; filename="{trace_id}.json"'
             headers = {**HEADERS, "Content-Disposition": disposition}
             return web.Response(body=body, content_type="application/json", headers=headers)
-        return _html(pages.run(packet, self._config.trace_url))
+        stored = await self._read(lambda _: stored_trace(self._store_path, trace_id), None)
+        return _html(pages.run(packet, self._config.trace_url, stored))
 
     # -- the index -------------------------------------------------------------------------------------------
     async def _read(self, query: Callable[[PacketStore], T], empty: T) -> T:

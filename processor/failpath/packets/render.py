@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from failpath.diagnosis.report import evidence_lines
 from failpath.packets.packet import Packet
-from failpath.store.packets import IndexedPacket
+from failpath.store.packets import BucketSummary, IndexedPacket
 
 
 def replay_text(packet: Packet) -> str:
@@ -54,12 +54,12 @@ def list_text(packets: list[IndexedPacket]) -> str:
     )
 
 
-def buckets_text(counts: list[tuple[str, int, list[tuple[str, int]]]], latest: dict[str, list[IndexedPacket]]) -> str:
+def buckets_text(counts: list[BucketSummary], latest: dict[str, list[IndexedPacket]]) -> str:
     if not counts:
         return "no failures"
     lines = []
-    for bucket, count, workflows in counts:
-        top = ", ".join(f"{name} ({n})" for name, n in workflows)
-        lines.append(f"{bucket}: {count}  top workflows: {top}")
-        lines.extend(f"  {_time(p.started_ns)}  {p.trace_id}  {p.workflow}" for p in latest.get(bucket, []))
+    for summary in counts:
+        top = ", ".join(f"{name} ({n})" for name, n in summary.workflows)
+        lines.append(f"{summary.bucket}: {summary.count}  top workflows: {top}")
+        lines.extend(f"  {_time(p.started_ns)}  {p.trace_id}  {p.workflow}" for p in latest.get(summary.bucket, []))
     return "\n".join(lines)

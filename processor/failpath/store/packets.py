@@ -48,6 +48,16 @@ class PacketWriteError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class BucketSummary:
+    """One bucket's failures in a window, with its top workflows and models (name, count), most first."""
+
+    bucket: str
+    count: int
+    workflows: list[tuple[str, int]]
+    models: list[tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedPacket:
     trace_id: str
     run_id: str | None
@@ -156,7 +166,8 @@ class PacketStore:
 
     # -- reading ---------------------------------------------------------------------------------------------
     def find(self, prefix: str) -> list[IndexedPacket]:
-        return self._select("WHERE trace_id LIKE ? ORDER BY started_ns DESC LIMIT 20", (prefix.lower() + "%",))
+        low, high = _prefix_range(prefix)
+        return self._select("WHERE trace_id >= ? AND trace_id < ? ORDER BY started_ns DESC LIMIT 20", (low, high))
 
     def recent(
         self, since_ns: int = 0, workflow: str | None = None, bucket: str | None = None, limit: int = 50
@@ -179,13 +190,13 @@ class PacketStore:
                 clauses.append(f"{column} = ?")
                 params.append(filters[column])
         if filters.get("trace"):
-            clauses.append("trace_id LIKE ?")
-            params.append(filters["trace"].lower() + "%")
+            clauses.append("trace_id >= ? AND trace_id < ?")
+            params.extend(_prefix_range(filters["trace"]))
         where = " AND ".join(clauses)
         return self._select(f"WHERE {where} ORDER BY started_ns DESC, trace_id DESC LIMIT ?", (*params, limit))
 
-    def buckets(self, since_ns: int = 0, workflow: str | None = None) -> list[tuple[str, int, list[tuple[str, int]]]]:
-        """Per bucket, most failures first: (bucket, count, [(workflow, count)] top 3)."""
+    def buckets(self, since_ns: int = 0, workflow: str | None = None) -> list[BucketSummary]:
+        """Per bucket, most failures first, with its top 3 workflows and models."""
         where = "WHERE started_ns >= ?"
         params: list[object] = [since_ns]
         if workflow is not None:
@@ -194,15 +205,33 @@ class PacketStore:
         totals = self._db.execute(
             f"SELECT bucket, COUNT(*) FROM packets {where} GROUP BY bucket ORDER BY COUNT(*) DESC, bucket", params
         ).fetchall()
-        result = []
-        for bucket, count in totals:
-            top = self._db.execute(
-                f"SELECT workflow, COUNT(*) FROM packets {where} AND bucket = ? GROUP BY workflow "
-                "ORDER BY COUNT(*) DESC, workflow LIMIT 3",
-                (*params, bucket),
-            ).fetchall()
-            result.append((str(bucket), int(count), [(str(name), int(n)) for name, n in top]))
-        return result
+        return [
+            BucketSummary(
+                str(bucket),
+                int(count),
+                self._top("workflow", where, (*params, bucket)),
+                self._top("model", where, (*params, bucket)),
+            )
+            for bucket, count in totals
+        ]
+
+    def _top(self, column: str, where: str, params: tuple[object, ...]) -> list[tuple[str, int]]:
+        rows = self._db.execute(
+            f"SELECT {column}, COUNT(*) FROM packets {where} AND bucket = ? AND {column} IS NOT NULL "
+            f"GROUP BY {column} ORDER BY COUNT(*) DESC, {column} LIMIT 3",
+            params,
+        ).fetchall()
+        return [(str(name), int(n)) for name, n in rows]
+
+    def timeline(self, since_ns: int, slot_ns: int) -> list[tuple[int, str, int]]:
+        """Failures per (slot, bucket) since since_ns, slots slot_ns wide counted from since_ns:
+        (slot number, bucket, count), in slot order."""
+        rows = self._db.execute(
+            "SELECT (started_ns - ?) / ? AS slot, bucket, COUNT(*) FROM packets WHERE started_ns >= ? "
+            "GROUP BY slot, bucket ORDER BY slot",
+            (since_ns, slot_ns, since_ns),
+        ).fetchall()
+        return [(int(slot), str(bucket), int(count)) for slot, bucket, count in rows]
 
     def _select(self, where: str, params: tuple[object, ...]) -> list[IndexedPacket]:
         rows = self._db.execute(
@@ -212,3 +241,10 @@ class PacketStore:
         return [
             IndexedPacket(row[0], row[1], row[2], row[3], row[4], row[5], row[6], self.folder / row[7]) for row in rows
         ]
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """The trace ids (lowercase hex) starting with prefix lie in [prefix, prefix + "g"): a range the
+    primary key answers, where LIKE (case-insensitive) would read every row."""
+    low = prefix.lower()
+    return low, low + "g"

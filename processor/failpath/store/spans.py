@@ -158,9 +158,14 @@ def read_trace(path: Path, prefix: str) -> ExportTraceServiceRequest:
         raise TraceNotFound(f"no span store at {path}")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        like = prefix.lower() + "%"
+        # Trace ids are 16 bytes: those starting with the prefix lie between it padded with 0s and with fs,
+        # a range the primary key answers (a LIKE over hex(trace_id) would read every span).
+        digits = prefix.lower()
+        if len(digits) > 32 or any(char not in "0123456789abcdef" for char in digits):
+            raise TraceNotFound(f"{prefix}: a trace id is up to 32 hex digits")
+        low, high = bytes.fromhex(digits.ljust(32, "0")), bytes.fromhex(digits.ljust(32, "f"))
         ids = db.execute(
-            "SELECT DISTINCT lower(hex(trace_id)) FROM spans WHERE lower(hex(trace_id)) LIKE ? LIMIT 6", (like,)
+            "SELECT DISTINCT lower(hex(trace_id)) FROM spans WHERE trace_id BETWEEN ? AND ? LIMIT 6", (low, high)
         ).fetchall()
         if not ids:
             raise TraceNotFound(f"no stored trace has an id starting with {prefix.lower()}")
