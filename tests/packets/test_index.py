@@ -35,7 +35,8 @@ def _store(tmp_path: Path, packets: list[dict[str, Any]]) -> PacketStore:
 
 
 def _all_pages(store: PacketStore, filters: dict[str, str], size: int) -> list[list[IndexedPacket]]:
-    pages, before = [], None
+    pages: list[list[IndexedPacket]] = []
+    before: tuple[int, str] | None = None
     while True:
         page = store.page(filters, before, 0, size)
         if not page:
