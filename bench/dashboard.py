@@ -4,9 +4,10 @@ store (the issue's target: overview and run lists in < 200 ms).
 The store is generated once into --data (kept for the next run): the realistic agent traces of
 bench/agent_traces.py, redacted and tail-sampled as the service does, give real replay packets; their trace
 ids are re-numbered into copies until the span store holds --spans spans and the index --packets rows,
-spread over the last 7 days. Packet files are written for the first 500 rows only (the index rows beyond
-them point at files no page here opens). Then `failpath dashboard` serves it on 127.0.0.1 and each page is
-fetched --requests times; it prints the median, 95th percentile and largest time per page, and the page size.
+spread over the last 7 days, across 20 workflows. Packet files are written for the first 500 rows only (the
+index rows beyond them point at files no page here opens). Then `failpath dashboard` serves it on 127.0.0.1
+and each page is fetched --requests times; it prints the median, 95th percentile and largest time per page,
+and the page size.
 
     .venv/bin/python bench/dashboard.py [--packets 100000] [--spans 1000000] [--data DIR] [--requests 20]
                                         [--pool 2000]
@@ -48,6 +49,8 @@ from sampling import POLICIES, Clock, Counter, redacted
 
 WEEK_NS = 7 * 86400 * 10**9
 FILES = 500
+# The generator's runs share one workflow; a real deployment has many (the overview lists the top ones).
+WORKFLOWS = 20
 
 
 def _copy_id(trace_id: bytes, copy: int) -> bytes:
@@ -105,6 +108,7 @@ def _packets(store_path: Path, folder: Path, real: list[Packet], target: int, no
         packet: dict[str, Any] = {
             **template,
             "trace_id": _copy_id(bytes.fromhex(template["trace_id"]), copy).hex(),
+            "workflow": f"{template['workflow']}-{index % WORKFLOWS}",
             "started_at": iso_time(started),
         }
         if index < FILES:
@@ -127,11 +131,13 @@ def _packets(store_path: Path, folder: Path, real: list[Packet], target: int, no
     store.close()
     with sqlite3.connect(store_path) as db:
         db.executemany("INSERT OR REPLACE INTO packets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute("DROP TABLE packet_counts")
+    PacketStore(store_path, folder).close()  # counts the rows per hour, as for an index from before the counts
 
 
 def build(data: Path, packets: int, spans: int, pool_traces: int) -> dict[str, Any]:
     marker = data / "bench.json"
-    wanted = {"packets": packets, "spans": spans, "pool": pool_traces}
+    wanted = {"packets": packets, "spans": spans, "pool": pool_traces, "layout": 2}
     if marker.exists() and json.loads(marker.read_text()).get("wanted") == wanted:
         return dict(json.loads(marker.read_text()))
     data.mkdir(parents=True, exist_ok=True)

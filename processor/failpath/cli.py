@@ -48,7 +48,8 @@ async def _serve(config: Config) -> None:
     stop = _stop_on_signals()
     try:
         await pipeline.start()
-        log.info("failpath ready", extra={"version": __version__})
+        dashboard = {"dashboard": pipeline.dashboard.url} if pipeline.dashboard else {}
+        log.info("failpath ready", extra={"version": __version__, **dashboard})
         await stop.wait()
     finally:
         # Also after a failed start: whatever did start is stopped and flushed.

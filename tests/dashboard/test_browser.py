@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian's headless Chromium, driven by Playwright): after real failing SDK
 runs, the overview shows the buckets, a filter narrows the list, the run page shows the failing step and
 the next action, the packet downloads; a hostile span name stays text and no script runs. With
-FAILPATH_SCREENSHOTS=1 it also refreshes docs/dashboard-run.png, the screenshot README shows."""
+FAILPATH_SCREENSHOTS=1 it also refreshes docs/dashboard-overview.png and docs/dashboard-run.png, the
+screenshots README shows."""
 
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from tests.dashboard.test_server import HOSTILE, dashboard_with_runs
+from tests.support.harness import RunningFailpath, make_config
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).parents[2] / "docs"
@@ -32,6 +34,12 @@ def _record_dialogs(page: Page) -> list[str]:
     return dialogs
 
 
+def _screenshot(page: Page, name: str) -> None:
+    """The page as a person sees it on opening, into docs/ for README (with FAILPATH_SCREENSHOTS=1)."""
+    if os.environ.get("FAILPATH_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / name))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -42,8 +50,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with dashboard_with_runs(tmp_path_factory.mktemp("browser")) as (_, url):
-        yield url
+    with dashboard_with_runs(tmp_path_factory.mktemp("browser"), "http://127.0.0.1:16686/trace/{trace_id}") as found:
+        yield found[1]
 
 
 def test_an_engineer_goes_from_the_overview_to_what_to_do(browser: Browser, dashboard: str, tmp_path: Path) -> None:
@@ -57,6 +65,7 @@ def test_an_engineer_goes_from_the_overview_to_what_to_do(browser: Browser, dash
         bucket, count = title.split(" (")[0].split(": ")
         stacked[bucket] = stacked.get(bucket, 0) + int(count)
     assert stacked == {"tool_execution": 2, "unknown": 1}
+    _screenshot(page, "dashboard-overview.png")
     page.click("table a:text('tool_execution')")  # the bucket's link: its runs in the window
     assert page.url.endswith("/runs?bucket=tool_execution&hours=24")
     page.fill("input[name=model]", "gpt-x")
@@ -66,6 +75,7 @@ def test_an_engineer_goes_from_the_overview_to_what_to_do(browser: Browser, dash
     body = page.inner_text("main")
     assert "✗ failing step" in body and "Next action:" in body and "failpath replay " in body
     assert page.locator("tr.failing span.fail", has_text="failing step").is_visible()
+    _screenshot(page, "dashboard-run.png")
     # The waterfall draws the failing step's bar in red; its stored span opens to its redacted attributes.
     bar = page.locator("tr.failing .lane span").last
     assert bar.evaluate("element => getComputedStyle(element).backgroundColor") == "rgb(217, 45, 32)"
@@ -76,9 +86,9 @@ def test_an_engineer_goes_from_the_overview_to_what_to_do(browser: Browser, dash
         page.click("text=Download the packet (JSON)")
     packet = json.loads(Path(download.value.path()).read_text())
     assert page.url.endswith(packet["trace_id"])
+    backend = page.locator("a", has_text="trace in backend").get_attribute("href")
+    assert backend == f"http://127.0.0.1:16686/trace/{packet['trace_id']}"
     page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
-    if os.environ.get("FAILPATH_SCREENSHOTS") == "1":
-        page.screenshot(path=str(DOCS / "dashboard-run.png"))
     assert dialogs == []
 
 
@@ -92,3 +102,18 @@ def test_a_hostile_span_name_is_text_in_the_browser(browser: Browser, dashboard:
             assert page.locator("script").count() == 0 and dialogs == []
             return
     pytest.fail("the hostile run's page was not found")
+
+
+def test_a_wrong_token_gets_401_in_the_browser(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_TOKEN", "dashboard-secret-token")
+    dashboard = {"enabled": True, "endpoint": "127.0.0.1:0", "auth": {"token_env": "DASHBOARD_TOKEN"}}
+    with RunningFailpath(make_config(tmp_path, {"dashboard": dashboard})) as failpath:
+        assert failpath.pipeline.dashboard is not None
+        url = failpath.pipeline.dashboard.url
+        for token, status in (("wrong", 401), ("dashboard-secret-token", 200)):
+            context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
+            answer = context.new_page().goto(url)
+            assert answer is not None and answer.status == status
+            context.close()

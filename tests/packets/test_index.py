@@ -4,14 +4,15 @@ the top workflows and models of each bucket."""
 
 import itertools
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from failpath.otlp.timestamps import iso_time
 from failpath.store.packets import IndexedPacket, PacketStore
 
-BASE_NS = 1_780_000_000 * 10**9
 HOUR_NS = 3600 * 10**9  # packets keep milliseconds: every time here is whole ms
+BASE_NS = 494_444 * HOUR_NS  # the start of an hour (2026-05-29 20:00 UTC)
 
 
 def _packet(index: int, started_ns: int, bucket: str, workflow: str, model: str | None) -> dict[str, Any]:
@@ -103,3 +104,30 @@ def test_failures_per_bucket_per_time_slot_and_the_top_workflows_and_models(tmp_
     assert summaries[0].models == [("gpt-x", 2), ("gpt-y", 1)]
     assert summaries[1].models == []  # a run without a model is not a model called "None"
     store.close()
+
+
+def _counted(store: PacketStore, since_ns: int = 0) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    return [(s.bucket, s.count, s.workflows) for s in store.buckets(since_ns)]
+
+
+def test_the_hourly_counts_follow_replaced_and_pruned_packets_and_an_old_index_is_counted(tmp_path: Path) -> None:
+    packets = [_packet(i, BASE_NS + i * HOUR_NS // 4, "tool_execution", f"wf-{i % 2}", "gpt-x") for i in range(12)]
+    store = _store(tmp_path, packets)
+    store.write({**packets[0], "failure_bucket": "retrieval_miss"}, b"{}")  # the same run, diagnosed again
+    assert _counted(store) == [("tool_execution", 11, [("wf-1", 6), ("wf-0", 5)]), ("retrieval_miss", 1, [("wf-0", 1)])]
+    # Exact from any instant, not only from an hour's start: the part-hour before the first whole one is
+    # counted from the packets themselves.
+    assert store.buckets(BASE_NS + HOUR_NS // 4 + 1)[0].count == 10
+    assert store.prune(3650 * 86400, 4) == 8  # keep the newest 4
+    assert _counted(store) == [("tool_execution", 4, [("wf-0", 2), ("wf-1", 2)])]
+    assert store.timeline(BASE_NS, HOUR_NS) == [(2, "tool_execution", 4)]
+    store.close()
+    # An index written before the counts existed: a reader counts the packets themselves, and the service
+    # counts them into the hourly table when it opens the store.
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        db.execute("DROP TABLE packet_counts")
+    expected = [("tool_execution", 4, [("wf-0", 2), ("wf-1", 2)])]
+    assert _counted(PacketStore(tmp_path / "store.db", tmp_path / "packets", readonly=True)) == expected
+    assert _counted(PacketStore(tmp_path / "store.db", tmp_path / "packets")) == expected
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        assert db.execute("SELECT SUM(n) FROM packet_counts").fetchone() == (4,)
