@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 CONFIG ?= config/failpath.yaml
 
-.PHONY: run test lint bench check-config clean test-container
+.PHONY: run demo test lint bench check-config clean test-container
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 
 run: $(VENV)/.run
 	$(VENV)/bin/failpath serve --config $(CONFIG)
+
+# A scripted agent's runs through failpath (the running one, or one it starts), then its buckets and a replay.
+demo: $(VENV)/.run
+	$(VENV)/bin/failpath demo --config $(CONFIG)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check processor tests bench deploy

@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"diagnosis"},
     # The stages, in pipeline order: each its own unit, none importing another.
     {"receivers", "redaction", "spool", "sampling", "packets", "exporters"},
-    {"admin", "dashboard", "config", "pipeline", "offline_diagnosis", "recorded", "cli", "__main__"},
+    {"admin", "dashboard", "config", "pipeline", "offline_diagnosis", "recorded", "cli", "__main__", "agent", "demo"},
 ]
 # Units that share a layer but may not import each other.
 INDEPENDENT = [LAYERS[0] - {"otlp", "store", "config_types"}, LAYERS[4]]

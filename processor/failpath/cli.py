@@ -16,6 +16,7 @@ from failpath import __version__
 from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
 from failpath.config_types import parse_duration
 from failpath.dashboard.server import DashboardServer
+from failpath.demo.runner import demo
 from failpath.diagnosis.report import verdict_text
 from failpath.diagnosis.trace_files import TraceFileError, read_traces
 from failpath.listen import ListenError
@@ -102,6 +103,18 @@ async def _dashboard(config: Config) -> None:
         await stop.wait()
     finally:
         await dashboard.shutdown(asyncio.get_running_loop().time() + 5)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """A scripted agent's healthy and failing runs through failpath, then its buckets and a replay."""
+    config = _load(args.config)
+    if config is None:
+        return 2
+    try:
+        return demo(config, args.config, sys.stdout)
+    except RuntimeError as error:
+        print(f"failpath: {error}", file=sys.stderr)
+        return 1
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -323,6 +336,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
     dashboard.set_defaults(run=cmd_dashboard)
+
+    demo_command = commands.add_parser(
+        "demo",
+        help="run a scripted agent through failpath and show its failures",
+        description="Send a scripted agent's runs (healthy ones, one failure per bucket, a retried run; no model, "
+        "no network beyond 127.0.0.1) through the failpath of the config, starting one if none runs, then show "
+        "the buckets and one replay. Example: failpath demo",
+    )
+    demo_command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    demo_command.set_defaults(run=cmd_demo)
 
     buckets = commands.add_parser("buckets", help="failures per bucket, top workflows and latest runs")
     buckets.add_argument("--since", type=_duration, default="24h", help="how far back (default 24h)")

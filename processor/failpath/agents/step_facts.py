@@ -213,8 +213,9 @@ class StepFacts:
         limit = facts.get("run.limit")
         step.limit = str(limit) if limit is not None else next(filter(None, map(limit_of, step.error_texts)), None)
         if role == "tool":
-            step.argument_keys = _argument_keys(
-                _first(a, "gen_ai.tool.call.arguments", "tool.arguments", "input.value")
+            step.argument_keys = (
+                _argument_keys(_first(a, "gen_ai.tool.call.arguments", "tool.arguments", "input.value"))
+                or sorted(_items(a.get("agent.tool.argument_keys")) or [])[:20]
             )
             step.result_summary = _text(_first(a, "gen_ai.tool.call.result", "tool.result", "output.value"))
         return step

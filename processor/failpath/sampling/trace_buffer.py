@@ -6,6 +6,7 @@ traces due at each tick without scanning the buffer.
 """
 
 import heapq
+import itertools
 from dataclasses import dataclass, field
 
 from failpath.otlp import wire
@@ -63,7 +64,10 @@ class TraceBuffer:
         self.traces: dict[bytes, Trace] = {}
         self.size = 0
         self.spans = 0
-        self._deadlines: list[tuple[float, bytes]] = []
+        # (deadline, order set, trace id): traces due at the same instant are decided in the order their
+        # deadlines were set, so a run's attempts exported together are decided (and packed) in turn.
+        self._deadlines: list[tuple[float, int, bytes]] = []
+        self._order = itertools.count()
         self._frames: dict[bytes, bytes] = {}
 
     def frame(self, encoded: bytes) -> bytes:
@@ -79,7 +83,7 @@ class TraceBuffer:
         trace = Trace(trace_id, now, deadline, size=TRACE_OVERHEAD)
         self.traces[trace_id] = trace
         self.size += TRACE_OVERHEAD
-        heapq.heappush(self._deadlines, (deadline, trace_id))
+        heapq.heappush(self._deadlines, (deadline, next(self._order), trace_id))
         return trace
 
     def add(self, trace: Trace, group: Group, blob: bytes) -> None:
@@ -90,14 +94,14 @@ class TraceBuffer:
         """Bring the decision forward (never back)."""
         if deadline < trace.deadline:
             trace.deadline = deadline
-            heapq.heappush(self._deadlines, (deadline, trace.trace_id))
+            heapq.heappush(self._deadlines, (deadline, next(self._order), trace.trace_id))
 
     def due(self, now: float) -> list[Trace]:
         """Traces whose deadline has come, oldest deadline first."""
         heap, traces = self._deadlines, self.traces
         found: list[Trace] = []
         while heap and heap[0][0] <= now:
-            deadline, trace_id = heapq.heappop(heap)
+            deadline, _, trace_id = heapq.heappop(heap)
             trace = traces.get(trace_id)
             if trace is not None and trace.deadline == deadline:
                 found.append(trace)
@@ -109,7 +113,7 @@ class TraceBuffer:
         self.spans -= trace.spans
         # Stale heap entries are skipped by due(); rebuild when they dominate, to keep the heap bounded.
         if len(self._deadlines) > 4 * len(self.traces) + 1024:
-            self._deadlines = [(t.deadline, t.trace_id) for t in self.traces.values()]
+            self._deadlines = [(t.deadline, next(self._order), t.trace_id) for t in self.traces.values()]
             heapq.heapify(self._deadlines)
 
 

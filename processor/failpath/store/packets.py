@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,8 +154,7 @@ class PacketStore:
     def _index(self, packet: Mapping[str, Any], path: Path) -> None:
         started_ns = int64(parse_iso_time(packet["started_at"]))
         db = self._db
-        db.execute("BEGIN")
-        try:
+        with self._transaction():
             self._uncount(db.execute(f"{_COUNTED} WHERE trace_id = ?", (packet["trace_id"],)).fetchall())
             db.execute(
                 "INSERT OR REPLACE INTO packets (trace_id, run_id, workflow, bucket, model, started_ns, duration_ms,"
@@ -174,10 +173,19 @@ class PacketStore:
             )
             key = (started_ns // _HOUR_NS, packet["failure_bucket"], packet["workflow"], packet["selected_model"] or "")
             db.execute(_COUNT, (*key, 1))
-            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The write lock taken first (BEGIN IMMEDIATE, so busy_timeout waits for it instead of a read turning
+        into a write failing at once), committed, or rolled back on any error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
 
     def _uncount(self, rows: list[tuple[int, str, str, str]]) -> None:
@@ -201,10 +209,9 @@ class PacketStore:
         ).fetchall()
         for trace_id, relative in doomed:
             (self.folder / relative).unlink(missing_ok=True)
-            self._db.execute("BEGIN")
-            self._uncount(self._db.execute(f"{_COUNTED} WHERE trace_id = ?", (trace_id,)).fetchall())
-            self._db.execute("DELETE FROM packets WHERE trace_id = ?", (trace_id,))
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._uncount(self._db.execute(f"{_COUNTED} WHERE trace_id = ?", (trace_id,)).fetchall())
+                self._db.execute("DELETE FROM packets WHERE trace_id = ?", (trace_id,))
         for directory in self.folder.iterdir() if doomed else ():
             if directory.is_dir() and not any(directory.iterdir()):
                 directory.rmdir()

@@ -56,6 +56,8 @@ class SpanStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # The packet writer shares the database: wait for its lock rather than fail the batch at once.
+        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
         self._resources: dict[bytes, int] = {}
         self._scopes: dict[bytes, int] = {}
