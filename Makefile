@@ -30,8 +30,14 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check processor tests bench deploy
 	$(VENV)/bin/mypy
 
-test: lint
+# The TypeScript helpers (agent-ts/) are built and tested under Node's test runner first: the Python suite
+# runs their scripted agent against failpath too.
+test: lint agent-ts/node_modules/.package-lock.json
+	cd agent-ts && npm run --silent build && npm test
 	$(VENV)/bin/python -m pytest
+
+agent-ts/node_modules/.package-lock.json: agent-ts/package-lock.json
+	cd agent-ts && npm ci --no-audit --no-fund
 
 # Opt-in, not in CI: builds deploy/Dockerfile with buildah on a local Debian base and runs the image (root).
 test-container: $(VENV)/.dev

@@ -1,7 +1,8 @@
-"""Agents built on failpath.agent, as processes of their own, against a running failpath: every bucket gets
-its packet with the right bucket, healthy runs get none, a retry is an attempt of the same run, and no
-content leaves the agent (redaction off here, so what arrives is what the agent sent). And `failpath demo`
-from a directory outside the checkout, as a newcomer runs it."""
+"""Agents built on the helpers (Python's failpath.agent, and the TypeScript package in agent-ts/), as
+processes of their own, against a running failpath: every bucket gets its packet with the right bucket,
+healthy runs get none, a retry is an attempt of the same run, and no content leaves the agent (redaction
+off here, so what arrives is what the agent sent). And `failpath demo` from a directory outside the
+checkout, as a newcomer runs it."""
 
 import json
 import os
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from failpath.packets.reader import load_file
@@ -18,10 +20,20 @@ from tests.support.harness import RunningFailpath, make_config
 from tests.support.ports import free_port
 
 # Argument values, model outputs, tool results of the scripted agent: none may leave it.
+TS_AGENT = Path(__file__).parents[2] / "agent-ts" / "dist" / "examples" / "scenarios.js"
+AGENTS = {
+    "python": [sys.executable, "-m", "failpath.demo.scenarios"],
+    "typescript": ["node", str(TS_AGENT)],
+}
 CONTENT = ("jane.doe@example.com", "A-1001", "Refund approved for order", "R-77")
 
 
-def test_scripted_agents_get_the_right_bucket_and_their_retries_are_attempts_of_one_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("language", AGENTS)
+def test_scripted_agents_get_the_right_bucket_and_their_retries_are_attempts_of_one_run(
+    tmp_path: Path, language: str
+) -> None:
+    if language == "typescript" and not TS_AGENT.exists():
+        pytest.skip("agent-ts is not built: make test builds it (npm ci, npm run build)")
     extra = {
         "sampling": {"enabled": True, "decision_wait": "100ms"},
         "exporters": {"jsonl": {"enabled": True}},
@@ -29,7 +41,7 @@ def test_scripted_agents_get_the_right_bucket_and_their_retries_are_attempts_of_
     config = make_config(tmp_path, extra)
     with RunningFailpath(config) as failpath:
         agent = subprocess.run(
-            [sys.executable, "-m", "failpath.demo.scenarios", "--endpoint", failpath.http_url, "--healthy", "3"],
+            [*AGENTS[language], "--endpoint", failpath.http_url, "--healthy", "3"],
             capture_output=True,
             text=True,
             timeout=60,
