@@ -26,8 +26,8 @@ demo: $(VENV)/.run
 	$(VENV)/bin/failpath demo --config $(CONFIG)
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check processor tests bench deploy
-	$(VENV)/bin/ruff format --check processor tests bench deploy
+	$(VENV)/bin/ruff check processor tests bench deploy docs/examples
+	$(VENV)/bin/ruff format --check processor tests bench deploy docs/examples
 	$(VENV)/bin/mypy
 
 # The TypeScript helpers (agent-ts/) are built and tested under Node's test runner first: the Python suite

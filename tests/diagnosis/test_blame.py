@@ -20,15 +20,23 @@ ROOT = bytes([1]) * 8
 
 
 def _diagnose(
-    steps: Sequence[tuple[str, Mapping[str, Any], str | None]], rules: list[BucketRuleConfig] | None = None
+    steps: Sequence[tuple[str, Mapping[str, Any], str | None]],
+    rules: list[BucketRuleConfig] | None = None,
+    root_attributes: Mapping[str, Any] | None = None,
+    root_end_ns: int = 10**9,
 ) -> Diagnosis:
     """A run of (name, attributes, error message or None) steps under a root span, one after another."""
     trace = os.urandom(16)
     request = ExportTraceServiceRequest()
     spans = request.resource_spans.add().scope_spans.add().spans
     root = Span(
-        trace_id=trace, span_id=ROOT, name="invoke_agent support", start_time_unix_nano=1, end_time_unix_nano=10**9
+        trace_id=trace,
+        span_id=ROOT,
+        name="invoke_agent support",
+        start_time_unix_nano=1,
+        end_time_unix_nano=root_end_ns,
     )
+    root.attributes.extend(key_value(key, value) for key, value in (root_attributes or {}).items())
     spans.append(root)
     for index, (name, attributes, error) in enumerate(steps, start=2):
         span = Span(trace_id=trace, span_id=bytes([index]) * 8, parent_span_id=ROOT, name=name)
@@ -92,3 +100,16 @@ def test_your_rules_decide_in_order_narrowed_by_role_and_error() -> None:
     assert _diagnose(steps, rules).bucket == "card_declined"
     assert _diagnose(steps, rules[2:] + rules[:2]).bucket == "any_tool"
     assert _diagnose(steps, rules[:1]).bucket == "unknown"  # no rule had evidence
+
+
+def test_what_the_root_says_comes_after_every_check_whatever_the_clocks_say() -> None:
+    """OpenTelemetry JS keeps start times to the millisecond: a run's root can end a hair before its last
+    check. The user's negative feedback still comes after the check that passed."""
+    passed: dict[str, object] = {"agent.step.kind": "verifier", "verifier.passed": True}
+    steps: list[tuple[str, Mapping[str, Any], str | None]] = [
+        ("plan", {"agent.step.kind": "planner"}, None),
+        ("check answer", passed, None),
+    ]
+    for root_end in (10**9, 3000):  # after the check's end (3,500 ns), and before it
+        verdict = _diagnose(steps, root_attributes={"agent.feedback": "negative"}, root_end_ns=root_end)
+        assert verdict.bucket == "verifier_false_positive", root_end

@@ -128,7 +128,10 @@ class Blame:
         passed: list[Finding] = []
         checks = [s for s in run.steps if s.role in ("verifier", "guardrail") and s.verifier_passed is True]
         for check in checks:
-            after = [f for f in findings if f.at_ns > check.end_ns and f.recovered_by is None]
+            # What the run's root says (its outcome, the user's feedback) comes after every step, whatever the
+            # clocks say: an SDK that keeps start times to the millisecond (OpenTelemetry JS) can end the
+            # root a hair before its last check.
+            after = [f for f in findings if (f.at_ns > check.end_ns or f.step is run.root) and f.recovered_by is None]
             if any(f.name in _OUTRIGHT for f in after):
                 continue
             missed = next((f for f in after if f.name in _CHECK_MISSED), None)
