@@ -13,13 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from failpath import __version__
-from failpath.config import DEFAULT_CONFIG, Config, ConfigError, config_warnings, load_config
+from failpath.config import SEARCH_ORDER, Config, ConfigError, ConfigSource, config_warnings, find_config, load_config
 from failpath.config_types import parse_duration
 from failpath.dashboard.server import DashboardServer
 from failpath.demo.runner import demo
 from failpath.diagnosis.report import verdict_text
 from failpath.diagnosis.trace_files import TraceFileError, read_traces
-from failpath.listen import ListenError
+from failpath.listen import ListenError, connect_address
 from failpath.logs import configure
 from failpath.offline_diagnosis import OfflineDiagnosis
 from failpath.packets import reemit
@@ -44,17 +44,36 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _serve(config: Config) -> None:
+async def _serve(config: Config, source: ConfigSource) -> None:
     pipeline = Pipeline(config)
     stop = _stop_on_signals()
     try:
         await pipeline.start()
-        dashboard = {"dashboard": pipeline.dashboard.url} if pipeline.dashboard else {}
-        log.info("failpath ready", extra={"version": __version__, **dashboard})
+        log.info("failpath ready", extra={"version": __version__, **_next_steps(config, source, pipeline)})
         await stop.wait()
     finally:
         # Also after a failed start: whatever did start is stopped and flushed.
         await pipeline.shutdown()
+
+
+def _next_steps(config: Config, source: ConfigSource, pipeline: Pipeline) -> dict[str, str]:
+    """What a person does next: where to point an agent, where data goes, how to see failures."""
+    steps: dict[str, str] = {}
+    otlp = config.receivers.otlp
+    scheme = "https" if otlp.http.tls else "http"
+    if pipeline.http is not None:
+        steps["agents"] = (
+            f"OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{connect_address(otlp.http.endpoint, pipeline.http.port)}"
+        )
+    if pipeline.grpc is not None:
+        address = connect_address(otlp.grpc.endpoint, pipeline.grpc.port)
+        steps["agents_grpc"] = f"OTEL_EXPORTER_OTLP_ENDPOINT={'https' if otlp.grpc.tls else 'http'}://{address}"
+    steps["data_dir"] = str(Path(config.data_dir).absolute())
+    flag = "" if source.found_by != "--config" else f" --config {source.path}"
+    steps["failures"] = f"failpath buckets{flag}"
+    if pipeline.dashboard is not None:
+        steps["dashboard"] = pipeline.dashboard.url
+    return steps
 
 
 def _load(path: Path) -> Config | None:
@@ -65,24 +84,44 @@ def _load(path: Path) -> Config | None:
         return None
 
 
+def _config(args: argparse.Namespace) -> tuple[Config, ConfigSource] | None:
+    """The command's config, found the same way by every command (--config, $FAILPATH_CONFIG,
+    ./config/failpath.yaml, /etc/failpath/failpath.yaml), else the built-in defaults."""
+    source = find_config(args.config)
+    if source.path is None:
+        return Config(), source
+    config = _load(source.path)
+    return None if config is None else (config, source)
+
+
+def _where(config: Config, source: ConfigSource) -> str:
+    """Which config and data directory a command used, for its error messages."""
+    return (
+        f"data_dir {Path(config.data_dir).absolute()}, config {source.describe()}; "
+        "pass --config FILE or set FAILPATH_CONFIG for another"
+    )
+
+
 def _data_dir_problem(config: Config) -> str | None:
     problem = writable_dir_problem(Path(config.data_dir))
     return f"data_dir {config.data_dir}: {problem}" if problem else None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    if config is None:
+    found = _config(args)
+    if found is None:
         return 2
+    config, source = found
     configure(config.logging.level, config.logging.format)
     problem = _data_dir_problem(config)
     if problem:
-        log.error("cannot start", extra={"error": problem})
+        log.error("cannot start", extra={"error": problem, "config": source.describe()})
         return 2
+    log.info("config", extra={"config": source.describe(), "data_dir": str(Path(config.data_dir).absolute())})
     for warning in config_warnings(config):
         log.warning(warning)
     try:
-        asyncio.run(_serve(config))
+        asyncio.run(_serve(config, source))
     except ListenError as error:
         log.error("cannot start", extra={"error": str(error)})
         return 1
@@ -107,11 +146,12 @@ async def _dashboard(config: Config) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """A scripted agent's healthy and failing runs through failpath, then its buckets and a replay."""
-    config = _load(args.config)
-    if config is None:
+    found = _config(args)
+    if found is None:
         return 2
+    config, source = found
     try:
-        return demo(config, args.config, sys.stdout)
+        return demo(config, source.path, sys.stdout)
     except RuntimeError as error:
         print(f"failpath: {error}", file=sys.stderr)
         return 1
@@ -119,9 +159,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """The dashboard alone over the config's data_dir (read-only), e.g. after the service has stopped."""
-    config = _load(args.config)
-    if config is None:
+    found = _config(args)
+    if found is None:
         return 2
+    config, _ = found
     configure(config.logging.level, config.logging.format)
     try:
         asyncio.run(_dashboard(config))
@@ -146,11 +187,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _read_packet(args: argparse.Namespace) -> Packet | None:
-    config = _load(args.config)
-    if config is None:
-        return None
+    """A packet file needs no config; a trace id is looked up in the index of the config's data_dir."""
     try:
-        return load_file(resolve(args.packet, *config.packet_paths()))
+        if Path(args.packet).is_file():
+            return load_file(Path(args.packet))
+        found = _config(args)
+        if found is None:
+            return None
+        config, source = found
+        try:
+            return load_file(resolve(args.packet, *config.packet_paths()))
+        except PacketError as error:
+            raise PacketError(f"{error} ({_where(config, source)})") from None
     except PacketError as error:
         print(f"failpath: {error}", file=sys.stderr)
         return None
@@ -183,13 +231,14 @@ def cmd_packets_show(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> PacketStore | None:
-    config = _load(args.config)
-    if config is None:
+    found = _config(args)
+    if found is None:
         return None
+    config, source = found
     try:
         return PacketStore(*config.packet_paths(), readonly=True)
     except (FileNotFoundError, OSError) as error:
-        print(f"failpath: no packets yet: {error}", file=sys.stderr)
+        print(f"failpath: no packets yet: {error} ({_where(config, source)})", file=sys.stderr)
         return None
 
 
@@ -246,15 +295,19 @@ def cmd_buckets(args: argparse.Namespace) -> int:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     """A file of traces, or a kept trace by id prefix, diagnosed as the service would."""
-    config = _load(args.config) if args.config != DEFAULT_CONFIG or DEFAULT_CONFIG.exists() else Config()
-    if config is None:
+    found = _config(args)
+    if found is None:
         return 2
+    config, used = found
     source = Path(args.source)
     try:
         if source.exists():
             traces = read_traces(source)
         elif _TRACE_PREFIX.match(args.source):
-            traces = [read_trace(config.data_path(config.exporters.store.path), args.source)]
+            try:
+                traces = [read_trace(config.data_path(config.exporters.store.path), args.source)]
+            except TraceNotFound as error:
+                raise TraceNotFound(f"{error} ({_where(config, used)})") from None
         else:
             print(f"failpath: {args.source}: no such file, and not a trace id (8 to 32 hex digits)", file=sys.stderr)
             return 2
@@ -275,20 +328,41 @@ def _duration(text: str) -> str:
     return text
 
 
+EXAMPLES = (
+    ("serve", "failpath serve --config config/failpath.yaml"),
+    ("demo", "failpath demo"),
+    ("buckets", "failpath buckets --since 24h"),
+    ("packets list", "failpath packets list --bucket tool_execution"),
+    ("packets show", "failpath packets show 4bf92f35"),
+    ("replay", "failpath replay data/packets/2026-12-06/4bf92f3577b34da6a3ce929d0e0e4736.json"),
+    ("diagnose", "failpath diagnose spans.jsonl"),
+    ("dashboard", "failpath dashboard"),
+    ("check-config", "failpath check-config config/failpath.yaml"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="failpath", description="OTLP span processor for AI-agent traces.")
+    examples = "\n".join(f"  {command:14} {example}" for command, example in EXAMPLES)
+    parser = argparse.ArgumentParser(
+        prog="failpath",
+        description="OTLP span processor for AI-agent traces.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"each command, with an example:\n{examples}\n\n"
+        f"The config: {SEARCH_ORDER}, else the built-in defaults.\n"
+        "A relative data_dir is taken from the directory failpath is started in.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the processor")
-    serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})")
+    serve.add_argument("--config", type=Path, help=f"the YAML config (else: {SEARCH_ORDER}, else built-in defaults)")
     serve.set_defaults(run=cmd_serve)
 
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_config)
 
-    config_help = f"the config failpath runs with, for its data_dir (default {DEFAULT_CONFIG})"
+    config_help = f"the config failpath runs with, for its data_dir (else: {SEARCH_ORDER})"
     replay = commands.add_parser("replay", help="what happened in a failed run, where it broke, what to do")
     replay.add_argument("packet", help="a packet file, or a trace id (or 8+ leading hex digits of one)")
     replay.add_argument("--json", action="store_true", help="print the whole packet as JSON")
@@ -297,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ENDPOINT",
         help="send the steps as a new trace (linked to the original) to host:port (gRPC) or http(s)://... (HTTP)",
     )
-    replay.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    replay.add_argument("--config", type=Path, help=config_help)
     replay.set_defaults(run=cmd_replay)
 
     packets = commands.add_parser("packets", help="list or show replay packets")
@@ -308,11 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--bucket")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true")
-    listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    listing.add_argument("--config", type=Path, help=config_help)
     listing.set_defaults(run=cmd_packets_list)
     show = packet_commands.add_parser("show", help="one packet as JSON")
     show.add_argument("packet", help="a packet file, or a trace id (or 8+ leading hex digits of one)")
-    show.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    show.add_argument("--config", type=Path, help=config_help)
     show.set_defaults(run=cmd_packets_show)
 
     diagnose = commands.add_parser(
@@ -323,9 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument("source", help="an OTLP/JSON, JSON-lines or protobuf file, or a stored trace id prefix")
     diagnose.add_argument("--json", action="store_true", help="print the verdicts as JSON")
-    diagnose.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, help=f"the config to diagnose with (default {DEFAULT_CONFIG})"
-    )
+    diagnose.add_argument("--config", type=Path, help=f"the config to diagnose with (else: {SEARCH_ORDER})")
     diagnose.set_defaults(run=cmd_diagnose)
 
     dashboard = commands.add_parser(
@@ -334,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the dashboard on dashboard.endpoint (default 127.0.0.1:13134) without the service. "
         "Example: failpath dashboard --config config/failpath.yaml",
     )
-    dashboard.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    dashboard.add_argument("--config", type=Path, help=config_help)
     dashboard.set_defaults(run=cmd_dashboard)
 
     demo_command = commands.add_parser(
@@ -344,14 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
         "no network beyond 127.0.0.1) through the failpath of the config, starting one if none runs, then show "
         "the buckets and one replay. Example: failpath demo",
     )
-    demo_command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    demo_command.add_argument("--config", type=Path, help=config_help)
     demo_command.set_defaults(run=cmd_demo)
 
     buckets = commands.add_parser("buckets", help="failures per bucket, top workflows and latest runs")
     buckets.add_argument("--since", type=_duration, default="24h", help="how far back (default 24h)")
     buckets.add_argument("--workflow")
     buckets.add_argument("--json", action="store_true")
-    buckets.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=config_help)
+    buckets.add_argument("--config", type=Path, help=config_help)
     buckets.set_defaults(run=cmd_buckets)
     return parser
 

@@ -2,6 +2,7 @@
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,35 @@ from failpath.redaction.config import RedactionConfig
 from failpath.sampling.config import ErrorPolicyConfig, SamplingConfig
 from failpath.spool.config import SpoolConfig
 
-DEFAULT_CONFIG = Path("config/failpath.yaml")
+# Where every command looks for its config when --config is not given: FAILPATH_CONFIG, then these.
+CONFIG_ENV = "FAILPATH_CONFIG"
+SEARCHED = (Path("config/failpath.yaml"), Path("/etc/failpath/failpath.yaml"))
+SEARCH_ORDER = "--config, else $FAILPATH_CONFIG, else ./config/failpath.yaml, else /etc/failpath/failpath.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """The config a command uses and how it was found; path None: none found, the built-in defaults."""
+
+    path: Path | None
+    found_by: str
+
+    def describe(self) -> str:
+        if self.path is None:
+            return f"no config found ({SEARCH_ORDER}): the built-in defaults"
+        return f"{self.path} ({self.found_by})"
+
+
+def find_config(given: Path | None) -> ConfigSource:
+    if given is not None:
+        return ConfigSource(given, "--config")
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        return ConfigSource(Path(named), CONFIG_ENV)
+    for candidate in SEARCHED:
+        if candidate.is_file():
+            return ConfigSource(candidate, "found there")
+    return ConfigSource(None, "built-in defaults")
 
 
 class AdminConfig(Strict):
@@ -40,11 +69,13 @@ class ServiceConfig(Strict):
 
 class LoggingConfig(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["json", "text"] = "json"
+    # auto: readable text on a terminal, JSON lines otherwise (containers, files, log shippers).
+    format: Literal["auto", "json", "text"] = "auto"
 
 
 class Config(Strict):
-    # Store, packets and other state live here; created 0700.
+    # Store, packets and other state live here; created 0700. A relative path is taken from the directory
+    # failpath is started in, by `serve` and the reading commands alike.
     data_dir: str = "data"
     receivers: ReceiversConfig = ReceiversConfig()
     # The first stage: every string of every span is redacted before anything else sees it.

@@ -24,6 +24,15 @@ def bind(what: str, endpoint: str) -> socket.socket:
         raise ListenError(what, endpoint, error.strerror or str(error)) from None
 
 
+def connect_address(endpoint: str, port: int | None = None) -> str:
+    """host:port a client on this machine connects to for a listen endpoint: a wildcard address is reached
+    on loopback; port, when given, is the one actually bound (the endpoint may say 0)."""
+    host, configured = split_host_port(endpoint)
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{configured if port is None else port}"
+
+
 def server_tls(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)

@@ -102,6 +102,9 @@ class Repeats(logging.Filter):
 
 
 def configure(level: str, fmt: str) -> None:
+    """fmt: json, text, or auto (text when stderr is a terminal, JSON lines otherwise)."""
+    if fmt == "auto":
+        fmt = "text" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(Repeats())

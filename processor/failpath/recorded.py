@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from failpath.config import DEFAULT_CONFIG, load_config
+from failpath.config import Config, find_config, load_config
 from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file, resolve
 
@@ -81,11 +81,13 @@ class RecordedRun:
         return recorded
 
 
-def load(reference: str | Path, config: Path = DEFAULT_CONFIG) -> RecordedRun:
+def load(reference: str | Path, config: Path | None = None) -> RecordedRun:
     """A packet file, or the packet of a trace id (or a unique prefix of 8+ hex digits) in the store of the
-    failpath that runs with config. Raises failpath.packets.reader.PacketError with the reason."""
+    failpath that runs with config (found as the CLI finds it when None). Raises
+    failpath.packets.reader.PacketError with the reason."""
     path = Path(reference)
     if not path.exists():
-        settings = load_config(config)
+        source = find_config(config)
+        settings = load_config(source.path) if source.path is not None else Config()
         path = resolve(str(reference), *settings.packet_paths())
     return RecordedRun(load_file(path))

@@ -15,17 +15,10 @@ from typing import TextIO
 from failpath import agent
 from failpath.config import Config
 from failpath.demo import scenarios
+from failpath.listen import connect_address
 from failpath.packets.reader import load_file
 from failpath.packets.render import buckets_text, replay_text
 from failpath.store.packets import IndexedPacket, PacketStore
-
-_ANY_ADDRESS = ("0.0.0.0", "::", "[::]", "")
-
-
-def _local(endpoint: str) -> str:
-    """host:port to connect to: a wildcard listen address is reached on loopback."""
-    host, _, port = endpoint.rpartition(":")
-    return f"{'127.0.0.1' if host in _ANY_ADDRESS else host}:{port}"
 
 
 def _ready(admin: str) -> bool:
@@ -36,15 +29,13 @@ def _ready(admin: str) -> bool:
         return False
 
 
-def _start(config_path: Path, admin: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "failpath", "serve", "--config", str(config_path)], stderr=subprocess.DEVNULL
-    )
+def _start(given: list[str], admin: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "failpath", "serve", *given], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not _ready(admin):
         if process.poll() is not None or time.monotonic() > deadline:
             process.terminate()
-            raise RuntimeError(f"failpath did not start (try: failpath serve --config {config_path})")
+            raise RuntimeError(f"failpath did not start (try: {' '.join(['failpath', 'serve', *given])})")
         time.sleep(0.1)
     return process
 
@@ -70,18 +61,21 @@ def _packets(config: Config, expected: dict[str, str | None], wait_s: float) -> 
     return found
 
 
-def demo(config: Config, config_path: Path, out: TextIO) -> int:
-    """Returns 0 when every failing run got its packet in the bucket expected."""
-    admin = _local(config.admin.endpoint)
+def demo(config: Config, config_path: Path | None, out: TextIO) -> int:
+    """config_path: the file config came from (None: the built-in defaults). Returns 0 when every failing
+    run got its packet in the bucket expected."""
+    admin = connect_address(config.admin.endpoint)
+    given = [] if config_path is None else ["--config", str(config_path)]
+    named = "the built-in defaults" if config_path is None else str(config_path)
     started = None
     if config.admin.enabled and _ready(admin):
-        print(f"Using the failpath running with {config_path} (admin {admin}).", file=out)
+        print(f"Using the failpath running with {named} (admin {admin}).", file=out)
     else:
-        print(f"Starting failpath with {config_path} ...", file=out)
-        started = _start(config_path, admin)
+        print(f"Starting failpath with {named} ...", file=out)
+        started = _start(given, admin)
     try:
         http = config.receivers.otlp.http
-        provider = agent.configure(f"http://{_local(http.endpoint)}", service_name="support-agent")
+        provider = agent.configure(f"http://{connect_address(http.endpoint)}", service_name="support-agent")
         print("Running the scripted support agent: 5 healthy runs, one failure per bucket, one retried run.", file=out)
         expected = scenarios.run_all()
         provider.force_flush()
@@ -109,8 +103,12 @@ def demo(config: Config, config_path: Path, out: TextIO) -> int:
         print(f"\n$ failpath replay {retried[0]}", file=out)
         print(replay_text(load_file(found[retried[0]].path)), file=out)
     if config.dashboard.enabled:
-        where = f"http://{_local(config.dashboard.endpoint)}/"
-        how = "" if started is None else f" once failpath runs (make run, or failpath dashboard --config {config_path})"
+        where = f"http://{connect_address(config.dashboard.endpoint)}/"
+        how = (
+            ""
+            if started is None
+            else f" once failpath runs (make run, or {' '.join(['failpath', 'dashboard', *given])})"
+        )
         print(f"\nThe dashboard: {where}{how}", file=out)
     right = all(found[t].bucket == bucket for t, bucket in failing.items() if t in found)
     return 0 if right and len(found) == len(failing) else 1
