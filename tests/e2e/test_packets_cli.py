@@ -142,9 +142,21 @@ def test_replay_to_an_otlp_backend_sends_a_linked_trace(
     assert root.links[0].trace_id.hex() == packet["trace_id"]
     assert packet["failing_span"] is not None
     assert root.links[0].span_id.hex() == packet["failing_span"]["span_id"]
-    failed = [span for span in spans if span.status.code == 2]
+    failed = [span for span in spans if span.status.code == 2 and span.parent_span_id]
     assert [span.name for span in failed] == ["execute_tool deploy", "verify_answer"]  # the rejection too
     assert f"as trace {root.trace_id.hex()}" in result.stdout
+    # A viewer (Phoenix, Jaeger) files the replay beside the original and reads its steps' kinds and status.
+    (replayed,) = [r for r in sink.requests if r.resource_spans[0].scope_spans[0].spans[0].trace_id == root.trace_id]
+    resource = {kv.key: kv.value.string_value for kv in replayed.resource_spans[0].resource.attributes}
+    assert resource == {"service.name": "support-agent", "deployment.environment": "test"}
+    sent = replayed.resource_spans[0].scope_spans[0].spans
+    kinds = {span.name: {kv.key: kv.value.string_value for kv in span.attributes} for span in sent}
+    assert all("openinference.span.kind" in attributes for attributes in kinds.values())
+    assert kinds["execute_tool deploy"]["gen_ai.operation.name"] == "execute_tool"
+    assert kinds["execute_tool deploy"]["gen_ai.tool.name"] == "deploy"
+    assert kinds[root.name]["openinference.span.kind"] == "AGENT"
+    assert kinds[root.name]["failpath.replay.of_trace_id"] == packet["trace_id"]
+    assert root.status.code == 2 and root.status.message.startswith("tool_execution: tool:deploy: ")
 
 
 def test_replay_to_an_unreachable_backend_says_so(recorded: tuple[Path, Packet]) -> None:
@@ -197,3 +209,20 @@ def test_replay_of_a_run_blamed_on_a_step_that_did_not_error(tmp_path: Path) -> 
     assert "failing_span: retriever 'retrieval kb-search' (1a1e000000000003)" in lines
     assert "  - retriever 'retrieval kb-search' returned 0 documents" in lines
     assert any(line.startswith("why not planner_drift: that is how the failure showed") for line in lines)
+
+
+def test_a_packet_written_before_version_3_still_reads(tmp_path: Path, recorded: tuple[Path, Packet]) -> None:
+    """Version 2 had no run.resource: read as version 3 with the service name as its resource."""
+    _, packet = recorded
+    older = json.loads(json.dumps(packet))
+    older["packet_version"] = 2
+    del older["run"]["resource"]
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    shown = _cli("packets", "show", str(tmp_path / "old.json"))
+    assert shown.returncode == 0, shown.stderr
+    upgraded = json.loads(shown.stdout)
+    assert upgraded["packet_version"] == 3 and upgraded["run"]["resource"] == {"service.name": "support-agent"}
+    older["packet_version"] = 1
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    refused = _cli("packets", "show", str(tmp_path / "older.json"))
+    assert refused.returncode == 2 and "packet_version" in refused.stderr

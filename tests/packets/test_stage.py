@@ -56,6 +56,7 @@ def test_every_bucket_in_every_dialect(tmp_path: Path, dialect: str, bucket: str
         "actor": "user-42",
         "service": "support-agent",
         "attempt": None,
+        "resource": {"service.name": "support-agent"},
     }
     assert packet["decision"]["policy"] == "errors"
     assert packet["steps"] and packet["evidence"] and packet["next_action"]

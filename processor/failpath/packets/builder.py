@@ -29,7 +29,17 @@ from failpath.packets.packet import (
 )
 from failpath.packets.trimming import cut, fit
 
-PACKET_VERSION = 2
+PACKET_VERSION = 3
+# Resource attributes that say which service and project a run belongs to (kept for a replay to land beside
+# the original); nothing else of the resource goes into a packet.
+IDENTITY = (
+    "service.name",
+    "service.namespace",
+    "service.version",
+    "deployment.environment",
+    "deployment.environment.name",
+    "openinference.project.name",
+)
 
 
 class PacketBuilder:
@@ -59,6 +69,7 @@ class PacketBuilder:
                 "actor": envelope.actor,
                 "service": envelope.service,
                 "attempt": envelope.attempt,
+                "resource": {key: value for key in IDENTITY if isinstance(value := run.resource.get(key), str)},
             },
             "started_at": iso_time(branch.start_ns),
             "duration_ms": round(max(0, branch.end_ns - branch.start_ns) / 1e6, 3),

@@ -15,6 +15,9 @@ class RunEnvelope(TypedDict):
     actor: str | None
     service: str | None
     attempt: int | None
+    # The run's identity as its resource said (service.name, namespace, version, environment, the
+    # OpenInference project): what a replay keeps so a backend files it with the original.
+    resource: dict[str, str]
 
 
 class DecisionRecord(TypedDict):

@@ -26,7 +26,17 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
+def _upgrade(packet: object) -> object:
+    """A version 2 packet (before run.resource) as version 3: its resource is its service name."""
+    if isinstance(packet, dict) and packet.get("packet_version") == 2 and isinstance(packet.get("run"), dict):
+        service = packet["run"].get("service")
+        packet["run"]["resource"] = {"service.name": service} if isinstance(service, str) else {}
+        packet["packet_version"] = 3
+    return packet
+
+
 def validate(packet: object, source: str) -> Packet:
+    packet = _upgrade(packet)
     error = next(iter(sorted(_validator().iter_errors(packet), key=lambda e: list(e.path))), None)
     if error is not None:
         where = "/".join(str(part) for part in error.path) or "(top level)"
