@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +29,14 @@ SAMPLING = {
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command run from a directory outside the checkout, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "failpath", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "failpath", *args],
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
