@@ -1,22 +1,44 @@
 # The two commands: `make run` starts failpath with the default config, `make test` runs the suite.
-# Both create .venv from pyproject.toml on first use, and refresh it whenever pyproject.toml changes.
+# Both create .venv on first use from the lock files (exact versions, checked against their hashes), and
+# refresh it whenever a lock file or pyproject.toml changes. `make lock` refreshes the lock files.
 PYTHON ?= python3
 VENV := .venv
 CONFIG ?= config/failpath.yaml
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 --quiet
 
-.PHONY: run demo test lint bench check-config clean test-container
+.PHONY: run demo test lint bench check-config clean test-container lock sbom audit
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run: pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e .
+$(VENV)/.run: pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.dev: pyproject.toml $(DEV_LOCK) | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.run
+
+# A CycloneDX SBOM (JSON) of the Python packages the image installs: exactly requirements.lock.
+sbom: $(VENV)/.dev
+	mkdir -p build
+	$(VENV)/bin/cyclonedx-py requirements $(LOCK) --of JSON --output-reproducible -o build/sbom.cdx.json
+	@echo "build/sbom.cdx.json"
+
+# Known vulnerabilities of the locked runtime packages (skipped, saying so, when no advisory database answers).
+audit: $(VENV)/.dev
+	.ci/audit
+
+# Resolve both lock files again from pyproject.toml (uv, for every platform, with hashes); commit them.
+lock: | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet uv==0.13.9
+	$(UV_COMPILE) -o $(LOCK)
+	$(UV_COMPILE) --extra dev --extra bench -o $(DEV_LOCK)
 
 run: $(VENV)/.run
 	$(VENV)/bin/failpath serve --config $(CONFIG)
@@ -47,7 +69,6 @@ check-config: $(VENV)/.run
 	$(VENV)/bin/failpath check-config $(CONFIG)
 
 bench: $(VENV)/.dev
-	$(VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	$(VENV)/bin/python bench/throughput.py --rotel
 
 clean:

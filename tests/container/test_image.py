@@ -19,11 +19,13 @@ import psutil
 import pytest
 import yaml
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from packaging.utils import canonicalize_name
 
 from tests.support.agent_run import emit_runs, sdk_exporter
 from tests.support.ports import free_port
 from tests.support.sink import OtlpSink
 from tests.support.traces import TraceSpec, request_of
+from tests.test_lock import locked as _locked
 
 ROOT = Path(__file__).parent.parent.parent
 BASE = "localhost/failpath-base:bookworm"
@@ -177,3 +179,42 @@ def test_image_serves_forwards_and_drains_on_sigterm(image: str, sink: OtlpSink,
                 child.kill()
             process.kill()
         subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+
+
+_LISTING = """
+import json, os
+from importlib import metadata
+print(json.dumps({
+    "packages": {dist.metadata["Name"]: dist.version for dist in metadata.distributions()},
+    "leftovers": [path for path in ("/opt/failpath/build", "/opt/failpath/processor", "/opt/failpath/README.md",
+                                    "/opt/failpath/pyproject.toml", "/tmp/wheels", "/tmp/requirements.lock")
+                  if os.path.exists(path)],
+    "groups": [line.split(":")[:3] for line in open("/etc/group") if line.startswith("failpath:")],
+}))
+"""
+
+
+def test_the_image_holds_exactly_the_locked_runtime_and_nothing_of_the_build(image: str) -> None:
+    """Its venv: requirements.lock and failpath, no pip or setuptools; no sources or build files; the user's
+    group made on purpose (10001), not a stray system group."""
+    container = _run("buildah", "from", image).strip()
+    try:
+        shown = json.loads(
+            _run(
+                "buildah",
+                "run",
+                "--isolation",
+                "chroot",
+                container,
+                "--",
+                "/opt/failpath/venv/bin/python",
+                "-c",
+                _LISTING,
+            )
+        )
+    finally:
+        _run("buildah", "rm", container)
+    locked = _locked(ROOT / "requirements.lock")
+    packages = {str(canonicalize_name(name)): version for name, version in shown["packages"].items()}
+    assert packages.pop("failpath") and packages == locked  # nothing else: no pip, setuptools or wheel
+    assert shown["leftovers"] == [] and shown["groups"] == [["failpath", "x", "10001"]]
