@@ -11,6 +11,7 @@ import functools
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar, cast
@@ -26,33 +27,30 @@ R = TypeVar("R")
 PREVIOUS_ATTEMPT = {"failpath.link": "previous_attempt"}
 
 
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What an envelope records of its run; see run() for each."""
+
+    workflow: str
+    actor: str | None = None
+    run_id: str | None = None
+    attempt: int = 1
+    task: str | None = None
+    token_budget: int | None = None
+    allowed_steps: tuple[str, ...] = ()
+    record_content: bool = False
+    provider: trace.TracerProvider | None = None
+
+
 class Envelope:
-    def __init__(
-        self,
-        workflow: str,
-        *,
-        actor: str | None = None,
-        run_id: str | None = None,
-        attempt: int = 1,
-        task: str | None = None,
-        token_budget: int | None = None,
-        allowed_steps: Sequence[str] = (),
-        record_content: bool = False,
-        provider: trace.TracerProvider | None = None,
-        previous: SpanContext | None = None,
-    ) -> None:
-        self.workflow = workflow
-        self.provider = provider
-        self.actor = actor
-        self.run_id = run_id or uuid.uuid4().hex
-        self.attempt = attempt
-        self.task = task
-        self.token_budget = token_budget
-        self.allowed_steps = tuple(allowed_steps)
-        self.record_content = record_content
+    def __init__(self, settings: RunSettings, previous: SpanContext | None = None) -> None:
+        """previous: the attempt before this one (a new trace links to it)."""
+        self.settings = settings
+        self.workflow = settings.workflow
+        self.run_id = settings.run_id or uuid.uuid4().hex
+        self.attempt = settings.attempt
         self.started_at: datetime | None = None
         self._previous = previous
-        self._given_run_id = run_id is not None
         self._root: Span | None = None
         self._attempt_span: Span | None = None
         self._tokens: list[object] = []
@@ -102,16 +100,7 @@ class Envelope:
         else a new envelope to enter."""
         if self._root is None:
             return Envelope(
-                self.workflow,
-                actor=self.actor,
-                run_id=self.run_id,
-                attempt=self.attempt + 1,
-                task=self.task,
-                token_budget=self.token_budget,
-                allowed_steps=self.allowed_steps,
-                record_content=self.record_content,
-                provider=self.provider,
-                previous=self._span_context(),
+                replace(self.settings, run_id=self.run_id, attempt=self.attempt + 1), previous=self._span_context()
             )
         previous = self._span_context()
         if self._attempt_span is not None:
@@ -119,7 +108,7 @@ class Envelope:
         self.attempt += 1
         self._root.set_attribute("run.attempt", self.attempt)
         parent = trace.set_span_in_context(self._root)
-        self._attempt_span = tracer(self.provider).start_span(
+        self._attempt_span = tracer(self.settings.provider).start_span(
             f"attempt {self.attempt} {self.workflow}",
             context=parent,
             links=[Link(previous, PREVIOUS_ATTEMPT)],
@@ -148,16 +137,16 @@ class Envelope:
             "workflow.name": self.workflow,
             "run.id": self.run_id,
             "run.attempt": self.attempt,
-            "enduser.id": self.actor,
-            "task.summary": self.task,
-            "agent.token_budget": self.token_budget,
-            "agent.task.allowed_steps": list(self.allowed_steps) or None,
+            "enduser.id": self.settings.actor,
+            "task.summary": self.settings.task,
+            "agent.token_budget": self.settings.token_budget,
+            "agent.task.allowed_steps": list(self.settings.allowed_steps) or None,
         }
         links = [Link(self._previous, PREVIOUS_ATTEMPT)] if self._previous else []
         caller = trace.get_current_span().get_span_context()
         if caller.is_valid:  # the run is a trace of its own; the request that started it is linked
             links.append(Link(caller, {"failpath.link": "caller"}))
-        self._root = tracer(self.provider).start_span(
+        self._root = tracer(self.settings.provider).start_span(
             f"invoke_agent {self.workflow}",
             context=context.Context(),  # a new trace: the run's root span
             kind=SpanKind.INTERNAL,
@@ -165,9 +154,9 @@ class Envelope:
             links=links,
         )
         self.started_at = datetime.now(UTC)
-        scoped = context.set_value(RECORD_CONTENT, self.record_content, trace.set_span_in_context(self._root))
-        if self.provider is not None:
-            scoped = context.set_value(TRACER_PROVIDER, self.provider, scoped)
+        scoped = context.set_value(RECORD_CONTENT, self.settings.record_content, trace.set_span_in_context(self._root))
+        if self.settings.provider is not None:
+            scoped = context.set_value(TRACER_PROVIDER, self.settings.provider, scoped)
         self._tokens.append(context.attach(scoped))
         return self
 
@@ -196,33 +185,20 @@ class Envelope:
         self.__exit__(kind, error, tb)
 
     # -- as a decorator --------------------------------------------------------------------------------------------
-    def _fresh(self) -> "Envelope":
-        return Envelope(
-            self.workflow,
-            actor=self.actor,
-            run_id=self.run_id if self._given_run_id else None,
-            attempt=self.attempt,
-            task=self.task,
-            token_budget=self.token_budget,
-            allowed_steps=self.allowed_steps,
-            record_content=self.record_content,
-            provider=self.provider,
-        )
-
     def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
         """Each call of the function is a run of its own (a new run id unless one was given)."""
         if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)
             async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                async with self._fresh():
+                async with Envelope(self.settings):
                     return await cast(Callable[..., Awaitable[Any]], function)(*args, **kwargs)
 
             return cast(Callable[P, R], run_async)
 
         @functools.wraps(function)
         def run_sync(*args: P.args, **kwargs: P.kwargs) -> R:
-            with self._fresh():
+            with Envelope(self.settings):
                 return function(*args, **kwargs)
 
         return run_sync
@@ -245,14 +221,7 @@ def run(
     given); token_budget: the tokens the run may use; allowed_steps: the tools or sub-tasks it may use;
     record_content: whether its steps record prompts, outputs, arguments and results (off by default);
     provider: the tracer provider for the run and its steps (default: OpenTelemetry's global one)."""
-    return Envelope(
-        workflow,
-        actor=actor,
-        run_id=run_id,
-        attempt=attempt,
-        task=task,
-        token_budget=token_budget,
-        allowed_steps=allowed_steps,
-        record_content=record_content,
-        provider=provider,
+    settings = RunSettings(
+        workflow, actor, run_id, attempt, task, token_budget, tuple(allowed_steps), record_content, provider
     )
+    return Envelope(settings)
