@@ -5,6 +5,11 @@ child, 2-6 chat spans with GenAI attributes and prompt-like text, 3-10 execute_t
 client child) and a verifier. About 5% of runs fail in a tool with an exception event, about 3% are slow
 (90 s more than any other run: longer than 75 s in all, where normal runs stay under 70 s). Spans are exported
 in end-time order in batches, as a BatchSpanProcessor would, so most traces are split across requests.
+
+Two profiles: "bench" (the figures since 2026-11-26: ~1.1 KB and ~7.5 attributes per span) and "realistic"
+(issue 18's profile of agent traffic: ~2.4 KB and ~18 attributes per span, system instructions, input and
+output messages and tool outputs of several hundred to 2,000 characters, and in about one text in seven an
+e-mail address, a phone number, an API key, a card number or an IBAN).
 """
 
 import argparse
@@ -28,6 +33,15 @@ WORDS = (
 MODELS = ("gpt-4.1", "claude-sonnet-4", "gemini-2.5-pro", "llama-3.3-70b")
 TOOLS = ("search_kb", "sql_query", "http_get", "run_python", "send_email", "create_ticket")
 SERVICES = ("support-agent", "research-agent", "ops-agent")
+PROFILES = ("bench", "realistic")
+# Planted in the realistic profile's texts: what redaction must find in real traffic.
+SENSITIVE = (
+    "jane.doe@example.com",
+    "+44 20 7946 0958",
+    "sk-proj-Z8x3Kq0Lw2Vb7Nc5Rt9Ym4Hd1Jf6Gs8Pa3Ue0Qi",
+    "4111 1111 1111 1111",
+    "GB82 WEST 1234 5698 7654 32",
+)
 
 
 def _text(rng: random.Random, low: int, high: int) -> str:
@@ -39,6 +53,14 @@ def _text(rng: random.Random, low: int, high: int) -> str:
         words.append(word)
         length += len(word) + 1
     return " ".join(words)[:size]
+
+
+def _sensitive(rng: random.Random, text: str) -> str:
+    """About one text in seven carries a personal or secret value somewhere inside."""
+    if rng.random() >= 0.15:
+        return text
+    at = rng.randint(0, len(text))
+    return f"{text[:at]} {rng.choice(SENSITIVE)} {text[at:]}"
 
 
 def _resource(service: str) -> Resource:
@@ -70,9 +92,10 @@ SCOPES = (
 )
 
 
-def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
+def _run(rng: random.Random, start: int, realistic: bool = False) -> list[tuple[int, Span]]:
     """One agent run: (scope index, span) pairs."""
     trace_id = rng.randbytes(16)
+    session, user = rng.randbytes(8).hex(), f"user-{rng.randint(1, 5000)}"
     spans: list[tuple[int, Span]] = []
     model = rng.choice(MODELS)
     failing = rng.random() < 0.05
@@ -96,6 +119,17 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
             end_time_unix_nano=begin + duration_ms * 1_000_000,
         )
         s.attributes.extend(key_value(k.replace("__", "."), v) for k, v in attrs.items())
+        if realistic:
+            s.attributes.extend(
+                [
+                    key_value("session.id", session),
+                    key_value("enduser.id", user),
+                    key_value("app.tenant", "acme"),
+                    key_value("app.request_id", rng.randbytes(8).hex()),
+                    key_value("agent.step.index", len(spans)),
+                    key_value("agent.framework", "in-house"),
+                ]
+            )
         spans.append((scope, s))
         return s
 
@@ -117,7 +151,7 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
         nonlocal clock
         tokens_in, tokens_out = rng.randint(200, 6000), rng.randint(20, 800)
         duration = rng.randint(300, 4000)
-        span(
+        chat_span = span(
             name,
             parent,
             clock,
@@ -137,6 +171,17 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
             gen_ai__prompt=_text(rng, 500, 2000),
             gen_ai__completion=_text(rng, 200, 1200),
         )
+        if realistic:
+            question, answer = _sensitive(rng, _text(rng, 300, 1200)), _sensitive(rng, _text(rng, 200, 800))
+            chat_span.attributes.extend(
+                [
+                    key_value("gen_ai.system_instructions", _text(rng, 200, 600)),
+                    key_value("gen_ai.input.messages", f'[{{"role": "user", "content": "{question}"}}]'),
+                    key_value("gen_ai.output.messages", f'[{{"role": "assistant", "content": "{answer}"}}]'),
+                    key_value("gen_ai.request.top_p", 0.9),
+                    key_value("gen_ai.usage.cache_read_input_tokens", rng.randint(0, 2000)),
+                ]
+            )
         clock += duration * 1_000_000
 
     chat(f"chat {model}", root.span_id)
@@ -189,6 +234,17 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
             tool__success=not error,
             agent__retry_count=rng.randint(0, 2),
         )
+        if realistic:
+            tool_span.attributes.extend(
+                [
+                    key_value("gen_ai.tool.call.result", _sensitive(rng, _text(rng, 300, 1500))),
+                    key_value("gen_ai.tool.description", _text(rng, 50, 150)),
+                    key_value("gen_ai.tool.type", "function"),
+                    key_value("agent.tool.timeout_class", rng.choice(("5s", "30s", "120s"))),
+                    key_value("code.function.name", f"tools.{tool}"),
+                    key_value("agent.cache.hit", rng.random() < 0.2),
+                ]
+            )
         budget -= 1
         if error:
             failed_tool = True
@@ -241,15 +297,17 @@ def _run(rng: random.Random, start: int) -> list[tuple[int, Span]]:
     return spans
 
 
-def generate(traces: int, seed: int, batch: int) -> list[bytes]:
+def generate(traces: int, seed: int, batch: int, profile: str = "bench") -> list[bytes]:
     """Serialized ExportTraceServiceRequests: runs overlapping in time, exported in end-time order."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r}: one of {', '.join(PROFILES)}")
     rng = random.Random(seed)
     resources = [_resource(name) for name in SERVICES]
     spans: list[tuple[int, int, int, Span]] = []  # (end, service, scope, span)
     for index in range(traces):
         service = rng.randrange(len(SERVICES))
         start = 1_760_000_000_000_000_000 + index * 150_000_000 + rng.randint(0, 10**9)
-        spans.extend((s.end_time_unix_nano, service, scope, s) for scope, s in _run(rng, start))
+        spans.extend((s.end_time_unix_nano, service, scope, s) for scope, s in _run(rng, start, profile == "realistic"))
     spans.sort(key=lambda item: item[0])
     requests = []
     for offset in range(0, len(spans), batch):
@@ -292,9 +350,10 @@ if __name__ == "__main__":
     parser.add_argument("--traces", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--profile", choices=PROFILES, default="bench")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    generated = generate(args.traces, args.seed, args.batch)
+    generated = generate(args.traces, args.seed, args.batch, args.profile)
     write(args.out, generated)
     spans = sum(count_spans(body) for body in generated)
     size = sum(len(body) for body in generated)

@@ -7,9 +7,10 @@ Scenarios, each repeated: (a) load -> sink, (b) load -> pass-through -> sink, (c
 pass over the data new trace ids), and with --rotel (d) load -> Rotel -> sink. For the middle hop it prints
 spans/s (delivered; for (f), accepted, as most are sampled away), CPU microseconds per span (the steadier
 figure on a shared 2-core machine), peak RSS, and the ratios to (b); for (f) also the share kept and the
-decision latency after the root span arrives. Every process binds 127.0.0.1 only; every load is bounded.
+decision latency after the root span arrives. It does so for each data profile of bench/agent_traces.py
+(the bench's spans, then realistic agent traffic). Every process binds 127.0.0.1 only; every load is bounded.
 
-    .venv/bin/python bench/throughput.py [--duration 10] [--repeats 3] [--rotel]
+    .venv/bin/python bench/throughput.py [--duration 10] [--repeats 3] [--profile both] [--rotel]
 """
 
 import argparse
@@ -312,24 +313,35 @@ def main() -> None:
         "--settle", type=float, default=30.0, help="at most this many seconds to wait for a quiet machine per run"
     )
     parser.add_argument("--rotel", action="store_true", help="also measure Rotel (pip install rotel==0.0.1a15)")
+    parser.add_argument(
+        "--profile",
+        choices=("bench", "realistic", "both"),
+        default="both",
+        help="the span data: the bench's (~1.1 KB/span), realistic agent traffic (~2.4 KB/span), or both in turn",
+    )
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
+    print(
+        f"machine: {os.cpu_count()} cores; {duration:.0f} s x {args.repeats} per scenario, {args.concurrency} in flight"
+    )
+    for profile in ("bench", "realistic") if args.profile == "both" else (args.profile,):
+        measure(profile, args)
 
+
+def measure(profile: str, args: argparse.Namespace) -> None:
+    """Every scenario on one profile's data, interleaved, then its table and ratios."""
+    duration = min(args.duration, 60.0)
     sys.path.insert(0, str(HERE))
     from agent_traces import count_spans, generate, write
 
     data = Path(tempfile.mkdtemp(prefix="bench-data-")) / "requests.bin"
-    requests = generate(args.traces, 42, args.batch)
+    requests = generate(args.traces, 42, args.batch, profile)
     write(data, requests)
     spans = sum(count_spans(body) for body in requests)
     size = sum(len(body) for body in requests)
     print(
-        f"data: {len(requests)} requests, {spans} spans ({spans / args.traces:.1f}/trace), "
+        f"\n== profile {profile}: {len(requests)} requests, {spans} spans ({spans / args.traces:.1f}/trace), "
         f"{size / spans:.0f} B/span, {spans / len(requests):.0f} spans/request"
-    )
-    print(
-        f"machine: {os.cpu_count()} cores; {duration:.0f} s x {args.repeats} per scenario, "
-        f"concurrency {args.concurrency}"
     )
 
     scenarios = ["direct", "passthrough", "failpath", "spool-none", "spool-fsync", "redaction", "sampling"]
