@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agent_traces import count_spans, generate
+from agent_traces import PROFILES, count_spans, generate
 from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import build_redactor
 
@@ -25,10 +25,11 @@ from failpath.redaction.stage import build_redactor
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=1000)
+    parser.add_argument("--profile", choices=PROFILES, default="bench", help="the span data (bench/agent_traces.py)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("FAILPATH_REDACTION_KEY", "bench-key-" + "0" * 32)
-    requests = generate(args.traces, 42, 128)
+    requests = generate(args.traces, 42, 128, args.profile)
     spans = sum(count_spans(body) for body in requests)
     print(f"{len(requests)} requests, {spans} spans, {sum(map(len, requests)) / spans:.0f} B/span")
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agent_traces import count_spans, generate
+from agent_traces import PROFILES, count_spans, generate
 from failpath.agents.config import AgentsConfig
 from failpath.consumer import Batch, DecidedTrace
 from failpath.metrics import Metrics
@@ -161,10 +161,11 @@ async def memory(requests: list[bytes], target: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=2000)
+    parser.add_argument("--profile", choices=PROFILES, default="bench", help="the span data (bench/agent_traces.py)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--buffered", type=int, default=100_000)
     args = parser.parse_args()
-    requests = redacted(generate(args.traces, 42, 128))
+    requests = redacted(generate(args.traces, 42, 128, args.profile))
     spans = sum(map(count_spans, requests))
     print(f"{len(requests)} redacted requests, {spans} spans, {sum(map(len, requests)) / spans:.0f} B/span")
     asyncio.run(cost(requests, spans, args.repeats))
