@@ -3,7 +3,7 @@
 Prints µs per span and MB/s of string data scanned, for the default config, for both engines, against
 parse + serialize alone. One core, no network: the stage's own cost.
 
-    .venv/bin/python bench/redaction.py [--traces 1000] [--repeats 5]
+    .venv/bin/python bench/redaction.py [--traces 1000] [--repeats 5] [--profile bench|realistic]
 """
 
 import argparse

@@ -5,7 +5,7 @@
 2. The packet stage's work per failing run: normalise, bucket, build and encode a replay packet.
 3. Memory with 100k spans buffered: RSS growth and the buffer's own estimate, per span.
 
-    .venv/bin/python bench/sampling.py [--traces 2000] [--buffered 100000]
+    .venv/bin/python bench/sampling.py [--traces 2000] [--buffered 100000] [--profile bench|realistic]
 """
 
 import argparse
