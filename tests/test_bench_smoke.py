@@ -41,3 +41,8 @@ def test_dashboard_benchmark_runs(tmp_path: Path) -> None:
     sizes = ("--packets", "300", "--spans", "3000", "--pool", "60", "--requests", "2")
     output = _bench("dashboard.py", *sizes, "--data", str(tmp_path))
     assert "300 packets indexed" in output and "run page (packet + stored spans)" in output
+
+
+def test_store_benchmark_runs() -> None:
+    output = _bench("store.py", "--traces", "20")
+    assert output.count("current layout") == 2 and output.count("earlier layout") == 2

@@ -6,6 +6,7 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from failpath.otlp import json_codec
@@ -60,16 +61,40 @@ def test_default_store_keeps_every_span_owner_only(tmp_path: Path) -> None:
     assert all(len(span["traceId"]) == 32 and len(span["spanId"]) == 16 for span in spans)
 
 
-def test_store_deduplicates_resent_spans(tmp_path: Path) -> None:
-    from failpath.store.spans import SpanStore
+_EARLIER_LAYOUT = """
+CREATE TABLE spans (
+    trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL, name TEXT NOT NULL,
+    kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+    resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
+"""
+
+
+@pytest.mark.parametrize("layout", ["current", "earlier"])
+def test_store_deduplicates_resent_spans_and_reads_them_back_in_either_layout(tmp_path: Path, layout: str) -> None:
+    """The current layout (rows in arrival order, a unique index on the ids) and a store made before it
+    (keyed by the ids, WITHOUT ROWID) take the same writes, replace re-sent spans, read and prune alike."""
+    from failpath.store.spans import SpanStore, read_trace
     from tests.support.requests import build_request
 
+    if layout == "earlier":
+        sqlite3.connect(tmp_path / "s.db").executescript(_EARLIER_LAYOUT)
     store = SpanStore(tmp_path / "s.db")
-    payload = build_request(spans=5).SerializeToString()
+    request = build_request(spans=5)
+    payload = request.SerializeToString()
     assert store.write(payload) == 5
     assert store.write(payload) == 5
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("SELECT count(*) FROM spans").fetchone()[0] == 5
+    indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert ("spans_by_id" in indexes) is (layout == "current")
+    trace_id = request.resource_spans[0].scope_spans[0].spans[0].trace_id
+    back = read_trace(tmp_path / "s.db", trace_id.hex()[:10])
+    assert sorted(s.span_id for rs in back.resource_spans for ss in rs.scope_spans for s in ss.spans) == sorted(
+        s.span_id for ss in request.resource_spans[0].scope_spans for s in ss.spans if s.trace_id == trace_id
+    )
+    assert store.prune(0, 2) == 3
     store.close()
-    assert sqlite3.connect(tmp_path / "s.db").execute("SELECT count(*) FROM spans").fetchone()[0] == 5
 
 
 def test_json_codec_round_trip_keeps_every_field() -> None:
