@@ -4,7 +4,8 @@ Scenarios, each repeated: (a) load -> sink, (b) load -> pass-through -> sink, (c
 (no stages, store off, one OTLP/gRPC exporter without compression), the same with the write-ahead spool
 (fsync off, and every 5 ms: the default), (e) the same as (c) with the default redaction,
 (f) with redaction and tail sampling (errors and slow runs kept, healthy runs at 10%; the load gives every
-pass over the data new trace ids), and with --rotel (d) load -> Rotel -> sink. For the middle hop it prints
+pass over the data new trace ids), (g) the default pipeline (f plus the spool, packets and the embedded
+store), and with --rotel (d) load -> Rotel -> sink. For the middle hop it prints
 spans/s (delivered; for (f), accepted, as most are sampled away), CPU microseconds per span (the steadier
 figure on a shared 2-core machine), peak RSS, and the ratios to (b); for (f) also the share kept and the
 decision latency after the root span arrives. It does so for each data profile of bench/agent_traces.py
@@ -30,6 +31,8 @@ from pathlib import Path
 import psutil
 
 HERE = Path(__file__).parent
+# Scenarios that tail-sample: counted by the spans accepted (most are sampled away), with new trace ids.
+SAMPLED = ("sampling", "default")
 PYTHON = sys.executable
 
 
@@ -134,7 +137,7 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port:
         return None
     if scenario == "passthrough":
         command = [PYTHON, str(HERE / "passthrough.py"), "--port", str(port), "--upstream", f"127.0.0.1:{sink_port}"]
-    elif scenario in ("failpath", "spool-none", "spool-fsync", "redaction", "sampling"):
+    elif scenario in ("failpath", "spool-none", "spool-fsync", "redaction", "sampling", "default"):
         config = {
             "data_dir": str(workdir / "data"),
             "receivers": {
@@ -144,7 +147,7 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port:
                 }
             },
             "exporters": {
-                "store": {"enabled": False},
+                "store": {"enabled": scenario == "default"},
                 "otlp": [
                     {
                         "name": "sink",
@@ -155,14 +158,15 @@ def _middle(scenario: str, port: int, sink_port: int, workdir: Path, admin_port:
                     }
                 ],
             },
-            "admin": {"enabled": scenario == "sampling", "endpoint": f"127.0.0.1:{admin_port}"},
+            "admin": {"enabled": scenario in SAMPLED, "endpoint": f"127.0.0.1:{admin_port}"},
             "logging": {"level": "error"},
-            # "failpath": forwarding alone; "redaction": with the default redaction stage; "sampling": both.
-            "redaction": {"enabled": scenario in ("redaction", "sampling")},
-            "sampling": SAMPLING if scenario == "sampling" else {"enabled": False},
+            # "failpath": forwarding alone; "redaction": with the default redaction stage; "sampling": both;
+            # "default": everything the default config runs (spool, redaction, sampling, packets, store).
+            "redaction": {"enabled": scenario in ("redaction", *SAMPLED)},
+            "sampling": SAMPLING if scenario in SAMPLED else {"enabled": False},
             # "spool-none" / "spool-fsync": forwarding with the write-ahead spool, fsync off / every 5 ms.
             "spool": {
-                "enabled": scenario.startswith("spool"),
+                "enabled": scenario.startswith("spool") or scenario == "default",
                 "sync": "none" if scenario == "spool-none" else "interval",
             },
         }
@@ -228,7 +232,7 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int, settl
                 str(duration),
                 "--concurrency",
                 str(concurrency),
-                *(["--fresh-trace-ids"] if scenario == "sampling" else []),
+                *(["--fresh-trace-ids"] if scenario in SAMPLED else []),
             ],
             stdout=subprocess.PIPE,
         )
@@ -246,7 +250,7 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int, settl
         outcome = json.loads(load.communicate()[0])
         expected = outcome["acked_spans"]
         sampling: dict[str, float] = {}
-        if scenario == "sampling":
+        if scenario in SAMPLED:
             # Accepted spans over the load's time: the traces whose root came last are decided 2 s later.
             elapsed = outcome["elapsed_s"]
             time.sleep(3)
@@ -267,7 +271,7 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int, settl
             if middle_ps:
                 peak_rss = max(peak_rss, middle_ps.memory_info().rss / 2**20)
             time.sleep(0.05)
-        if scenario != "sampling":
+        if scenario not in SAMPLED:
             elapsed = time.perf_counter() - started
         delivered = _sink_spans(report)
         middle_cpu = (_cpu(middle_ps) - middle_cpu0) if middle_ps else 0.0
@@ -279,7 +283,7 @@ def run_once(scenario: str, data: Path, duration: float, concurrency: int, settl
             print(f"  ! {scenario}: sink got {delivered} spans, {expected} were acknowledged (or kept)")
         return Result(
             scenario,
-            outcome["acked_spans"] if scenario == "sampling" else delivered,
+            outcome["acked_spans"] if scenario in SAMPLED else delivered,
             elapsed,
             middle_cpu,
             peak_rss,
@@ -344,7 +348,7 @@ def measure(profile: str, args: argparse.Namespace) -> None:
         f"{size / spans:.0f} B/span, {spans / len(requests):.0f} spans/request"
     )
 
-    scenarios = ["direct", "passthrough", "failpath", "spool-none", "spool-fsync", "redaction", "sampling"]
+    scenarios = ["direct", "passthrough", "failpath", "spool-none", "spool-fsync", "redaction", "sampling", "default"]
     scenarios += ["rotel"] if args.rotel else []
     results: dict[str, list[Result]] = {name: [] for name in scenarios}
     for repeat in range(args.repeats):
@@ -385,6 +389,7 @@ def measure(profile: str, args: argparse.Namespace) -> None:
             "spool-fsync": "c2. the same, with the spool (sync: interval, 5 ms)",
             "redaction": "e. load -> failpath (default redaction) -> sink",
             "sampling": "f. load -> failpath (redaction + tail sampling) -> sink, accepted spans/s",
+            "default": "g. load -> failpath, default pipeline (+ spool, packets, store) -> sink, accepted spans/s",
             "rotel": "d. load -> Rotel -> sink",
         }[name]
         print(
@@ -401,6 +406,10 @@ def measure(profile: str, args: argparse.Namespace) -> None:
         print(f"spool cost ({spool}): {extra:+.1f} us/span CPU, spans/s x{speed:.2f}")
     print(f"ratio (e)/(b) spans/s: {medians['redaction'] / medians['passthrough']:.2f}  (redaction target >= 0.5)")
     print(f"ratio (f)/(b) spans/s: {medians['sampling'] / medians['passthrough']:.2f}  (sampling target >= 0.5)")
+    print(
+        f"CPU per span, pass-through / default pipeline: {cpu['passthrough'] / cpu['default']:.2f}x  "
+        "(native core target >= 0.5x)"
+    )
 
 
 if __name__ == "__main__":
