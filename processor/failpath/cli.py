@@ -69,7 +69,8 @@ def _next_steps(config: Config, source: ConfigSource, pipeline: Pipeline) -> dic
         address = connect_address(otlp.grpc.endpoint, pipeline.grpc.port)
         steps["agents_grpc"] = f"OTEL_EXPORTER_OTLP_ENDPOINT={'https' if otlp.grpc.tls else 'http'}://{address}"
     steps["data_dir"] = str(Path(config.data_dir).absolute())
-    flag = "" if source.found_by != "--config" else f" --config {source.path}"
+    # The commands find this config by themselves unless it was named where they would not look.
+    flag = "" if find_config(None).path == source.path else f" --config {source.path}"
     steps["failures"] = f"failpath buckets{flag}"
     if pipeline.dashboard is not None:
         steps["dashboard"] = pipeline.dashboard.url

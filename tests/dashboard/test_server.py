@@ -215,3 +215,28 @@ def test_the_dashboard_serves_https_with_the_receivers_tls_settings(tmp_path: Pa
         assert "The span store does not hold this trace" in page and "failing step" in page
         with pytest.raises((ConnectionError, http.client.HTTPException)):  # plain HTTP gets no page
             request(f"http://127.0.0.1:{failpath.pipeline.dashboard.port}/", method="GET")
+
+
+def test_each_attempt_of_a_run_links_the_others_earlier_and_later(tmp_path: Path) -> None:
+    """The scripted agent's retried run: the first attempt's packet was written before the second existed,
+    yet its page links the second (from the index), and the second's links the first."""
+    dashboard = {"enabled": True, "endpoint": "127.0.0.1:0"}
+    config = make_config(tmp_path, {"sampling": {"enabled": True, "decision_wait": "1s"}, "dashboard": dashboard})
+    with RunningFailpath(config) as failpath:
+        agent = subprocess.run(
+            [sys.executable, "-m", "failpath.demo.scenarios", "--endpoint", failpath.http_url, "--healthy", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        first, second = list(json.loads(agent.stdout))[-2:]  # the retried run's two attempts
+        deadline = time.monotonic() + 20
+        while failpath.metric_sum("failpath_packets_written_total") < 7:
+            assert time.monotonic() < deadline, "not every failing run got its packet"
+            time.sleep(0.05)
+        assert failpath.pipeline.dashboard is not None
+        base = f"http://127.0.0.1:{failpath.pipeline.dashboard.port}"
+        first_page, second_page = _get(f"{base}/runs/{first}")[2], _get(f"{base}/runs/{second}")[2]
+    assert f"<a href='/runs/{second}'>" in first_page and "</a> later: tool_execution" in first_page
+    assert f"<a href='/runs/{first}'>" in second_page and "</a> earlier: tool_execution" in second_page

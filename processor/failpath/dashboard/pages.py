@@ -13,6 +13,7 @@ from failpath.dashboard.traffic import Traffic
 from failpath.dashboard.window import CHOICES, HOUR_NS, Window
 from failpath.diagnosis.blame import UNKNOWN
 from failpath.diagnosis.config import BucketRuleConfig
+from failpath.otlp.timestamps import parse_iso_time
 from failpath.packets.packet import Packet, StepRecord
 from failpath.store.packets import BucketSummary, IndexedPacket
 
@@ -359,7 +360,8 @@ def _stored(stored: StoredTrace | None, failing: str | None) -> str:
     )
 
 
-def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None) -> str:
+def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None, others: list[IndexedPacket]) -> str:
+    """others: the run's other attempts in the index (earlier and later ones)."""
     trace_id = packet["trace_id"]
     diagnosis, bucket, envelope = packet["diagnosis"], packet["bucket"], packet["run"]
     failing = packet["failing_span"]
@@ -368,9 +370,14 @@ def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None) -> st
     backend = ""
     if trace_url:
         backend = f" · <a rel=noreferrer href='{_text(trace_url.replace('{trace_id}', trace_id))}'>trace in backend</a>"
+    started = parse_iso_time(packet["started_at"])
+    listed = {row.trace_id: (row.started_ns, row.bucket) for row in others}
+    for earlier in packet["related_attempts"]:  # pruned from the index since, but named by the packet
+        listed.setdefault(earlier["trace_id"], (parse_iso_time(earlier["started_at"]), earlier["failure_bucket"]))
     attempts = "".join(
-        f"<li><a href='/runs/{quote(a['trace_id'])}'>{_text(a['started_at'])}</a> {_text(a['failure_bucket'])}</li>"
-        for a in packet["related_attempts"]
+        f"<li><a href='/runs/{quote(other)}'>{_time(at)}</a> {'later' if at > started else 'earlier'}: "
+        f"{_text(bucket)}</li>"
+        for other, (at, bucket) in sorted(listed.items(), key=lambda item: item[1][0])
     )
     summary = (
         f"<div class=box><b>Bucket:</b> <a href='/runs?{urlencode({'bucket': packet['failure_bucket']})}'>"
@@ -403,7 +410,7 @@ def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None) -> st
         f"<h2>Evidence</h2><ul>{evidence}</ul>"
         + (f"<h2>Findings</h2><ul>{findings}</ul>" if findings else "")
         + f"<h2>Steps</h2>{_steps(packet)}{_activity(packet)}"
-        + (f"<h2>Earlier attempts</h2><ul>{attempts}</ul>" if attempts else "")
+        + (f"<h2>Other attempts of this run</h2><ul>{attempts}</ul>" if attempts else "")
         + f"<h2>Replay</h2><pre>failpath replay {_text(trace_id)}</pre>"
         f"<p><a download href='/runs/{quote(trace_id)}.json'>Download the packet (JSON)</a>{backend}</p>{trimmed}"
         f"<h2>Stored spans</h2>{_stored(stored, failing['span_id'] if failing else None)}"

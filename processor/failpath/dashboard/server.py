@@ -171,7 +171,10 @@ class DashboardServer:
             headers = {**HEADERS, "Content-Disposition": disposition}
             return web.Response(body=body, content_type="application/json", headers=headers)
         stored = await self._read(lambda _: stored_trace(self._store_path, trace_id), None)
-        return _html(pages.run(packet, self._config.trace_url, stored))
+        # The run's other attempts as the index has them now: a packet lists only those written before it.
+        run_id = packet["run"]["run_id"]
+        others = await self._read(lambda store: store.attempts(run_id, trace_id), _NONE) if run_id else _NONE
+        return _html(pages.run(packet, self._config.trace_url, stored, others))
 
     # -- the index -------------------------------------------------------------------------------------------
     async def _read(self, query: Callable[[PacketStore], T], empty: T) -> T:

@@ -195,7 +195,7 @@ class PacketStore:
             self._db.execute("DELETE FROM packet_counts WHERE n <= 0")
 
     def attempts(self, run_id: str, trace_id: str) -> list[IndexedPacket]:
-        """Earlier packets of the same run (its other attempts), oldest first."""
+        """The packets of the run's other attempts (earlier and later), oldest first."""
         return self._select("WHERE run_id = ? AND trace_id != ? ORDER BY started_ns", (run_id, trace_id))
 
     def prune(self, max_age_s: float, max_packets: int) -> int:
