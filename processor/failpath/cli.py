@@ -13,7 +13,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 from failpath import __version__
-from failpath.config import SEARCH_ORDER, Config, ConfigError, ConfigSource, config_warnings, find_config, load_config
+from failpath.config import (
+    SEARCH_ORDER,
+    Config,
+    ConfigError,
+    ConfigSource,
+    config_warnings,
+    find_config,
+    load_config,
+    load_found,
+)
 from failpath.config_types import parse_duration
 from failpath.dashboard.server import DashboardServer
 from failpath.demo.runner import demo
@@ -60,14 +69,10 @@ def _next_steps(config: Config, source: ConfigSource, pipeline: Pipeline) -> dic
     """What a person does next: where to point an agent, where data goes, how to see failures."""
     steps: dict[str, str] = {}
     otlp = config.receivers.otlp
-    scheme = "https" if otlp.http.tls else "http"
-    if pipeline.http is not None:
-        steps["agents"] = (
-            f"OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{connect_address(otlp.http.endpoint, pipeline.http.port)}"
-        )
-    if pipeline.grpc is not None:
-        address = connect_address(otlp.grpc.endpoint, pipeline.grpc.port)
-        steps["agents_grpc"] = f"OTEL_EXPORTER_OTLP_ENDPOINT={'https' if otlp.grpc.tls else 'http'}://{address}"
+    for name, receiver, settings in (("agents", pipeline.http, otlp.http), ("agents_grpc", pipeline.grpc, otlp.grpc)):
+        if receiver is not None:
+            address = connect_address(settings.endpoint, receiver.port)
+            steps[name] = f"OTEL_EXPORTER_OTLP_ENDPOINT={'https' if settings.tls else 'http'}://{address}"
     steps["data_dir"] = str(Path(config.data_dir).absolute())
     # The commands find this config by themselves unless it was named where they would not look.
     flag = "" if find_config(None).path == source.path else f" --config {source.path}"
@@ -85,14 +90,14 @@ def _load(path: Path) -> Config | None:
         return None
 
 
-def _config(args: argparse.Namespace) -> tuple[Config, ConfigSource] | None:
-    """The command's config, found the same way by every command (--config, $FAILPATH_CONFIG,
-    ./config/failpath.yaml, /etc/failpath/failpath.yaml), else the built-in defaults."""
-    source = find_config(args.config)
-    if source.path is None:
-        return Config(), source
-    config = _load(source.path)
-    return None if config is None else (config, source)
+def _config(args: argparse.Namespace) -> tuple[Config, ConfigSource]:
+    """The command's config, found the same way by every command; a config that cannot be used ends the
+    command (exit 2) with the reason."""
+    try:
+        return load_found(args.config)
+    except ConfigError as error:
+        print(f"failpath: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _where(config: Config, source: ConfigSource) -> str:
@@ -109,10 +114,7 @@ def _data_dir_problem(config: Config) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    found = _config(args)
-    if found is None:
-        return 2
-    config, source = found
+    config, source = _config(args)
     configure(config.logging.level, config.logging.format)
     problem = _data_dir_problem(config)
     if problem:
@@ -147,10 +149,7 @@ async def _dashboard(config: Config) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """A scripted agent's healthy and failing runs through failpath, then its buckets and a replay."""
-    found = _config(args)
-    if found is None:
-        return 2
-    config, source = found
+    config, source = _config(args)
     try:
         return demo(config, source.path, sys.stdout)
     except RuntimeError as error:
@@ -160,10 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """The dashboard alone over the config's data_dir (read-only), e.g. after the service has stopped."""
-    found = _config(args)
-    if found is None:
-        return 2
-    config, _ = found
+    config, _ = _config(args)
     configure(config.logging.level, config.logging.format)
     try:
         asyncio.run(_dashboard(config))
@@ -192,10 +188,7 @@ def _read_packet(args: argparse.Namespace) -> Packet | None:
     try:
         if Path(args.packet).is_file():
             return load_file(Path(args.packet))
-        found = _config(args)
-        if found is None:
-            return None
-        config, source = found
+        config, source = _config(args)
         try:
             return load_file(resolve(args.packet, *config.packet_paths()))
         except PacketError as error:
@@ -232,10 +225,7 @@ def cmd_packets_show(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> PacketStore | None:
-    found = _config(args)
-    if found is None:
-        return None
-    config, source = found
+    config, source = _config(args)
     try:
         return PacketStore(*config.packet_paths(), readonly=True)
     except (FileNotFoundError, OSError) as error:
@@ -296,10 +286,7 @@ def cmd_buckets(args: argparse.Namespace) -> int:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     """A file of traces, or a kept trace by id prefix, diagnosed as the service would."""
-    found = _config(args)
-    if found is None:
-        return 2
-    config, used = found
+    config, used = _config(args)
     source = Path(args.source)
     try:
         if source.exists():

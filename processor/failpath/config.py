@@ -214,6 +214,13 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         raise ConfigError(_format_errors(source, exc)) from None
 
 
+def load_found(given: Path | None) -> tuple[Config, ConfigSource]:
+    """The config find_config names, loaded (the built-in defaults when none is found), and where it came
+    from. Raises ConfigError."""
+    source = find_config(given)
+    return (Config() if source.path is None else load_config(source.path)), source
+
+
 def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from failpath.config import Config, find_config, load_config
+from failpath.config import load_found
 from failpath.packets.packet import Packet
 from failpath.packets.reader import load_file, resolve
 
@@ -87,7 +87,6 @@ def load(reference: str | Path, config: Path | None = None) -> RecordedRun:
     failpath.packets.reader.PacketError with the reason."""
     path = Path(reference)
     if not path.exists():
-        source = find_config(config)
-        settings = load_config(source.path) if source.path is not None else Config()
+        settings, _ = load_found(config)
         path = resolve(str(reference), *settings.packet_paths())
     return RecordedRun(load_file(path))

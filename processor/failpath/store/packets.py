@@ -280,8 +280,8 @@ class PacketStore:
             if model:
                 models.setdefault(bucket, Counter())[model] += n
         return [
-            BucketSummary(bucket, count, _top(workflows.get(bucket)), _top(models.get(bucket)))
-            for bucket, count in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+            BucketSummary(bucket, count, _ranked(workflows.get(bucket))[:3], _ranked(models.get(bucket))[:3])
+            for bucket, count in _ranked(totals)
         ]
 
     def timeline(self, since_ns: int, slot_ns: int) -> list[tuple[int, str, int]]:
@@ -309,9 +309,9 @@ class PacketStore:
 _COUNTED = f"SELECT started_ns / {_HOUR_NS}, bucket, workflow, coalesce(model, '') FROM packets"
 
 
-def _top(counts: Counter[str] | None) -> list[tuple[str, int]]:
-    """The 3 largest, ties by name."""
-    return sorted((counts or Counter()).items(), key=lambda item: (-item[1], item[0]))[:3]
+def _ranked(counts: Counter[str] | None) -> list[tuple[str, int]]:
+    """Largest first, ties by name."""
+    return sorted((counts or Counter()).items(), key=lambda item: (-item[1], item[0]))
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
