@@ -8,7 +8,7 @@ LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 --quiet
 
-.PHONY: run demo test lint bench check-config clean test-container lock sbom audit
+.PHONY: run demo test lint bench check-config clean test-container lock sbom audit asan
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ agent-ts/node_modules/.package-lock.json: agent-ts/package-lock.json
 	cd agent-ts && npm ci --no-audit --no-fund
 
 # Opt-in, not in CI: builds deploy/Dockerfile with buildah on a local Debian base and runs the image (root).
+# The native redaction walk under AddressSanitizer + UBSan: its differential tests and a fuzzer run (FUZZ_RUNS).
+asan: $(VENV)/.dev
+	.ci/asan
+
 test-container: $(VENV)/.dev
 	FAILPATH_CONTAINER_TESTS=1 $(VENV)/bin/python -m pytest -v tests/container
 

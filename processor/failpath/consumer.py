@@ -84,6 +84,11 @@ class Batch:
             self._payload = None
         return self._request
 
+    def replace(self, payload: bytes) -> None:
+        """The batch's spans are now these bytes (a stage rewrote them serialized)."""
+        self._payload = payload
+        self._request = None
+
     def serialized(self) -> bytes:
         if self._payload is not None:
             return self._payload

@@ -107,6 +107,13 @@ class Metrics:
             "Bytes scanned for sensitive data (serialized spans and values)",
             registry=r,
         )
+        self.redaction_requests = Counter(
+            "failpath_redaction_requests",
+            "Requests redacted, by path: native (the C walk over their bytes) or reference (pure Python, where "
+            "the native walk is not built, turned off, or leaves a request to it)",
+            ["path"],
+            registry=r,
+        )
         self.queue_capacity_spans = Gauge(
             "failpath_exporter_queue_capacity_spans", "The queue's limit in spans", ["exporter"], registry=r
         )

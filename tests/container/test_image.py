@@ -184,7 +184,9 @@ def test_image_serves_forwards_and_drains_on_sigterm(image: str, sink: OtlpSink,
 _LISTING = """
 import json, os
 from importlib import metadata
+from failpath.redaction import stage
 print(json.dumps({
+    "native": stage.NATIVE_BUILT,
     "packages": {dist.metadata["Name"]: dist.version for dist in metadata.distributions()},
     "leftovers": [path for path in ("/opt/failpath/build", "/opt/failpath/processor", "/opt/failpath/README.md",
                                     "/opt/failpath/pyproject.toml", "/tmp/wheels", "/tmp/requirements.lock")
@@ -195,8 +197,8 @@ print(json.dumps({
 
 
 def test_the_image_holds_exactly_the_locked_runtime_and_nothing_of_the_build(image: str) -> None:
-    """Its venv: requirements.lock and failpath, no pip or setuptools; no sources or build files; the user's
-    group made on purpose (10001), not a stray system group."""
+    """Its venv: requirements.lock and failpath (with its native redaction walk built), no pip or setuptools;
+    no sources or build files; the user's group made on purpose (10001), not a stray system group."""
     container = _run("buildah", "from", image).strip()
     try:
         shown = json.loads(
@@ -218,3 +220,4 @@ def test_the_image_holds_exactly_the_locked_runtime_and_nothing_of_the_build(ima
     packages = {str(canonicalize_name(name)): version for name, version in shown["packages"].items()}
     assert packages.pop("failpath") and packages == locked  # nothing else: no pip, setuptools or wheel
     assert shown["leftovers"] == [] and shown["groups"] == [["failpath", "x", "10001"]]
+    assert shown["native"] is True

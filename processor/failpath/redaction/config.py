@@ -151,6 +151,10 @@ class RedactionConfig(Strict):
     # Also redaction.*.keys: which attribute keys (or span.name, status.message, ...) were affected. Off by
     # default: key names can tell more than counts (like the Collector's summary: debug).
     span_keys: bool = False
+    # The C walk over the serialized request (same output as the pure-Python reference, several times
+    # cheaper); false: always the reference. Without the built extension, or with span_keys, the reference
+    # runs whatever this says.
+    native: bool = True
 
     def hmac_key(self) -> bytes | None:
         if not self.hmac_key_env:

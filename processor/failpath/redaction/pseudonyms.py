@@ -14,6 +14,11 @@ class Pseudonymizer:
         # random per-process one (stable within a run only, and never a plain, dictionary-attackable hash).
         self._digest_key = key or os.urandom(32)
 
+    @property
+    def digest_key(self) -> bytes:
+        """The BLAKE2b key of digest() (the native walk computes the same digests)."""
+        return self._digest_key[:64]
+
     def token(self, rule: str, secret: str) -> str:
         if self._key is None:
             return f"<redacted:{rule}>"
@@ -23,7 +28,7 @@ class Pseudonymizer:
     def digest(self, data: bytes) -> str:
         """A short keyed hash of a whole value: 16 hex digits of BLAKE2b in keyed mode (a MAC, cheaper than
         HMAC, and on the hot path for every summarized prompt)."""
-        return hashlib.blake2b(data, key=self._digest_key[:64], digest_size=8).hexdigest()
+        return hashlib.blake2b(data, key=self.digest_key, digest_size=8).hexdigest()
 
     def digest_text(self, text: str) -> str:
         return self.digest(text.encode())

@@ -41,7 +41,7 @@ class RedactionResult:
         self.scanned_bytes = 0
 
 
-class _Walk:
+class Walk:
     """One request's strings, where each came from, and what happened where."""
 
     __slots__ = ("changed", "counted", "counts", "keys", "owners", "raw_bytes", "slots", "summarize", "values")
@@ -49,8 +49,9 @@ class _Walk:
     def __init__(self) -> None:
         self.values: list[str] = []
         # (message, field, owner, label) for each value: where to write the result, whose counters to bump,
-        # and the attribute key (or "span.name", ...) for the opt-in list of affected keys.
-        self.slots: list[tuple[Any, str, int, str]] = []
+        # and the attribute key (or "span.name", ...) for the opt-in list of affected keys. The native walk's
+        # slots are (start, end, owner, field kind) instead: it never lists keys (span_keys is reference-only).
+        self.slots: list[tuple[Any, Any, int, Any]] = []
         self.summarize: set[int] = set()
         # Values rewritten before the scan (HTML summaries): written back even without findings.
         self.changed: set[int] = set()
@@ -87,22 +88,23 @@ class Redactor:
     ) -> None:
         """flag_blobs (multi-pattern engines only): which serialized spans any prefilter fires in; the others
         skip the full walk and only get their key rules applied."""
-        self._flag_blobs = flag_blobs
+        # Read by the native walk too (native_redactor.py), which must decide exactly as this does.
+        self.flag_blobs = flag_blobs
+        self.rules = rules
+        self.pseudonyms = pseudonyms
+        self.max_value_chars = max_value_chars
+        self.span_counts = span_counts
+        self.span_keys = span_keys
         self._scanner = scanner
-        self._rules = rules
-        self._pseudonyms = pseudonyms
-        self._max_chars = max_value_chars
         self._max_scan_chars = max_scan_chars
         self._summarize_html = summarize_html
-        self._span_counts = span_counts
-        self._span_keys = span_keys
 
     # -- walking (the hot path: locals and inlined appends on purpose) ----------------------------------------
-    def _attributes(self, walk: _Walk, attributes: Any, owner: int, clean: bool = False) -> None:
+    def _attributes(self, walk: Walk, attributes: Any, owner: int, clean: bool = False) -> None:
         """Apply key rules; collect strings to scan. clean: the values are known to hold nothing to find
         (fast path), so there is nothing to collect and content is summarized right here."""
         dropped: list[int] | None = None
-        cached, action_of = self._rules.cached, self._rules.action
+        cached, action_of = self.rules.cached, self.rules.action
         values_append, slots_append = walk.values.append, walk.slots.append
         scan, keep, summarize = KeyAction.SCAN, KeyAction.KEEP, KeyAction.SUMMARIZE
         for index, kv in enumerate(attributes):
@@ -140,14 +142,14 @@ class Redactor:
                     values_append(text)
                     slots_append((value, "string_value", owner, key))
             else:
-                value.string_value = f"<hashed:{self._pseudonyms.digest_text(text)}>"
+                value.string_value = f"<hashed:{self.pseudonyms.digest_text(text)}>"
                 walk.count(owner, HASHED, key=key)
         if dropped:
             for index in reversed(dropped):
                 walk.count(owner, DROPPED, key=attributes[index].key)
                 del attributes[index]
 
-    def _other_value(self, walk: _Walk, value: AnyValue, action: KeyAction, owner: int, key: str) -> None:
+    def _other_value(self, walk: Walk, value: AnyValue, action: KeyAction, owner: int, key: str) -> None:
         kind = value.WhichOneof("value")
         if kind in (None, "string_value", "bool_value", "double_value"):
             return
@@ -162,7 +164,7 @@ class Redactor:
             return
         if action is not KeyAction.SCAN:
             # Summarize or hash a non-string value whole: its parts are never looked at again.
-            digest = self._pseudonyms.digest(value.SerializeToString())
+            digest = self.pseudonyms.digest(value.SerializeToString())
             if action is KeyAction.SUMMARIZE:
                 value.string_value = f"<summary:type={kind.removesuffix('_value')}:hmac={digest}>"
                 walk.count(owner, SUMMARIZED, key=key)
@@ -170,10 +172,9 @@ class Redactor:
                 value.string_value = f"<hashed:{digest}>"
                 walk.count(owner, HASHED, key=key)
         elif kind == "int_value":
-            number = value.int_value
-            digits = str(abs(number))
-            if abs(number) >= _SMALLEST_CARD and CARD_NUMBER.fullmatch(digits) and is_card_number(digits):
-                value.string_value = self._pseudonyms.token("credit_card", digits)
+            token = self.card_token(value.int_value)
+            if token is not None:
+                value.string_value = token
                 walk.count(owner, MASKED, key=key)
         elif kind == "array_value":
             for item in value.array_value.values:
@@ -186,7 +187,7 @@ class Redactor:
         elif kind == "kvlist_value":
             self._attributes(walk, value.kvlist_value.values, owner)
 
-    def _collect(self, walk: _Walk, request: ExportTraceServiceRequest) -> None:
+    def _collect(self, walk: Walk, request: ExportTraceServiceRequest) -> None:
         attributes, owners = self._attributes, walk.owners
         values_append, slots_append = walk.values.append, walk.slots.append
         spans: list[tuple[Any, int]] = []
@@ -231,7 +232,7 @@ class Redactor:
                 attributes(walk, link.attributes, owner)
 
     @staticmethod
-    def _strings(walk: _Walk, message: Any, fields: tuple[str, ...], owner: int, label: str) -> None:
+    def _strings(walk: Walk, message: Any, fields: tuple[str, ...], owner: int, label: str) -> None:
         """Plain string fields (names, versions, schema URLs, W3C trace state) that are set. label: the
         key they are reported under, or a prefix ending in "." for the field name."""
         for field in fields:
@@ -240,21 +241,21 @@ class Redactor:
                 walk.values.append(text)
                 walk.slots.append((message, field, owner, label + field if label.endswith(".") else label))
 
-    def _clean_spans(self, walk: _Walk, spans: Sequence[tuple[Any, int]]) -> set[int]:
+    def _clean_spans(self, walk: Walk, spans: Sequence[tuple[Any, int]]) -> set[int]:
         """Spans that provably hold nothing to find: no prefilter fires in their bytes, and they are too
         small to hold a value over the length limit."""
-        if self._flag_blobs is None or not spans:
+        if self.flag_blobs is None or not spans:
             return set()
-        limit = self._max_chars
+        limit = self.max_value_chars
         # Bigger spans take the full walk whatever their bytes hold: they are not scanned here.
         small = [
             (index, blob) for index, (span, _) in enumerate(spans) if len(blob := span.SerializeToString()) <= limit
         ]
         walk.raw_bytes = sum(len(blob) for _, blob in small)
-        flagged = self._flag_blobs([blob for _, blob in small])
+        flagged = self.flag_blobs([blob for _, blob in small])
         return {index for position, (index, _) in enumerate(small) if position not in flagged}
 
-    def _rules_only(self, walk: _Walk, span: Any, owner: int) -> None:
+    def _rules_only(self, walk: Walk, span: Any, owner: int) -> None:
         self._attributes(walk, span.attributes, owner, clean=True)
         for event in span.events:
             self._attributes(walk, event.attributes, owner, clean=True)
@@ -275,11 +276,11 @@ class Redactor:
                 continue
             if merged_end >= 0:
                 parts.append(text[position:start])
-                parts.append(self._pseudonyms.token(rule, text[start:merged_end]))
+                parts.append(self.pseudonyms.token(rule, text[start:merged_end]))
                 position = merged_end
             start, merged_end, rule = found_start, found_end, found_rule
         parts.append(text[position:start])
-        parts.append(self._pseudonyms.token(rule, text[start:merged_end]))
+        parts.append(self.pseudonyms.token(rule, text[start:merged_end]))
         parts.append(text[merged_end:])
         return "".join(parts)
 
@@ -290,11 +291,11 @@ class Redactor:
             listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items()))
         else:
             listed = "none"
-        digest = self._pseudonyms.digest_text(text)
+        digest = self.pseudonyms.digest_text(text)
         partial = f":scanned={scanned}" if scanned is not None else ""
         return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}{partial}>"
 
-    def _html_summaries(self, walk: _Walk) -> None:
+    def _html_summaries(self, walk: Walk) -> None:
         """Reduce HTML documents to a summary whose title is still scanned like any other text. Title and
         visible text come from the first max_scan_chars characters (noted as :scanned=N when that is not all)."""
         bound = self._max_scan_chars
@@ -302,7 +303,7 @@ class Redactor:
             if index not in walk.summarize and looks_like_html(text):
                 head = text[:bound]
                 title = " ".join(html_summary.title(head).split())[:200]
-                digest = self._pseudonyms.digest_text(text)
+                digest = self.pseudonyms.digest_text(text)
                 visible = html_summary.visible_chars(head)
                 partial = f":scanned={bound}" if len(text) > bound else ""
                 walk.values[index] = (
@@ -311,13 +312,13 @@ class Redactor:
                 walk.changed.add(index)
                 walk.count(walk.slots[index][2], SUMMARIZED, key=walk.slots[index][3])
 
-    def _bound_long_values(self, walk: _Walk) -> dict[int, str]:
+    def _bound_long_values(self, walk: Walk) -> dict[int, str]:
         """Shorten what the scanners see of long values, so no value costs more than a bounded scan; returns
         the originals of the values shortened. A value to be cut keeps its first max_value_chars characters
         plus a margin (so a secret across the cut is still found whole); a summarized one (whose text is
         never kept) is scanned up to max_scan_chars for its list of hits."""
         originals: dict[int, str] = {}
-        values, limit, scan_limit = walk.values, self._max_chars, self._max_scan_chars
+        values, limit, scan_limit = walk.values, self.max_value_chars, self._max_scan_chars
         for index, text in enumerate(values):
             if len(text) <= limit:
                 continue
@@ -331,10 +332,23 @@ class Redactor:
 
     def redact(self, request: ExportTraceServiceRequest) -> RedactionResult:
         result = RedactionResult()
-        walk = _Walk()
-        if self._span_keys:
+        walk = Walk()
+        if self.span_keys:
             walk.keys = {}
         self._collect(walk, request)
+        for index, text in self.rewrite(walk, result):
+            message, field, _, _ = walk.slots[index]
+            setattr(message, field, text.encode() if field == "bytes_value" else text)
+        for owner, counts in walk.counts.items():
+            result.actions.update(counts)
+            if self.span_counts:
+                keys = walk.keys.get(owner) if walk.keys is not None else None
+                self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted, keys)
+        return result
+
+    def rewrite(self, walk: Walk, result: RedactionResult) -> list[tuple[int, str]]:
+        """Scan the collected values; returns (index, new text) of each value to write back, and counts what
+        it did in walk (findings in result). Shared with the native walk, whose slots are byte offsets."""
         if self._summarize_html:
             self._html_summaries(walk)
         originals = self._bound_long_values(walk)
@@ -343,8 +357,9 @@ class Redactor:
         found = self._scanner.scan(values)
         # Only values with findings, summaries, rewrites or excess length need any more work.
         todo = found.keys() | walk.summarize | walk.changed | originals.keys()
+        writes: list[tuple[int, str]] = []
         for index in sorted(todo):
-            message, field, owner, label = walk.slots[index]
+            _, _, owner, label = walk.slots[index]
             text = values[index]
             findings = found.get(index, ())
             original = originals.get(index)
@@ -353,7 +368,7 @@ class Redactor:
                 text = self._summary(original or text, findings, partial)
                 walk.count(owner, SUMMARIZED, key=label)
             elif original is not None:
-                findings = [finding for finding in findings if finding[0] < self._max_chars]
+                findings = [finding for finding in findings if finding[0] < self.max_value_chars]
                 text = self._cut(original, text, findings)
                 if findings:
                     walk.count(owner, MASKED, len(findings), key=label)
@@ -361,23 +376,25 @@ class Redactor:
             elif findings:
                 text = self._masked(text, findings)
                 walk.count(owner, MASKED, len(findings), key=label)
-            setattr(message, field, text.encode() if field == "bytes_value" else text)
+            writes.append((index, text))
             result.findings.update(rule for _, _, rule in findings)
-        for owner, counts in walk.counts.items():
-            result.actions.update(counts)
-            if self._span_counts:
-                keys = walk.keys.get(owner) if walk.keys is not None else None
-                self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted, keys)
-        return result
+        return writes
+
+    def card_token(self, number: int) -> str | None:
+        """The pseudonym replacing an integer attribute that is a card number, or None."""
+        digits = str(abs(number))
+        if abs(number) >= _SMALLEST_CARD and CARD_NUMBER.fullmatch(digits) and is_card_number(digits):
+            return self.pseudonyms.token("credit_card", digits)
+        return None
 
     def _cut(self, original: str, scanned: str, findings: Sequence[Finding]) -> str:
         """The first max_value_chars characters of a long value, redacted (findings are those starting before
         the cut; one running across it is replaced whole), then a marker with the whole value's length and
         keyed hash."""
-        end = max((finding_end for _, finding_end, _ in findings), default=self._max_chars)
-        end = max(end, self._max_chars)
+        end = max((finding_end for _, finding_end, _ in findings), default=self.max_value_chars)
+        end = max(end, self.max_value_chars)
         kept = self._masked(scanned[:end], findings) if findings else scanned[:end]
-        digest = self._pseudonyms.digest_text(original)
+        digest = self.pseudonyms.digest_text(original)
         return f"{kept}<truncated:chars={len(original)}:hmac={digest}>"
 
     @staticmethod

@@ -1,6 +1,7 @@
 """The redaction stage: first after the receivers, so nothing unredacted is buffered, stored or forwarded."""
 
 import asyncio
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,15 @@ from failpath.redaction.engine import HyperscanScanner, Re2Scanner, build_scanne
 from failpath.redaction.key_rules import KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
 from failpath.redaction.redactor import RedactionResult, Redactor
+
+log = logging.getLogger("failpath.redaction")
+
+try:
+    from failpath.redaction.native_redactor import NativeRedactor
+except ImportError:  # the extension is not built: the pure-Python reference does it all
+    NATIVE_BUILT = False
+else:
+    NATIVE_BUILT = True
 
 
 def active_detectors(config: RedactionConfig) -> list[Detector]:
@@ -53,6 +63,28 @@ def build_redactor(config: RedactionConfig, fast_path: bool = True) -> Redactor:
     )
 
 
+class _Redact:
+    """One request's redaction: the native walk over its bytes where built and enabled, else (or for what the
+    native walk leaves to it) the pure-Python reference on the parsed request."""
+
+    def __init__(self, config: RedactionConfig, metrics: Metrics) -> None:
+        self._reference = build_redactor(config)
+        native = NATIVE_BUILT and config.native and not config.span_keys
+        self._native = NativeRedactor(self._reference) if native else None
+        self._requests = metrics.redaction_requests
+
+    def __call__(self, batch: Batch) -> RedactionResult:
+        if self._native is not None:
+            done = self._native.redact(batch.serialized())
+            if done is not None:
+                payload, result = done
+                batch.replace(payload)
+                self._requests.labels("native").inc()
+                return result
+        self._requests.labels("reference").inc()
+        return self._reference.redact(batch.request)
+
+
 # Requests bigger than this are redacted on a thread of their own (with a redactor of their own), so the
 # receivers' event loop keeps serving everyone else while a big one is scanned. One is redacted at a time
 # and one more may wait; past that, big requests are refused (503 / UNAVAILABLE: retry later).
@@ -62,8 +94,10 @@ _LARGE_WAITING = 2
 
 class RedactionStage:
     def __init__(self, config: RedactionConfig, next_consumer: Consumer, metrics: Metrics) -> None:
-        self._redactor = build_redactor(config)
-        self._large_redactor = build_redactor(config)
+        if config.native and not NATIVE_BUILT:
+            log.warning("the native redaction walk is not built (no C compiler at install?): using pure Python")
+        self._redact = _Redact(config, metrics)
+        self._large_redact = _Redact(config, metrics)
         self._large_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redaction")
         self._large_pending = 0
         self._next = next_consumer
@@ -79,7 +113,7 @@ class RedactionStage:
         if batch.received_bytes > LARGE_REQUEST_BYTES:
             result = await self._redact_large(batch)
         else:
-            result = self._redactor.redact(batch.request)
+            result = self._redact(batch)
         metrics = self._metrics
         metrics.redaction_scanned_bytes.inc(result.scanned_bytes)
         for rule, count in result.findings.items():
@@ -93,9 +127,6 @@ class RedactionStage:
             raise Refused("overloaded", "busy redacting large requests; retry later")
         self._large_pending += 1
         try:
-            request = batch.request
-            return await asyncio.get_running_loop().run_in_executor(
-                self._large_thread, self._large_redactor.redact, request
-            )
+            return await asyncio.get_running_loop().run_in_executor(self._large_thread, self._large_redact, batch)
         finally:
             self._large_pending -= 1

@@ -1,0 +1,1142 @@
+/* The redaction walk over a serialized ExportTraceServiceRequest, in one pass over its bytes.
+ *
+ * failpath.redaction.native_redactor drives it; redactor.Redactor (upb messages, pure Python) is the
+ * reference it must agree with byte for byte. This file does the work per attribute and per byte:
+ *   - walk(): every string of the request with its offsets, key rules applied by key bytes (KeyTable),
+ *     dropped, hashed and (in spans no prefilter fires in) summarized values rewritten as edits, keyed
+ *     BLAKE2b digests included; what is left to scan is handed back as str values with their offsets.
+ *   - splice(): the request again with the edits applied, every enclosing length prefix rewritten.
+ * Anything it does not reproduce exactly (fields out of order, unknown fields, non-minimal varints, values
+ * upb would not write back the same, an earlier failpath's counters) makes walk() return None: the caller
+ * then takes the reference path. Malformed bytes never crash it: they too give None (or ValueError from
+ * splice(), whose edits come from walk()).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Key actions; the codes native_redactor.py maps KeyAction to. */
+enum { A_SCAN = 0, A_KEEP = 1, A_COUNTER = 2, A_DROP = 3, A_HASH = 4, A_SUMMARIZE = 5 };
+/* Counters walk() reports per action (native_redactor reads these codes). */
+enum { C_DROPPED = 0, C_HASHED = 1, C_SUMMARIZED = 2 };
+
+/* Results inside the walk: OK, or FALLBACK (not reproducible here, or malformed), or ERR (exception set). */
+enum { OK = 0, FALLBACK = 1, ERR = -1 };
+
+#define MAX_VALUE_DEPTH 64
+
+#define TRY(expr)                                                                                                \
+    do {                                                                                                        \
+        int rc_ = (expr);                                                                                       \
+        if (rc_ != OK) return rc_;                                                                              \
+    } while (0)
+
+/* ---- BLAKE2b (RFC 7693), keyed, 8-byte digest: Pseudonymizer.digest ------------------------------------ */
+
+typedef struct {
+    uint64_t h[8], t[2];
+    uint8_t b[128];
+    size_t c;
+} Blake2b;
+
+static const uint64_t BLAKE2B_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t BLAKE2B_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+#define B2B_G(a, b, c, d, x, y)                                                                                  \
+    do {                                                                                                        \
+        v[a] = v[a] + v[b] + (x);                                                                               \
+        v[d] = rotr64(v[d] ^ v[a], 32);                                                                         \
+        v[c] = v[c] + v[d];                                                                                     \
+        v[b] = rotr64(v[b] ^ v[c], 24);                                                                         \
+        v[a] = v[a] + v[b] + (y);                                                                               \
+        v[d] = rotr64(v[d] ^ v[a], 16);                                                                         \
+        v[c] = v[c] + v[d];                                                                                     \
+        v[b] = rotr64(v[b] ^ v[c], 63);                                                                         \
+    } while (0)
+
+static void blake2b_compress(Blake2b *ctx, int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = ctx->h[i];
+        v[i + 8] = BLAKE2B_IV[i];
+    }
+    v[12] ^= ctx->t[0];
+    v[13] ^= ctx->t[1];
+    if (last) v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) m[i] = load64(ctx->b + 8 * i);
+    for (int i = 0; i < 12; i++) {
+        const uint8_t *s = BLAKE2B_SIGMA[i];
+        B2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++) ctx->h[i] ^= v[i] ^ v[i + 8];
+}
+
+static void blake2b_update(Blake2b *ctx, const uint8_t *in, size_t n) {
+    while (n > 0) {
+        if (ctx->c == 128) {
+            ctx->t[0] += 128;
+            if (ctx->t[0] < 128) ctx->t[1]++;
+            blake2b_compress(ctx, 0);
+            ctx->c = 0;
+        }
+        size_t take = 128 - ctx->c < n ? 128 - ctx->c : n;
+        memcpy(ctx->b + ctx->c, in, take);
+        ctx->c += take;
+        in += take;
+        n -= take;
+    }
+}
+
+/* A context with the key block already absorbed: copied for every digest. */
+static void blake2b_keyed(Blake2b *ctx, const uint8_t *key, size_t keylen, size_t outlen) {
+    memset(ctx, 0, sizeof(*ctx));
+    for (int i = 0; i < 8; i++) ctx->h[i] = BLAKE2B_IV[i];
+    ctx->h[0] ^= 0x01010000ULL ^ ((uint64_t)keylen << 8) ^ (uint64_t)outlen;
+    if (keylen > 0) {
+        blake2b_update(ctx, key, keylen);
+        ctx->c = 128;
+    }
+}
+
+/* 16 hex digits of the 8-byte digest of data, written to hex. */
+static void blake2b_hex(const Blake2b *keyed, const uint8_t *data, size_t n, char hex[16]) {
+    static const char digits[] = "0123456789abcdef";
+    Blake2b ctx = *keyed;
+    blake2b_update(&ctx, data, n);
+    ctx.t[0] += ctx.c;
+    if (ctx.t[0] < ctx.c) ctx.t[1]++;
+    memset(ctx.b + ctx.c, 0, 128 - ctx.c);
+    blake2b_compress(&ctx, 1);
+    for (int i = 0; i < 8; i++) {
+        uint8_t byte = (uint8_t)(ctx.h[i / 8] >> (8 * (i % 8)));
+        hex[2 * i] = digits[byte >> 4];
+        hex[2 * i + 1] = digits[byte & 15];
+    }
+}
+
+/* ---- UTF-8 --------------------------------------------------------------------------------------------- */
+
+/* Code points in a valid UTF-8 string, or -1 when it is not valid UTF-8 (as upb and Python judge it:
+ * no overlong forms, no surrogates, nothing past U+10FFFF). */
+static Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t chars = 0, i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            /* runs of ASCII, eight bytes at a time */
+            while (i + 8 <= n) {
+                uint64_t word;
+                memcpy(&word, p + i, 8);
+                if (word & 0x8080808080808080ULL) break;
+                i += 8;
+                chars += 8;
+            }
+            if (i < n && p[i] < 0x80) {
+                i++;
+                chars++;
+            }
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return -1;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80) return -1;
+            if (c == 0xE0 && p[i + 1] < 0xA0) return -1;
+            if (c == 0xED && p[i + 1] >= 0xA0) return -1;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (i + 3 >= n || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80 || (p[i + 3] & 0xC0) != 0x80)
+                return -1;
+            if (c == 0xF0 && p[i + 1] < 0x90) return -1;
+            if (c == 0xF4 && p[i + 1] >= 0x90) return -1;
+            i += 4;
+        } else {
+            return -1;
+        }
+        chars++;
+    }
+    return chars;
+}
+
+/* ---- KeyTable: a key's action by its bytes, asking Python once per new key ----------------------------- */
+
+#define TABLE_SLOTS 32768 /* power of two, over twice the limit */
+#define TABLE_LIMIT 10000 /* as key_rules._CACHE_LIMIT: past it, unknown keys are decided every time */
+
+typedef struct {
+    char *key;
+    Py_ssize_t len;
+    uint64_t hash;
+    int action;
+} Entry;
+
+typedef struct {
+    PyObject_HEAD PyObject *decide;
+    Entry *slots;
+    Py_ssize_t used;
+} KeyTable;
+
+static uint64_t fnv1a(const uint8_t *p, Py_ssize_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int KeyTable_init(KeyTable *self, PyObject *args, PyObject *kwds) {
+    static char *names[] = {"decide", NULL};
+    PyObject *decide;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", names, &decide)) return -1;
+    if (!PyCallable_Check(decide)) {
+        PyErr_SetString(PyExc_TypeError, "decide must be callable");
+        return -1;
+    }
+    Py_XSETREF(self->decide, Py_NewRef(decide));
+    if (self->slots == NULL) {
+        self->slots = PyMem_Calloc(TABLE_SLOTS, sizeof(Entry));
+        if (self->slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void KeyTable_dealloc(KeyTable *self) {
+    if (self->slots != NULL) {
+        for (Py_ssize_t i = 0; i < TABLE_SLOTS; i++) PyMem_Free(self->slots[i].key);
+        PyMem_Free(self->slots);
+    }
+    Py_XDECREF(self->decide);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The action for a key, or -1 with an exception set, or -2 when the key is not valid UTF-8 (fallback). */
+static int keytable_action(KeyTable *table, const uint8_t *key, Py_ssize_t n) {
+    uint64_t hash = fnv1a(key, n);
+    size_t mask = TABLE_SLOTS - 1, i = (size_t)hash & mask;
+    for (;;) {
+        Entry *e = &table->slots[i];
+        if (e->key == NULL) break;
+        if (e->hash == hash && e->len == n && memcmp(e->key, key, (size_t)n) == 0) return e->action;
+        i = (i + 1) & mask;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)key, n, NULL);
+    if (text == NULL) {
+        PyErr_Clear();
+        return -2;
+    }
+    PyObject *answer = PyObject_CallOneArg(table->decide, text);
+    Py_DECREF(text);
+    if (answer == NULL) return -1;
+    long action = PyLong_AsLong(answer);
+    Py_DECREF(answer);
+    if (action == -1 && PyErr_Occurred()) return -1;
+    if (action < A_SCAN || action > A_SUMMARIZE) {
+        PyErr_SetString(PyExc_ValueError, "decide returned an unknown action code");
+        return -1;
+    }
+    if (table->used < TABLE_LIMIT) {
+        char *copy = PyMem_Malloc((size_t)n + 1);
+        if (copy == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(copy, key, (size_t)n);
+        table->slots[i] = (Entry){copy, n, hash, (int)action};
+        table->used++;
+    }
+    return (int)action;
+}
+
+static PyTypeObject KeyTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "failpath.redaction._native.KeyTable",
+    .tp_doc = PyDoc_STR("KeyTable(decide): key bytes -> action code, decide(key: str) -> int asked once per key"),
+    .tp_basicsize = sizeof(KeyTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)KeyTable_init,
+    .tp_dealloc = (destructor)KeyTable_dealloc,
+};
+
+/* ---- wire reading ------------------------------------------------------------------------------------- */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+typedef struct {
+    Py_ssize_t start;   /* where the field's tag begins */
+    Py_ssize_t payload; /* LEN: where its payload begins; else where its value begins */
+    Py_ssize_t end;     /* just past the field */
+    uint32_t number;
+    int type;
+    uint64_t value; /* VARINT / I64 / I32 */
+} Field;
+
+/* A varint at *pos (minimal encoding only: a longer one would not be written back the same). */
+static int read_varint(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, uint64_t *out) {
+    uint64_t v = 0;
+    Py_ssize_t p = *pos;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (p >= end) return FALLBACK;
+        uint8_t b = d[p++];
+        if (shift == 63 && b > 1) return FALLBACK;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (b == 0 && shift > 0) return FALLBACK;
+            *pos = p;
+            *out = v;
+            return OK;
+        }
+    }
+    return FALLBACK;
+}
+
+static int next_field(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, Field *f) {
+    uint64_t tag;
+    f->start = *pos;
+    if (read_varint(d, end, pos, &tag) != OK) return FALLBACK;
+    f->number = (uint32_t)(tag >> 3);
+    f->type = (int)(tag & 7);
+    if (f->number == 0 || (tag >> 3) > 0x1fffffff) return FALLBACK;
+    switch (f->type) {
+    case WT_VARINT:
+        f->payload = *pos;
+        if (read_varint(d, end, pos, &f->value) != OK) return FALLBACK;
+        break;
+    case WT_I64:
+        if (end - *pos < 8) return FALLBACK;
+        f->payload = *pos;
+        memcpy(&f->value, d + *pos, 8);
+        *pos += 8;
+        break;
+    case WT_I32: {
+        uint32_t v32;
+        if (end - *pos < 4) return FALLBACK;
+        f->payload = *pos;
+        memcpy(&v32, d + *pos, 4);
+        f->value = v32;
+        *pos += 4;
+        break;
+    }
+    case WT_LEN: {
+        uint64_t len;
+        if (read_varint(d, end, pos, &len) != OK) return FALLBACK;
+        if (len > (uint64_t)(end - *pos)) return FALLBACK;
+        f->payload = *pos;
+        *pos += (Py_ssize_t)len;
+        break;
+    }
+    default:
+        return FALLBACK;
+    }
+    f->end = *pos;
+    return OK;
+}
+
+/* Field kinds by how upb writes them back: only values it would write exactly as read are accepted. */
+enum { K_MSG, K_STR, K_BYTES, K_U32, K_ENUM, K_FIXED64, K_FIXED32 };
+
+static int check_scalar(const Field *f, int kind, const uint8_t *d) {
+    switch (kind) {
+    case K_MSG:
+        return f->type == WT_LEN ? OK : FALLBACK;
+    case K_STR:
+        if (f->type != WT_LEN || f->end == f->payload) return FALLBACK; /* proto3: "" is never written */
+        return utf8_chars(d + f->payload, f->end - f->payload) < 0 ? FALLBACK : OK;
+    case K_BYTES:
+        return f->type == WT_LEN && f->end > f->payload ? OK : FALLBACK;
+    case K_U32:
+        return f->type == WT_VARINT && f->value != 0 && f->value <= 0xffffffffULL ? OK : FALLBACK;
+    case K_ENUM:
+        /* int32: positive, or negative sign-extended to 64 bits */
+        return f->type == WT_VARINT && f->value != 0 && (f->value <= 0x7fffffffULL || f->value >= 0xffffffff80000000ULL)
+                   ? OK
+                   : FALLBACK;
+    case K_FIXED64:
+        return f->type == WT_I64 && f->value != 0 ? OK : FALLBACK;
+    case K_FIXED32:
+        return f->type == WT_I32 && f->value != 0 ? OK : FALLBACK;
+    }
+    return FALLBACK;
+}
+
+/* ---- the walk ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *d;
+    KeyTable *table;
+    const uint8_t *dirty; /* per span: 1 = full walk; NULL = every span */
+    Py_ssize_t ndirty, span;
+    Blake2b keyed;
+    PyObject *values, *slots, *summarize, *ints, *edits, *counts, *owners;
+    Py_ssize_t owner;
+} Walk;
+
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL) return ERR;
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc < 0 ? ERR : OK;
+}
+
+/* One action on the current owner, for its redaction.*.count attributes and the metrics. */
+static int count(Walk *w, int counter) {
+    return append_new(w->counts, Py_BuildValue("(ni)", w->owner, counter));
+}
+
+/* A value to scan: its text, and where it is (kind 0: a string field, 1: a bytes field). */
+static int collect(Walk *w, const Field *f, int kind, int summarize) {
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)w->d + f->payload, f->end - f->payload, NULL);
+    if (text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return ERR;
+        PyErr_Clear();
+        return kind == 1 ? OK : FALLBACK; /* binary bytes are left alone */
+    }
+    if (summarize && append_new(w->summarize, PyLong_FromSsize_t(PyList_GET_SIZE(w->values))) != OK) {
+        Py_DECREF(text);
+        return ERR;
+    }
+    if (append_new(w->values, text) != OK) return ERR;
+    return append_new(w->slots, Py_BuildValue("(nnni)", f->payload, f->end, w->owner, kind));
+}
+
+/* Replace an AnyValue's payload [start, end) with string_value = prefix + 16 hex digits + suffix. */
+static int replace_value(Walk *w, Py_ssize_t start, Py_ssize_t end, const char *prefix, const char *middle,
+                         const uint8_t *hashed, Py_ssize_t hashed_len, const char *suffix) {
+    char text[256];
+    char hex[16];
+    blake2b_hex(&w->keyed, hashed, (size_t)hashed_len, hex);
+    int n = snprintf(text + 2, sizeof(text) - 2, "%s%s%.16s%s", prefix, middle, hex, suffix);
+    if (n < 0 || n > 127) {
+        PyErr_SetString(PyExc_ValueError, "replacement too long");
+        return ERR;
+    }
+    text[0] = 0x0a; /* AnyValue.string_value, LEN */
+    text[1] = (char)n;
+    PyObject *bytes = PyBytes_FromStringAndSize(text, n + 2);
+    if (bytes == NULL) return ERR;
+    return append_new(w->edits, Py_BuildValue("(nnnN)", (Py_ssize_t)-1, start, end, bytes));
+}
+
+typedef struct {
+    int kind; /* the AnyValue field number set, 0 for none */
+    Field field;
+} Value;
+
+static int check_value_field(Walk *w, const Field *f) {
+    switch (f->number) {
+    case 1:
+        return f->type == WT_LEN && utf8_chars(w->d + f->payload, f->end - f->payload) >= 0 ? OK : FALLBACK;
+    case 2:
+        return f->type == WT_VARINT && f->value <= 1 ? OK : FALLBACK;
+    case 3:
+        return f->type == WT_VARINT ? OK : FALLBACK;
+    case 4:
+        return f->type == WT_I64 ? OK : FALLBACK;
+    case 5:
+    case 6:
+    case 7:
+        return f->type == WT_LEN ? OK : FALLBACK;
+    }
+    return FALLBACK; /* string_value_strindex (profiles) and unknown fields */
+}
+
+/* An AnyValue: which member it holds (a oneof: more than one field would not be written back the same). */
+static int read_value(Walk *w, Py_ssize_t start, Py_ssize_t end, Value *v) {
+    Py_ssize_t pos = start;
+    v->kind = 0;
+    while (pos < end) {
+        Field f;
+        if (next_field(w->d, end, &pos, &f) != OK || v->kind != 0 || check_value_field(w, &f) != OK) return FALLBACK;
+        v->kind = (int)f.number;
+        v->field = f;
+    }
+    return OK;
+}
+
+/* A KeyValue: its key (1) then its value (2), each at most once. */
+static int read_kv(Walk *w, const Field *kv, Field *key, int *has_key, Field *value, int *has_value) {
+    Py_ssize_t pos = kv->payload;
+    while (pos < kv->end) {
+        Field f;
+        if (next_field(w->d, kv->end, &pos, &f) != OK) return FALLBACK;
+        if (f.number == 1 && !*has_key && !*has_value && check_scalar(&f, K_STR, w->d) == OK) {
+            *key = f;
+            *has_key = 1;
+        } else if (f.number == 2 && !*has_value && f.type == WT_LEN) {
+            *value = f;
+            *has_value = 1;
+        } else {
+            return FALLBACK;
+        }
+    }
+    return OK;
+}
+
+/* A value walk() does not look into (kept, dropped, hashed, or in a span no prefilter fires in) must still be
+ * one upb reads and writes back the same: every string in it valid UTF-8, every field where it belongs. */
+static int check_value(Walk *w, Py_ssize_t start, Py_ssize_t end, int depth) {
+    Value v;
+    if (depth > MAX_VALUE_DEPTH || read_value(w, start, end, &v) != OK) return FALLBACK;
+    if (v.kind != 5 && v.kind != 6) return OK;
+    Py_ssize_t pos = v.field.payload;
+    while (pos < v.field.end) {
+        Field item;
+        if (next_field(w->d, v.field.end, &pos, &item) != OK || item.number != 1 || item.type != WT_LEN)
+            return FALLBACK;
+        if (v.kind == 5) {
+            TRY(check_value(w, item.payload, item.end, depth + 1));
+        } else {
+            Field key = {0}, value = {0};
+            int has_key = 0, has_value = 0;
+            TRY(read_kv(w, &item, &key, &has_key, &value, &has_value));
+            if (has_value) TRY(check_value(w, value.payload, value.end, depth + 1));
+        }
+    }
+    return OK;
+}
+
+static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container, int full, int depth);
+
+/* A value under a scanned key, in the full walk: strings collected, UTF-8 bytes too, integers that could
+ * be card numbers handed to Python, arrays and key-value lists walked. */
+static int walk_value(Walk *w, Py_ssize_t start, Py_ssize_t end, int depth) {
+    Value v;
+    if (depth > MAX_VALUE_DEPTH || read_value(w, start, end, &v) != OK) return FALLBACK;
+    switch (v.kind) {
+    case 1:
+        return v.field.end > v.field.payload ? collect(w, &v.field, 0, 0) : OK;
+    case 7:
+        return v.field.end > v.field.payload ? collect(w, &v.field, 1, 0) : OK;
+    case 3: {
+        int64_t number = (int64_t)v.field.value;
+        if (number >= 100000000000LL || number <= -100000000000LL)
+            return append_new(w->ints, Py_BuildValue("(nnnL)", start, end, w->owner, (long long)number));
+        return OK;
+    }
+    case 5: {
+        Py_ssize_t pos = v.field.payload;
+        while (pos < v.field.end) {
+            Field item;
+            if (next_field(w->d, v.field.end, &pos, &item) != OK || item.number != 1 || item.type != WT_LEN)
+                return FALLBACK;
+            int rc = walk_value(w, item.payload, item.end, depth + 1);
+            if (rc != OK) return rc;
+        }
+        return OK;
+    }
+    case 6: {
+        Py_ssize_t pos = v.field.payload;
+        while (pos < v.field.end) {
+            Field kv;
+            if (next_field(w->d, v.field.end, &pos, &kv) != OK || kv.number != 1 || kv.type != WT_LEN)
+                return FALLBACK;
+            int rc = walk_attributes_field(w, &kv, v.field.payload, 1, depth + 1);
+            if (rc != OK) return rc;
+        }
+        return OK;
+    }
+    }
+    return OK; /* none, bool, double */
+}
+
+static const char *const VALUE_TYPES[8] = {"", "string", "bool", "int", "double", "array", "kvlist", "bytes"};
+
+/* One KeyValue field (kv) of a message whose payload starts at container. full: collect what is scanned;
+ * otherwise (a span no prefilter fires in) only the key rules apply, and summaries are written here. */
+static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container, int full, int depth) {
+    Field key = {0}, value = {0};
+    int has_key = 0, has_value = 0;
+    TRY(read_kv(w, kv, &key, &has_key, &value, &has_value));
+    int action = keytable_action(w->table, has_key ? w->d + key.payload : (const uint8_t *)"",
+                                 has_key ? key.end - key.payload : 0);
+    if (action == -2) return FALLBACK;
+    if (action < 0) return ERR;
+    Value v = {0};
+    if (has_value && read_value(w, value.payload, value.end, &v) != OK) return FALLBACK;
+    if (action == A_COUNTER) {
+        if (v.kind == 3) return FALLBACK; /* an earlier failpath's counters: merged by the reference path */
+        action = A_SCAN;
+    }
+    if ((v.kind == 5 || v.kind == 6) && !(action == A_SCAN && full))
+        TRY(check_value(w, value.payload, value.end, depth));
+    switch (action) {
+    case A_KEEP:
+        return OK;
+    case A_SCAN:
+        return full && has_value ? walk_value(w, value.payload, value.end, depth) : OK;
+    case A_DROP:
+        TRY(count(w, C_DROPPED));
+        return append_new(w->edits, Py_BuildValue("(nnny#)", container, kv->start, kv->end, "", (Py_ssize_t)0));
+    }
+    /* hash or summarize */
+    if (v.kind == 0 || v.kind == 2 || v.kind == 4) return OK;
+    if (v.kind == 1) {
+        const uint8_t *text = w->d + v.field.payload;
+        Py_ssize_t n = v.field.end - v.field.payload;
+        if (n == 0) return OK;
+        if (action == A_HASH) {
+            TRY(count(w, C_HASHED));
+            return replace_value(w, value.payload, value.end, "<hashed:", "", text, n, ">");
+        }
+        if (full) return collect(w, &v.field, 0, 1);
+        char chars[48];
+        snprintf(chars, sizeof(chars), "<summary:chars=%zd:hmac=", utf8_chars(text, n));
+        TRY(count(w, C_SUMMARIZED));
+        return replace_value(w, value.payload, value.end, chars, "", text, n, ":hits=none>");
+    }
+    /* int, array, kvlist, bytes: hashed or summarized whole, by the AnyValue's bytes */
+    const uint8_t *whole = w->d + value.payload;
+    Py_ssize_t size = value.end - value.payload;
+    if (action == A_HASH) {
+        TRY(count(w, C_HASHED));
+        return replace_value(w, value.payload, value.end, "<hashed:", "", whole, size, ">");
+    }
+    char type[32];
+    snprintf(type, sizeof(type), "<summary:type=%s:hmac=", VALUE_TYPES[v.kind]);
+    TRY(count(w, C_SUMMARIZED));
+    return replace_value(w, value.payload, value.end, type, "", whole, size, ">");
+}
+
+/* An owner (resource, scope, span): where its message is, and where redaction.*.count attributes go. Until
+ * its message is met: absent, to be added as field `field` at the start of the payload at `parent`. */
+static int open_owner(Walk *w, Py_ssize_t parent, int field, int attributes) {
+    w->owner = PyList_GET_SIZE(w->owners);
+    return append_new(w->owners, Py_BuildValue("(nnini)", (Py_ssize_t)-1, (Py_ssize_t)-1, attributes, parent, field));
+}
+
+/* container: the owner's message payload; insert: where attributes go after its own; field: their number. */
+static int place_owner(Walk *w, Py_ssize_t container, Py_ssize_t insert, int field) {
+    PyObject *owner = Py_BuildValue("(nnini)", container, insert, field, (Py_ssize_t)-1, 0);
+    return owner == NULL || PyList_SetItem(w->owners, w->owner, owner) < 0 ? ERR : OK;
+}
+
+/* Field numbers in order; equal only for repeated fields. */
+static int in_order(uint32_t *last, const Field *f, int repeated) {
+    if (f->number < *last || (f->number == *last && !repeated)) return FALLBACK;
+    *last = f->number;
+    return OK;
+}
+
+/* Attributes of an event or link (counted on their span) or of a span, resource or scope. */
+static int walk_attribute_list(Walk *w, const Field *f, Py_ssize_t container, int full) {
+    TRY(check_scalar(f, K_MSG, w->d));
+    return walk_attributes_field(w, f, container, full, 0);
+}
+
+static int walk_event(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
+    static const int kinds[5] = {0, K_FIXED64, K_STR, K_MSG, K_U32};
+    Py_ssize_t pos = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 4) return FALLBACK;
+        TRY(in_order(&last, &f, f.number == 3));
+        if (f.number == 3) {
+            TRY(walk_attribute_list(w, &f, s, full));
+        } else {
+            TRY(check_scalar(&f, kinds[f.number], w->d));
+            if (f.number == 2 && full) TRY(collect(w, &f, 0, 0));
+        }
+    }
+    return OK;
+}
+
+static int walk_link(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
+    static const int kinds[7] = {0, K_BYTES, K_BYTES, K_STR, K_MSG, K_U32, K_FIXED32};
+    Py_ssize_t pos = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 6) return FALLBACK;
+        TRY(in_order(&last, &f, f.number == 4));
+        if (f.number == 4) {
+            TRY(walk_attribute_list(w, &f, s, full));
+        } else {
+            TRY(check_scalar(&f, kinds[f.number], w->d));
+            if (f.number == 3 && full) TRY(collect(w, &f, 0, 0));
+        }
+    }
+    return OK;
+}
+
+static int walk_status(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
+    Py_ssize_t pos = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number != 2 && f.number != 3) return FALLBACK;
+        TRY(in_order(&last, &f, 0));
+        TRY(check_scalar(&f, f.number == 2 ? K_STR : K_ENUM, w->d));
+        if (f.number == 2 && full) TRY(collect(w, &f, 0, 0));
+    }
+    return OK;
+}
+
+/* Span fields in upb's order (by number, so flags, 16, comes last). */
+static int walk_span(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    static const int kinds[17] = {0,     K_BYTES, K_BYTES, K_STR, K_BYTES, K_STR, K_ENUM, K_FIXED64, K_FIXED64,
+                                  K_MSG, K_U32,   K_MSG,   K_U32, K_MSG,   K_U32, K_MSG,  K_FIXED32};
+    int full = w->dirty == NULL || (w->span < w->ndirty && w->dirty[w->span]);
+    w->span++;
+    TRY(open_owner(w, -1, 0, 9));
+    Py_ssize_t pos = s, insert = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 16) return FALLBACK;
+        int repeated = f.number == 9 || f.number == 11 || f.number == 13;
+        TRY(in_order(&last, &f, repeated));
+        TRY(check_scalar(&f, kinds[f.number], w->d));
+        if (f.number <= 9) insert = f.end;
+        switch (f.number) {
+        case 3:
+        case 5:
+            if (full) TRY(collect(w, &f, 0, 0));
+            break;
+        case 9:
+            TRY(walk_attributes_field(w, &f, s, full, 0));
+            break;
+        case 11:
+            TRY(walk_event(w, f.payload, f.end, full));
+            break;
+        case 13:
+            TRY(walk_link(w, f.payload, f.end, full));
+            break;
+        case 15:
+            TRY(walk_status(w, f.payload, f.end, full));
+            break;
+        }
+    }
+    return place_owner(w, s, insert, 9);
+}
+
+static int walk_resource(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    Py_ssize_t pos = s, insert = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 2) return FALLBACK; /* entity_refs: not reproduced here */
+        TRY(in_order(&last, &f, f.number == 1));
+        TRY(check_scalar(&f, f.number == 1 ? K_MSG : K_U32, w->d));
+        if (f.number == 1) {
+            TRY(walk_attributes_field(w, &f, s, 1, 0));
+            insert = f.end;
+        }
+    }
+    return place_owner(w, s, insert, 1);
+}
+
+static int walk_scope(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    static const int kinds[5] = {0, K_STR, K_STR, K_MSG, K_U32};
+    Py_ssize_t pos = s, insert = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 4) return FALLBACK;
+        TRY(in_order(&last, &f, f.number == 3));
+        TRY(check_scalar(&f, kinds[f.number], w->d));
+        if (f.number <= 3) insert = f.end;
+        if (f.number == 3)
+            TRY(walk_attributes_field(w, &f, s, 1, 0));
+        else if (f.number < 3)
+            TRY(collect(w, &f, 0, 0));
+    }
+    return place_owner(w, s, insert, 3);
+}
+
+static int walk_scope_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    TRY(open_owner(w, s, 1, 3));
+    Py_ssize_t scope_owner = w->owner;
+    Py_ssize_t pos = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 3) return FALLBACK;
+        TRY(in_order(&last, &f, f.number == 2));
+        TRY(check_scalar(&f, f.number == 3 ? K_STR : K_MSG, w->d));
+        if (f.number == 2) {
+            TRY(walk_span(w, f.payload, f.end));
+            w->owner = scope_owner;
+        } else if (f.number == 1) {
+            TRY(walk_scope(w, f.payload, f.end));
+        } else {
+            TRY(collect(w, &f, 0, 0));
+        }
+    }
+    return OK;
+}
+
+static int walk_resource_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    TRY(open_owner(w, s, 1, 1));
+    Py_ssize_t resource_owner = w->owner;
+    Py_ssize_t pos = s;
+    uint32_t last = 0;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(w->d, e, &pos, &f));
+        if (f.number > 3) return FALLBACK;
+        TRY(in_order(&last, &f, f.number == 2));
+        TRY(check_scalar(&f, f.number == 3 ? K_STR : K_MSG, w->d));
+        if (f.number == 1) {
+            TRY(walk_resource(w, f.payload, f.end));
+        } else if (f.number == 2) {
+            TRY(walk_scope_spans(w, f.payload, f.end));
+            w->owner = resource_owner;
+        } else {
+            TRY(collect(w, &f, 0, 0));
+        }
+    }
+    return OK;
+}
+
+static int walk_request(Walk *w, Py_ssize_t n) {
+    Py_ssize_t pos = 0;
+    while (pos < n) {
+        Field f;
+        TRY(next_field(w->d, n, &pos, &f));
+        if (f.number != 1 || f.type != WT_LEN) return FALLBACK;
+        TRY(walk_resource_spans(w, f.payload, f.end));
+    }
+    return OK;
+}
+
+PyDoc_STRVAR(walk_doc,
+             "walk(data, table, dirty, digest_key) -> (values, slots, summarize, ints, edits, counts, owners) | None\n\n"
+             "dirty: a byte per span, nonzero for the full walk (None: every span). values: str to scan; slots:\n"
+             "(start, end, owner, 0 string | 1 bytes) per value; summarize: indexes of values to summarize;\n"
+             "ints: (start, end, owner, int) AnyValues that could be card numbers; edits: (container, start,\n"
+             "end, bytes), container -1 for a field's payload; counts: (owner, counter, amount); owners:\n"
+             "(message start or -1, where counters go, their field number, and for an absent message: where it goes, its\n"
+             "field number). None: the reference path.");
+
+static PyObject *native_walk(PyObject *module, PyObject *args) {
+    Py_buffer data, dirty = {0}, key;
+    PyObject *table, *dirty_obj;
+    if (!PyArg_ParseTuple(args, "y*O!Oy*", &data, &KeyTableType, &table, &dirty_obj, &key)) return NULL;
+    PyObject *result = NULL;
+    Walk w = {0};
+    if (dirty_obj != Py_None && PyObject_GetBuffer(dirty_obj, &dirty, PyBUF_SIMPLE) < 0) goto done;
+    if (key.len > 64) {
+        PyErr_SetString(PyExc_ValueError, "a BLAKE2b key is at most 64 bytes");
+        goto done;
+    }
+    w.d = data.buf;
+    w.table = (KeyTable *)table;
+    w.dirty = dirty_obj == Py_None ? NULL : dirty.buf;
+    w.ndirty = dirty_obj == Py_None ? 0 : dirty.len;
+    blake2b_keyed(&w.keyed, key.buf, (size_t)key.len, 8);
+    w.values = PyList_New(0);
+    w.slots = PyList_New(0);
+    w.summarize = PyList_New(0);
+    w.ints = PyList_New(0);
+    w.edits = PyList_New(0);
+    w.counts = PyList_New(0);
+    w.owners = PyList_New(0);
+    if (!w.values || !w.slots || !w.summarize || !w.ints || !w.edits || !w.counts || !w.owners) goto done;
+    int rc = walk_request(&w, data.len);
+    if (rc == ERR) goto done;
+    if (rc == FALLBACK) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    result = PyTuple_Pack(7, w.values, w.slots, w.summarize, w.ints, w.edits, w.counts, w.owners);
+done:
+    Py_XDECREF(w.values);
+    Py_XDECREF(w.slots);
+    Py_XDECREF(w.summarize);
+    Py_XDECREF(w.ints);
+    Py_XDECREF(w.edits);
+    Py_XDECREF(w.counts);
+    Py_XDECREF(w.owners);
+    if (dirty.obj != NULL) PyBuffer_Release(&dirty);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&key);
+    return result;
+}
+
+/* ---- span ranges (for the prefilter over whole spans) --------------------------------------------------- */
+
+PyDoc_STRVAR(span_ranges_doc, "span_ranges(data) -> [start, end, start, end, ...] of every span's payload, or None");
+
+static int ranges_in(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int level, PyObject *out) {
+    /* level 0: request (resource_spans = 1), 1: ResourceSpans (scope_spans = 2), 2: ScopeSpans (spans = 2) */
+    Py_ssize_t pos = s;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(d, e, &pos, &f));
+        uint32_t wanted = level == 0 ? 1 : 2;
+        if (f.number != wanted) continue;
+        if (f.type != WT_LEN) return FALLBACK;
+        if (level < 2) {
+            TRY(ranges_in(d, f.payload, f.end, level + 1, out));
+        } else if (append_new(out, PyLong_FromSsize_t(f.payload)) != OK ||
+                   append_new(out, PyLong_FromSsize_t(f.end)) != OK) {
+            return ERR;
+        }
+    }
+    return OK;
+}
+
+static PyObject *native_span_ranges(PyObject *module, PyObject *arg) {
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out != NULL) {
+        int rc = ranges_in(data.buf, 0, data.len, 0, out);
+        if (rc != OK) {
+            Py_CLEAR(out);
+            if (rc == FALLBACK) out = Py_NewRef(Py_None);
+        }
+    }
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* ---- splice: the edits applied, length prefixes rewritten ----------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t key; /* the message the edit is in (its payload start); a payload edit: the field's payload */
+    Py_ssize_t start, end;
+    int payload;
+    const char *bytes;
+    Py_ssize_t len;
+} Edit;
+
+typedef struct {
+    const uint8_t *d;
+    Edit *edits;
+    Py_ssize_t n;
+    /* The new payload size of every field rebuilt, in the order the fields are met (the sizing pass fills
+     * them, the writing pass, meeting the same fields in the same order, reads them). */
+    Py_ssize_t *sizes, nsizes, cap, cursor;
+} Splice;
+
+static int edit_order(const void *a, const void *b) {
+    const Edit *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    /* a deletion [start, end) before an insertion at end */
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* First edit whose key is >= key. */
+static Py_ssize_t first_edit(const Splice *sp, Py_ssize_t key) {
+    Py_ssize_t lo = 0, hi = sp->n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (sp->edits[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int varint_size(uint64_t v) {
+    int n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static Py_ssize_t put_varint(uint8_t *out, uint64_t v) {
+    Py_ssize_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* The payload [s, e) of a message with the edits inside it applied: sized (out == NULL: every field rebuilt
+ * gets its size recorded) or written at out (reading those sizes back). Returns its size, or -1 (ValueError
+ * set) when the edits do not fit the message. */
+static Py_ssize_t splice_message(Splice *sp, Py_ssize_t s, Py_ssize_t e, uint8_t *out, int depth) {
+    if (depth > 100) {
+        PyErr_SetString(PyExc_ValueError, "edits nested too deep");
+        return -1;
+    }
+    Py_ssize_t size = 0, pos = s;
+    Py_ssize_t own = first_edit(sp, s); /* this message's own edits: key == s, in start order */
+    for (;;) {
+        while (own < sp->n && sp->edits[own].key == s && !sp->edits[own].payload && sp->edits[own].start == pos) {
+            const Edit *ed = &sp->edits[own++];
+            if (ed->end > e) goto bad;
+            if (out) memcpy(out + size, ed->bytes, (size_t)ed->len);
+            size += ed->len;
+            pos = ed->end;
+        }
+        if (own < sp->n && sp->edits[own].key == s && !sp->edits[own].payload && sp->edits[own].start < pos) goto bad;
+        if (pos >= e) break;
+        Field f;
+        if (next_field(sp->d, e, &pos, &f) != OK) goto bad;
+        Py_ssize_t inner = f.type == WT_LEN ? first_edit(sp, f.payload) : sp->n;
+        if (inner == sp->n || sp->edits[inner].key > f.end) {
+            if (out) memcpy(out + size, sp->d + f.start, (size_t)(f.end - f.start));
+            size += f.end - f.start;
+            continue;
+        }
+        const Edit *ed = &sp->edits[inner];
+        int replaced = ed->payload && ed->key == f.payload;
+        if (replaced && (ed->start != f.payload || ed->end != f.end)) goto bad;
+        Py_ssize_t child;
+        if (replaced) {
+            child = ed->len;
+        } else if (out == NULL) {
+            if (sp->nsizes == sp->cap) {
+                Py_ssize_t cap = sp->cap ? 2 * sp->cap : 64;
+                Py_ssize_t *sizes = PyMem_Realloc(sp->sizes, (size_t)cap * sizeof(Py_ssize_t));
+                if (sizes == NULL) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                sp->sizes = sizes;
+                sp->cap = cap;
+            }
+            Py_ssize_t slot = sp->nsizes++;
+            child = splice_message(sp, f.payload, f.end, NULL, depth + 1);
+            if (child < 0) return -1;
+            sp->sizes[slot] = child;
+        } else {
+            child = sp->sizes[sp->cursor++];
+        }
+        uint64_t tag = ((uint64_t)f.number << 3) | WT_LEN;
+        if (out) {
+            Py_ssize_t at = size + put_varint(out + size, tag);
+            at += put_varint(out + at, (uint64_t)child);
+            if (replaced)
+                memcpy(out + at, ed->bytes, (size_t)child);
+            else if (splice_message(sp, f.payload, f.end, out + at, depth + 1) < 0)
+                return -1;
+        }
+        size += varint_size(tag) + varint_size((uint64_t)child) + child;
+    }
+    if (own < sp->n && sp->edits[own].key == s) goto bad;
+    return size;
+bad:
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "edits do not match the request's fields");
+    return -1;
+}
+
+PyDoc_STRVAR(splice_doc, "splice(data, edits) -> bytes: the request with walk()'s kind of edits applied");
+
+static PyObject *native_splice(PyObject *module, PyObject *args) {
+    Py_buffer data;
+    PyObject *edits_obj;
+    if (!PyArg_ParseTuple(args, "y*O", &data, &edits_obj)) return NULL;
+    PyObject *result = NULL, *seq = PySequence_Fast(edits_obj, "edits must be a sequence");
+    Splice sp = {data.buf, NULL, 0, NULL, 0, 0, 0};
+    if (seq == NULL) goto done;
+    sp.n = PySequence_Fast_GET_SIZE(seq);
+    sp.edits = PyMem_Calloc((size_t)sp.n + 1, sizeof(Edit));
+    if (sp.edits == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < sp.n; i++) {
+        Edit *ed = &sp.edits[i];
+        Py_ssize_t container;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "nnny#", &container, &ed->start, &ed->end, &ed->bytes,
+                              &ed->len))
+            goto done;
+        if (ed->start < 0 || ed->end < ed->start || ed->end > data.len || container < -1 || container > data.len) {
+            PyErr_SetString(PyExc_ValueError, "an edit lies outside the request");
+            goto done;
+        }
+        ed->payload = container == -1;
+        ed->key = ed->payload ? ed->start : container;
+    }
+    qsort(sp.edits, (size_t)sp.n, sizeof(Edit), edit_order);
+    Py_ssize_t size = splice_message(&sp, 0, data.len, NULL, 0);
+    if (size < 0) goto done;
+    result = PyBytes_FromStringAndSize(NULL, size);
+    if (result == NULL) goto done;
+    if (splice_message(&sp, 0, data.len, (uint8_t *)PyBytes_AS_STRING(result), 0) < 0) Py_CLEAR(result);
+done:
+    PyMem_Free(sp.edits);
+    PyMem_Free(sp.sizes);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyObject *native_digest(PyObject *module, PyObject *args) {
+    Py_buffer key, data;
+    if (!PyArg_ParseTuple(args, "y*y*", &key, &data)) return NULL;
+    PyObject *result = NULL;
+    if (key.len > 64) {
+        PyErr_SetString(PyExc_ValueError, "a BLAKE2b key is at most 64 bytes");
+    } else {
+        Blake2b keyed;
+        char hex[16];
+        blake2b_keyed(&keyed, key.buf, (size_t)key.len, 8);
+        blake2b_hex(&keyed, data.buf, (size_t)data.len, hex);
+        result = PyUnicode_FromStringAndSize(hex, 16);
+    }
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", native_walk, METH_VARARGS, walk_doc},
+    {"span_ranges", native_span_ranges, METH_O, span_ranges_doc},
+    {"splice", native_splice, METH_VARARGS, splice_doc},
+    {"digest", native_digest, METH_VARARGS, PyDoc_STR("digest(key, data) -> 16 hex digits of keyed BLAKE2b-64")},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "failpath.redaction._native", PyDoc_STR("failpath's native redaction walk"), -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    if (PyType_Ready(&KeyTableType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) return NULL;
+    if (PyModule_AddObjectRef(module, "KeyTable", (PyObject *)&KeyTableType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

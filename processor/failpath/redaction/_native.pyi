@@ -1,0 +1,23 @@
+# Types of the C extension built from _native.c (see its header comment for what each function does).
+from collections.abc import Callable, Sequence
+
+from typing_extensions import Buffer
+
+class KeyTable:
+    def __init__(self, decide: Callable[[str], int]) -> None: ...
+
+# (values, slots, summarize, ints, edits, counts, owners)
+Plan = tuple[
+    list[str],
+    list[tuple[int, int, int, int]],
+    list[int],
+    list[tuple[int, int, int, int]],
+    list[tuple[int, int, int, bytes]],
+    list[tuple[int, int]],
+    list[tuple[int, int, int, int, int]],
+]
+
+def walk(data: Buffer, table: KeyTable, dirty: Buffer | None, digest_key: bytes) -> Plan | None: ...
+def span_ranges(data: Buffer) -> list[int] | None: ...
+def splice(data: Buffer, edits: Sequence[tuple[int, int, int, bytes]]) -> bytes: ...
+def digest(key: bytes, data: Buffer) -> str: ...

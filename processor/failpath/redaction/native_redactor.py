@@ -1,0 +1,120 @@
+"""Redaction on the serialized request, with the per-attribute and per-byte work in C (_native.c).
+
+The extension walks the request's bytes once: key rules by key bytes, drops, hashes and the summaries of
+spans no prefilter fires in written as edits, every other string handed back with its offsets. Python then
+does what the reference does with those values (Redactor.rewrite: HTML summaries, long values, scanning,
+confirmation, replacements), and the extension splices the edits in, rewriting the length prefixes.
+
+Redactor (upb messages) stays the reference: this gives the same bytes for every request, or None when the
+request has anything the extension does not reproduce exactly (the caller then runs the reference).
+"""
+
+from functools import lru_cache
+
+from failpath.redaction import _native
+from failpath.redaction.key_rules import KeyAction
+from failpath.redaction.redactor import DROPPED, HASHED, MASKED, SUMMARIZED, RedactionResult, Redactor, Walk
+
+# The extension's action and counter codes (_native.c: A_*, C_*).
+_ACTION_CODES = {
+    KeyAction.SCAN: 0,
+    KeyAction.KEEP: 1,
+    KeyAction.COUNTER: 2,
+    KeyAction.DROP: 3,
+    KeyAction.HASH: 4,
+    KeyAction.SUMMARIZE: 5,
+}
+_COUNTERS = (DROPPED, HASHED, SUMMARIZED)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+@lru_cache(maxsize=4096)
+def _counter(attributes_field: int, what: str, amount: int) -> bytes:
+    """A redaction.<what>.count attribute, as the attributes field of its owner's message."""
+    value = _varint(3 << 3) + _varint(amount)  # AnyValue.int_value
+    return _field(attributes_field, _field(1, f"redaction.{what}.count".encode()) + _field(2, value))
+
+
+class NativeRedactor:
+    def __init__(self, reference: Redactor) -> None:
+        """reference: the redactor whose rules, keys, scanner and limits this applies (not span_keys, which
+        only the reference writes)."""
+        if reference.span_keys:
+            raise ValueError("span_keys is written by the reference path only")
+        rules = reference.rules
+        self._reference = reference
+        self._table = _native.KeyTable(lambda key: _ACTION_CODES[rules.action(key)])
+        self._digest_key = reference.pseudonyms.digest_key
+        self._max_chars = reference.max_value_chars
+        self._span_counts = reference.span_counts
+        # As the reference's fast path: None makes every span take the full walk.
+        self._flag_blobs = reference.flag_blobs
+
+    def redact(self, data: bytes) -> tuple[bytes, RedactionResult] | None:
+        """The redacted request's bytes and what was done, or None: take the reference path."""
+        dirty = self._dirty(data)
+        plan = _native.walk(data, self._table, dirty, self._digest_key)
+        if plan is None:
+            return None
+        values, slots, summarize, ints, edits, counts, owners = plan
+        walk = Walk()
+        walk.values, walk.slots, walk.summarize = values, slots, set(summarize)
+        walk.raw_bytes = len(data) if dirty is not None else 0
+        for owner, counter in counts:
+            walk.count(owner, _COUNTERS[counter])
+        for start, end, owner, number in ints:
+            token = self._reference.card_token(number)
+            if token is not None:
+                edits.append((-1, start, end, _field(1, token.encode())))
+                walk.count(owner, MASKED)
+        result = RedactionResult()
+        for index, text in self._reference.rewrite(walk, result):
+            start, end, _, _ = slots[index]
+            edits.append((-1, start, end, text.encode()))
+        for owner, done in walk.counts.items():
+            result.actions.update(done)
+            if self._span_counts:
+                container, insert, attributes_field, parent, message_field = owners[owner]
+                if container >= 0:
+                    for what, amount in sorted(done.items()):
+                        edits.append((container, insert, insert, _counter(attributes_field, what, amount)))
+                else:  # a resource or scope the request leaves out (a finding in a schema URL): added, as upb does
+                    counters = (_counter(attributes_field, what, amount) for what, amount in sorted(done.items()))
+                    edits.append((parent, parent, parent, _field(message_field, b"".join(counters))))
+        return (_native.splice(data, edits) if edits else data), result
+
+    def _dirty(self, data: bytes) -> bytearray | None:
+        """A byte per span, 1 for the spans that take the full walk (some prefilter fires in them, or they are
+        too big to be scanned whole here), as Redactor._clean_spans; None: all of them (also for malformed
+        bytes, which walk() then leaves to the reference)."""
+        ranges = _native.span_ranges(data) if self._flag_blobs is not None else None
+        if ranges is None or self._flag_blobs is None:
+            return None
+        count = len(ranges) // 2
+        dirty = bytearray(count)
+        small: list[int] = []
+        blobs: list[bytes] = []
+        limit = self._max_chars
+        for index in range(count):
+            start, end = ranges[2 * index], ranges[2 * index + 1]
+            if end - start <= limit:
+                small.append(index)
+                blobs.append(data[start:end])
+            else:
+                dirty[index] = 1
+        for position in self._flag_blobs(blobs) if blobs else ():
+            dirty[small[position]] = 1
+        return dirty

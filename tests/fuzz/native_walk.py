@@ -1,0 +1,79 @@
+"""Fuzz the native redaction walk (atheris, libFuzzer's engine) with the reference as the oracle.
+
+Every input goes through NativeRedactor.redact. When the walk accepts it, upb must accept the same bytes
+and the reference must make exactly the same bytes and findings of them; whatever it is, nothing crashes.
+Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
+
+    .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
+
+libFuzzer's own flags work too (-max_total_time=N, -max_len=N). tests/fuzz/test_fuzz.py runs it bounded in
+the suite. For coverage of the C code itself, build the extension instrumented (docs/native.md).
+"""
+
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
+with atheris.instrument_imports():
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from failpath.redaction.config import RedactionConfig
+    from failpath.redaction.native_redactor import NativeRedactor
+    from failpath.redaction.stage import build_redactor
+    from tests.support.redaction_mix import request
+
+os.environ.setdefault("FAILPATH_REDACTION_KEY", "fuzzing-key-" + "7" * 30)
+_CONFIG = RedactionConfig(max_value_chars=256)
+REFERENCE = build_redactor(_CONFIG)
+NATIVE = NativeRedactor(build_redactor(_CONFIG))
+
+
+def test_one_input(data: bytes) -> None:
+    done = NATIVE.redact(data)
+    if done is None:
+        return
+    try:
+        parsed = ExportTraceServiceRequest.FromString(data)
+    except DecodeError as error:
+        raise AssertionError("the native walk accepted bytes upb refuses") from error
+    expected = REFERENCE.redact(parsed)
+    payload, result = done
+    if payload != parsed.SerializeToString() or result.findings != expected.findings:
+        raise AssertionError("the native walk and the reference disagree")
+
+
+def seeds(directory: Path, count: int = 8) -> None:
+    """Small seeded requests (the first spans of the mix), one file each."""
+    rng = random.Random(99)
+    for index in range(count):
+        message = request(rng)
+        for resource_spans in message.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                del scope_spans.spans[2:]
+        (directory / f"seed-{index}").write_bytes(message.SerializeToString())
+
+
+def main() -> None:
+    corpora = [argument for argument in sys.argv[1:] if not argument.startswith("-")]
+    if not corpora:
+        directory = Path(tempfile.mkdtemp(prefix="failpath-fuzz-"))
+        seeds(directory)
+        sys.argv.append(str(directory))
+    else:
+        for corpus in corpora:
+            Path(corpus).mkdir(parents=True, exist_ok=True)
+            if not any(Path(corpus).iterdir()):
+                seeds(Path(corpus))
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

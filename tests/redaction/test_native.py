@@ -1,0 +1,323 @@
+"""The native walk (_native.c) against the pure-Python reference: the same bytes, findings and actions for
+every input, or None (the reference takes the request). Inputs: the secrets and benign corpora, a seeded
+mix of spans under several configs, and generated requests (hypothesis); malformed and non-canonical bytes
+must come back as None, never as a crash or a different answer."""
+
+import asyncio
+import json
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from failpath.consumer import Batch
+from failpath.metrics import Metrics
+from failpath.redaction.config import RedactionConfig
+from failpath.redaction.stage import RedactionStage, build_redactor
+from tests.support.redaction_mix import PLANTS, WORDS, request
+
+
+def test_the_extension_is_built_wherever_a_compiler_is() -> None:
+    """The build is optional (no compiler: pure Python); with gcc here, a missing module is a broken build."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine")
+    from failpath.redaction import stage
+
+    assert stage.NATIVE_BUILT
+
+
+native = pytest.importorskip("failpath.redaction._native", reason="the C extension is not built")
+from failpath.redaction.native_redactor import NativeRedactor  # noqa: E402
+
+CORPUS = Path(__file__).parents[3] / "shared" / "corpora" / "secrets"
+KEY = "native-differential-key-" + "5" * 20
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "keep_content": {"keys": {"keep_content": True}},
+    "rules": {
+        "keys": {
+            "rules": [
+                {"key": "user.id", "action": "hash"},
+                {"key": "inner", "action": "drop"},
+                {"pattern": r"tool\..*", "action": "summarize"},
+                {"key": "note", "action": "keep"},
+            ]
+        }
+    },
+    "allow_list": {"keys": {"mode": "allow_list", "allowed": ["service.name", "/gen_ai\\..*/", "note", "inner"]}},
+    "no_counts_no_html": {"span_counts": False, "summarize_html": False},
+    "short_values": {"max_value_chars": 300},
+    "re2": {"engine": "re2"},
+    "python": {"engine": "python"},
+}
+
+
+def _pair(monkeypatch: pytest.MonkeyPatch, config: dict[str, Any]) -> tuple[Any, NativeRedactor]:
+    monkeypatch.setenv("FAILPATH_REDACTION_KEY", KEY)
+    if config.get("engine") == "re2":
+        pytest.importorskip("re2")
+    parsed = RedactionConfig.model_validate(config)
+    return build_redactor(parsed), NativeRedactor(build_redactor(parsed))
+
+
+def _agree(reference: Any, ported: NativeRedactor, message: ExportTraceServiceRequest) -> bytes:
+    """Both paths on one request; returns the redacted bytes."""
+    data = message.SerializeToString()
+    copy = ExportTraceServiceRequest.FromString(data)
+    expected = reference.redact(copy)
+    done = ported.redact(data)
+    assert done is not None, "the native walk left a canonical request to the reference"
+    payload, result = done
+    assert payload == copy.SerializeToString()
+    assert result.findings == expected.findings
+    assert result.actions == expected.actions
+    return payload
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_seeded_mix_gives_the_reference_bytes(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    reference, ported = _pair(monkeypatch, CONFIGS[name])
+    rng = random.Random(20261206)
+    for _ in range(12 if name == "python" else 25):
+        _agree(reference, ported, request(rng))
+
+
+def _corpus_texts() -> Iterator[str]:
+    credentials = json.loads((CORPUS / "credentials.json").read_text())
+    false_positives = json.loads((CORPUS / "false_positives.json").read_text())
+    for item in [*credentials, *false_positives]:
+        yield item if isinstance(item, str) else str(item.get("text") or item.get("value") or item)
+    yield from (CORPUS / "benign.txt").read_text().splitlines()
+
+
+def test_secrets_and_benign_corpora_give_the_reference_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every corpus text as a span attribute, a span name, an event attribute and an array item."""
+    reference, ported = _pair(monkeypatch, {})
+    texts = list(_corpus_texts())
+    assert len(texts) > 1000
+    for offset in range(0, len(texts), 200):
+        message = ExportTraceServiceRequest()
+        spans = message.resource_spans.add().scope_spans.add().spans
+        for index, text in enumerate(texts[offset : offset + 200]):
+            span = spans.add(trace_id=b"\1" * 16, span_id=index.to_bytes(8, "big"), name=text[:200] or "s")
+            span.attributes.append(KeyValue(key="value", value=AnyValue(string_value=text)))
+            span.events.add(name="log").attributes.append(KeyValue(key="message", value=AnyValue(string_value=text)))
+            item = span.attributes.add(key="items").value.array_value.values.add()
+            item.string_value = text
+        _agree(reference, ported, message)
+
+
+# -- generated requests ------------------------------------------------------------------------------------------
+_texts = st.one_of(
+    st.sampled_from(PLANTS),
+    st.lists(st.sampled_from([*WORDS, " ", "@", ".", "=", "-", "é", "\u2028", "<html>", "4111"]), max_size=12).map(
+        "".join
+    ),
+    st.text(max_size=40),
+)
+_keys = st.sampled_from(
+    ["gen_ai.prompt", "note", "user.id", "inner", "tool.args", "http.request.header.cookie", "", "redaction.x"]
+)
+
+
+def _values(depth: int = 0) -> st.SearchStrategy[AnyValue]:
+    leaves = st.one_of(
+        _texts.map(lambda text: AnyValue(string_value=text)),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1).map(lambda n: AnyValue(int_value=n)),
+        st.sampled_from([4111111111111111, 378282246310005, 10**11]).map(lambda n: AnyValue(int_value=n)),
+        st.booleans().map(lambda b: AnyValue(bool_value=b)),
+        st.floats(allow_nan=False).map(lambda f: AnyValue(double_value=f)),
+        st.binary(max_size=16).map(lambda b: AnyValue(bytes_value=b)),
+        _texts.map(lambda text: AnyValue(bytes_value=text.encode())),
+        st.just(AnyValue()),
+    )
+    if depth >= 2:
+        return leaves
+    inner = _values(depth + 1)
+    arrays = st.lists(inner, max_size=3).map(_array)
+    kvlists = st.lists(st.tuples(_keys, inner), max_size=3).map(_kvlist)
+    return st.one_of(leaves, arrays, kvlists)
+
+
+def _array(items: list[AnyValue]) -> AnyValue:
+    value = AnyValue()
+    value.array_value.values.extend(items)
+    return value
+
+
+def _kvlist(pairs: list[tuple[str, AnyValue]]) -> AnyValue:
+    value = AnyValue()
+    value.kvlist_value.values.extend(KeyValue(key=key, value=item) for key, item in pairs)
+    return value
+
+
+_attributes = st.lists(st.tuples(_keys, _values()), max_size=4)
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> ExportTraceServiceRequest:
+    message = ExportTraceServiceRequest()
+    for _ in range(draw(st.integers(1, 2))):
+        resource_spans = message.resource_spans.add()
+        for key, value in draw(_attributes):
+            resource_spans.resource.attributes.append(KeyValue(key=key, value=value))
+        resource_spans.schema_url = draw(_texts)
+        for _ in range(draw(st.integers(0, 2))):
+            scope_spans = resource_spans.scope_spans.add()
+            scope_spans.scope.name = draw(_texts)
+            scope_spans.scope.version = draw(_texts)
+            for key, value in draw(_attributes):
+                scope_spans.scope.attributes.append(KeyValue(key=key, value=value))
+            for _ in range(draw(st.integers(0, 3))):
+                span = scope_spans.spans.add(trace_id=b"\7" * 16, span_id=b"\3" * 8, name=draw(_texts))
+                span.trace_state = draw(_texts)
+                span.status.message = draw(_texts)
+                span.status.code = draw(st.sampled_from([Status.STATUS_CODE_UNSET, Status.STATUS_CODE_ERROR]))
+                span.flags = draw(st.sampled_from([0, 1, 256]))
+                span.dropped_attributes_count = draw(st.sampled_from([0, 3]))
+                for key, value in draw(_attributes):
+                    span.attributes.append(KeyValue(key=key, value=value))
+                for name in draw(st.lists(_texts, max_size=2)):
+                    event = span.events.add(name=name, time_unix_nano=draw(st.sampled_from([0, 5])))
+                    for key, value in draw(_attributes):
+                        event.attributes.append(KeyValue(key=key, value=value))
+                for state in draw(st.lists(_texts, max_size=1)):
+                    link = span.links.add(trace_id=b"\5" * 16, span_id=b"\6" * 8, trace_state=state)
+                    for key, value in draw(_attributes):
+                        link.attributes.append(KeyValue(key=key, value=value))
+    return message
+
+
+@pytest.mark.parametrize("name", ["default", "rules", "allow_list", "short_values"])
+def test_generated_requests_give_the_reference_bytes(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    config = {**CONFIGS[name], "max_value_chars": 64} if name == "short_values" else CONFIGS[name]
+    reference, ported = _pair(monkeypatch, config)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(_requests())
+    def check(message: ExportTraceServiceRequest) -> None:
+        _agree(reference, ported, message)
+
+    check()
+
+
+# -- what the native walk leaves to the reference ----------------------------------------------------------------
+def _one_span_request() -> bytes:
+    message = ExportTraceServiceRequest()
+    span = message.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="s")
+    span.attributes.append(KeyValue(key="gen_ai.prompt", value=AnyValue(string_value="mail lena@example.com")))
+    return message.SerializeToString()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda data: data + b"\xa0\x06\x01", id="unknown field"),
+        pytest.param(lambda data: data.replace(b"\x2a\x01s", b"\x2a\x81\x00s"), id="non-minimal length"),
+        pytest.param(lambda data: data.replace(b"\x2a\x01s", b"\x2a\x00"), id="empty string written"),
+        pytest.param(lambda data: data[:-3], id="truncated"),
+    ],
+)
+def test_non_canonical_or_malformed_bytes_are_left_to_the_reference(
+    monkeypatch: pytest.MonkeyPatch, change: Any
+) -> None:
+    _, ported = _pair(monkeypatch, {})
+    data = change(_one_span_request())
+    assert data != _one_span_request()
+    assert ported.redact(data) is None
+
+
+def test_an_earlier_failpaths_counters_are_left_to_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counters already on a span are added to (the reference merges them); the stage still redacts it."""
+    monkeypatch.setenv("FAILPATH_REDACTION_KEY", KEY)
+    message = ExportTraceServiceRequest.FromString(_one_span_request())
+    span = message.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.append(KeyValue(key="redaction.summarized.count", value=AnyValue(int_value=2)))
+    assert NativeRedactor(build_redactor(RedactionConfig())).redact(message.SerializeToString()) is None
+    metrics = Metrics()
+    stage = RedactionStage(RedactionConfig(), _Keep(), metrics)
+    batch = Batch(message, 1)
+    asyncio.run(stage.consume(batch))
+    redacted = batch.request.resource_spans[0].scope_spans[0].spans[0]
+    counts = {kv.key: kv.value.int_value for kv in redacted.attributes if kv.key.startswith("redaction.")}
+    assert counts == {"redaction.summarized.count": 3}
+    assert metrics.redaction_requests.labels("reference")._value.get() == 1
+
+
+class _Keep:
+    async def consume(self, batch: Batch) -> None:
+        pass
+
+
+def test_the_stage_hands_on_the_native_bytes_and_counts_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILPATH_REDACTION_KEY", KEY)
+    metrics = Metrics()
+    stage = RedactionStage(RedactionConfig(), _Keep(), metrics)
+    message = ExportTraceServiceRequest.FromString(_one_span_request())
+    batch = Batch(message, 1)
+    asyncio.run(stage.consume(batch))
+    data = batch.serialized()
+    assert b"lena@example.com" not in data
+    assert b"<summary:chars=21:" in data
+    assert metrics.redaction_requests.labels("native")._value.get() == 1
+    off = RedactionStage(RedactionConfig(native=False), _Keep(), metrics)
+    again = Batch(ExportTraceServiceRequest.FromString(_one_span_request()), 1)
+    asyncio.run(off.consume(again))
+    assert again.serialized() == data
+    assert metrics.redaction_requests.labels("reference")._value.get() == 1
+
+
+def test_random_damage_never_crashes_and_never_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flipped, cut and inserted bytes of real requests: the walk returns None, or (when upb reads the
+    damaged bytes too) exactly what the reference makes of them."""
+    reference, ported = _pair(monkeypatch, {})
+    rng = random.Random(7)
+    seeds = [request(rng).SerializeToString()[:4000] for _ in range(3)] + [_one_span_request()]
+    accepted = 0
+    for _ in range(3000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            spot = rng.randrange(len(data))
+            roll = rng.random()
+            if roll < 0.5:
+                data[spot] ^= 1 << rng.randrange(8)
+            elif roll < 0.75:
+                del data[spot : spot + rng.randint(1, 8)]
+            else:
+                data[spot:spot] = rng.randbytes(rng.randint(1, 4))
+        done = ported.redact(bytes(data))
+        if done is None:
+            continue
+        accepted += 1
+        parsed = ExportTraceServiceRequest.FromString(bytes(data))  # accepted bytes are bytes upb accepts
+        expected = reference.redact(parsed)
+        assert done[0] == parsed.SerializeToString()
+        assert done[1].findings == expected.findings
+    assert accepted > 0
+
+
+def test_splice_refuses_edits_that_do_not_fit() -> None:
+    data = _one_span_request()
+    with pytest.raises(ValueError):
+        native.splice(data, [(-1, 3, 2, b"x")])
+    with pytest.raises(ValueError):
+        native.splice(data, [(0, 1, 1, b"x")])  # inside a field's tag
+    assert native.splice(data, []) == data
+
+
+def test_keyed_blake2b_is_hashlib_s() -> None:
+    import hashlib
+
+    for key in (b"", b"k", b"x" * 64):
+        for size in (0, 1, 127, 128, 129, 1000):
+            data = bytes(range(256)) * 4
+            assert native.digest(key, data[:size]) == hashlib.blake2b(data[:size], key=key, digest_size=8).hexdigest()
