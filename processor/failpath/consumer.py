@@ -48,7 +48,8 @@ Settled = tuple[bytes, tuple[int, ...]]
 
 class Batch:
     """Spans in flight between stages: a parsed request, or serialized bytes that are parsed only if a
-    stage asks for the request (the tail sampler hands on kept traces as bytes; most go straight out)."""
+    stage asks for the request (the tail sampler hands on kept traces as bytes; most go straight out), or
+    both when they hold the same spans (a receiver's protobuf body beside the request parsed from it)."""
 
     __slots__ = ("_payload", "_request", "lsns", "received_bytes", "spans", "ticket", "traces")
 
@@ -60,8 +61,8 @@ class Batch:
         traces: "list[DecidedTrace] | None" = None,
         received_bytes: int = 0,
     ) -> None:
-        if (request is None) == (payload is None):
-            raise ValueError("a batch holds a request or its serialized payload")
+        if request is None and payload is None:
+            raise ValueError("a batch holds a request, its serialized payload, or both")
         self._request = request
         self._payload = payload
         # Spans in the batch; kept beside it so no stage has to count again.
@@ -81,7 +82,7 @@ class Batch:
         if self._request is None:
             assert self._payload is not None
             self._request = ExportTraceServiceRequest.FromString(self._payload)
-            self._payload = None
+        self._payload = None
         return self._request
 
     def replace(self, payload: bytes) -> None:

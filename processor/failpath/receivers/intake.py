@@ -24,10 +24,12 @@ class Intake:
         self.closed = False
 
     async def accept(
-        self, request: ExportTraceServiceRequest, transport: str, body_bytes: int = 0
+        self, request: ExportTraceServiceRequest, transport: str, body_bytes: int = 0, body: bytes | None = None
     ) -> ExportTraceServiceResponse:
         """Pass the request's valid spans on; raises Refused (nothing kept) if the pipeline cannot take them.
-        body_bytes: the size of the (decompressed) body it came in."""
+        body_bytes: the size of the (decompressed) body it came in; body: that body, when it was protobuf
+        (handed on beside the request while no span was removed, so a stage working on bytes need not
+        serialize the request again)."""
         metrics = self._metrics
         accepted, rejected, message = reject_invalid_spans(request)
         metrics.spans_received.labels(transport).inc(accepted + rejected)
@@ -43,7 +45,8 @@ class Intake:
             metrics.spans_refused.labels(transport, "shutting_down").inc(accepted)
             raise Refused("shutting_down", "failpath is shutting down; retry against another instance or later")
         try:
-            await self._next.consume(Batch(request, accepted, received_bytes=body_bytes))
+            payload = body if not rejected else None
+            await self._next.consume(Batch(request, accepted, payload, received_bytes=body_bytes))
         except Refused as refused:
             metrics.spans_refused.labels(transport, refused.reason).inc(accepted)
             raise

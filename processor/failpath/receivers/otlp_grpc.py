@@ -118,7 +118,7 @@ class OtlpGrpcReceiver:
         in_flight = metrics.requests_in_flight.labels(_TRANSPORT)
         in_flight.inc()
         try:
-            return await self._shared.intake.accept(request, _TRANSPORT, len(body))
+            return await self._shared.intake.accept(request, _TRANSPORT, len(body), body)
         except Refused as refused:
             await self._abort(
                 context, grpc.StatusCode.UNAVAILABLE, refused.reason, str(refused), self._shared.retry_after

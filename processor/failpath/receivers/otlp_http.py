@@ -100,8 +100,10 @@ class OtlpHttpReceiver:
             ) from None
         return b"".join(chunks)
 
-    async def _decode(self, request: web.BaseRequest, content_type: str) -> tuple[ExportTraceServiceRequest, int]:
-        """The request, and the size of the decompressed body it came in."""
+    async def _decode(
+        self, request: web.BaseRequest, content_type: str
+    ) -> tuple[ExportTraceServiceRequest, int, bytes | None]:
+        """The request, the size of the decompressed body it came in, and that body when it is protobuf."""
         raw = await self._read_body(request)
         try:
             body = decompress(raw, request.headers.get("Content-Encoding", ""), self._config.max_request_body_size)
@@ -119,7 +121,7 @@ class OtlpHttpReceiver:
             raise _Reply(
                 400, code_pb2.INVALID_ARGUMENT, "malformed", f"not an ExportTraceServiceRequest: {error}"
             ) from None
-        return message, len(body)
+        return message, len(body), body if content_type == _PROTOBUF else None
 
     async def _handle(self, request: web.BaseRequest) -> web.Response:
         metrics = self._metrics
@@ -143,9 +145,9 @@ class OtlpHttpReceiver:
                     "content_type",
                     f"unsupported Content-Type {request.content_type!r}; use {_PROTOBUF} or {_JSON}",
                 )
-            message, size = await self._decode(request, content_type)
+            message, size, body = await self._decode(request, content_type)
             try:
-                response = await self._shared.intake.accept(message, _TRANSPORT, size)
+                response = await self._shared.intake.accept(message, _TRANSPORT, size, body)
             except Refused as refused:
                 headers["Retry-After"] = str(max(1, round(self._shared.retry_after)))
                 raise _Reply(503, code_pb2.UNAVAILABLE, refused.reason, str(refused)) from None
