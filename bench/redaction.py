@@ -1,7 +1,8 @@
 """In-process cost of the redaction stage on the realistic agent spans of bench/agent_traces.py.
 
-Prints µs per span and MB/s of string data scanned, for the default config, for both engines, against
-parse + serialize alone. One core, no network: the stage's own cost.
+Prints µs per span and MB/s of string data scanned, for the default config, for every engine, against
+parse + serialize alone; then the native walk (redaction/_native.c) on the same requests' bytes. One core,
+no network: the stage's own cost.
 
     .venv/bin/python bench/redaction.py [--traces 1000] [--repeats 5] [--profile bench|realistic]
 """
@@ -61,6 +62,33 @@ def main() -> None:
         run(f"+ redaction, default config, {engine}", redactor.redact)
     redactor = build_redactor(RedactionConfig(engine="auto", keys={"keep_content": True}))  # type: ignore[arg-type]
     run("+ redaction, keep_content (scan all)", redactor.redact)
+    native(requests, spans, args.repeats)
+
+
+def native(requests: list[bytes], spans: int, repeats: int) -> None:
+    """The native walk on the received bytes (no parse, no serialize: it reads and writes bytes)."""
+    try:
+        from failpath.redaction.native_redactor import NativeRedactor
+    except ImportError:
+        print("native walk: not built")
+        return
+    for label, config in (
+        ("default config", RedactionConfig()),
+        ("keep_content", RedactionConfig.model_validate({"keys": {"keep_content": True}})),
+    ):
+        redactor = NativeRedactor(build_redactor(config))
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for body in requests:
+                if redactor.redact(body) is None:
+                    raise SystemExit("the native walk left a bench request to the reference")
+            times.append(time.perf_counter() - started)
+        median, best = statistics.median(times), min(times)
+        print(
+            f"native walk, {label:22} {median / spans * 1e6:6.2f} µs/span "
+            f"(best {best / spans * 1e6:.2f}), bytes in and out"
+        )
 
 
 if __name__ == "__main__":
