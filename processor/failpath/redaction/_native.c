@@ -653,43 +653,29 @@ static int walk_attribute_list(Walk *w, const Field *f, Py_ssize_t container, in
     return walk_attributes_field(w, f, container, full, 0);
 }
 
-static int walk_event(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
-    static const int kinds[5] = {0, K_FIXED64, K_STR, K_MSG, K_U32};
+/* An event or a link: scalar fields of the given kinds (by number, up to nkinds - 1), one repeated attributes
+ * field (counted on their span), and one string scanned in the full walk (event name, link trace state). */
+static int walk_span_part(Walk *w, Py_ssize_t s, Py_ssize_t e, int full, const int *kinds, uint32_t nkinds,
+                          uint32_t attributes, uint32_t text) {
     Py_ssize_t pos = s;
     uint32_t last = 0;
     while (pos < e) {
         Field f;
         TRY(next_field(w->d, e, &pos, &f));
-        if (f.number > 4) return FALLBACK;
-        TRY(in_order(&last, &f, f.number == 3));
-        if (f.number == 3) {
+        if (f.number >= nkinds) return FALLBACK;
+        TRY(in_order(&last, &f, f.number == attributes));
+        if (f.number == attributes) {
             TRY(walk_attribute_list(w, &f, s, full));
         } else {
             TRY(check_scalar(&f, kinds[f.number], w->d));
-            if (f.number == 2 && full) TRY(collect(w, &f, 0, 0));
+            if (f.number == text && full) TRY(collect(w, &f, 0, 0));
         }
     }
     return OK;
 }
 
-static int walk_link(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
-    static const int kinds[7] = {0, K_BYTES, K_BYTES, K_STR, K_MSG, K_U32, K_FIXED32};
-    Py_ssize_t pos = s;
-    uint32_t last = 0;
-    while (pos < e) {
-        Field f;
-        TRY(next_field(w->d, e, &pos, &f));
-        if (f.number > 6) return FALLBACK;
-        TRY(in_order(&last, &f, f.number == 4));
-        if (f.number == 4) {
-            TRY(walk_attribute_list(w, &f, s, full));
-        } else {
-            TRY(check_scalar(&f, kinds[f.number], w->d));
-            if (f.number == 3 && full) TRY(collect(w, &f, 0, 0));
-        }
-    }
-    return OK;
-}
+static const int EVENT_KINDS[5] = {0, K_FIXED64, K_STR, K_MSG, K_U32};
+static const int LINK_KINDS[7] = {0, K_BYTES, K_BYTES, K_STR, K_MSG, K_U32, K_FIXED32};
 
 static int walk_status(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
     Py_ssize_t pos = s;
@@ -731,10 +717,10 @@ static int walk_span(Walk *w, Py_ssize_t s, Py_ssize_t e) {
             TRY(walk_attributes_field(w, &f, s, full, 0));
             break;
         case 11:
-            TRY(walk_event(w, f.payload, f.end, full));
+            TRY(walk_span_part(w, f.payload, f.end, full, EVENT_KINDS, 5, 3, 2));
             break;
         case 13:
-            TRY(walk_link(w, f.payload, f.end, full));
+            TRY(walk_span_part(w, f.payload, f.end, full, LINK_KINDS, 7, 4, 3));
             break;
         case 15:
             TRY(walk_status(w, f.payload, f.end, full));
