@@ -107,7 +107,7 @@ async def cost(requests: list[bytes], spans: int, repeats: int) -> None:
         started = time.perf_counter()
         for index, body in enumerate(requests):
             request = ExportTraceServiceRequest.FromString(body)
-            await stage.consume(Batch(request, count_spans(body)))
+            await stage.consume(Batch(request, count_spans(body), body))  # bytes beside it, as the walk hands on
             clock.now = index * 0.05  # 20 requests/s of stream time: roots become due as the run goes on
             if index % 10 == 0:
                 await stage.tick()
@@ -142,7 +142,7 @@ async def memory(requests: list[bytes], target: int) -> None:
                     for scope_spans in resource_spans.scope_spans:
                         for span in scope_spans.spans:
                             span.trace_id = passes.to_bytes(4, "big") + span.trace_id[4:]
-            await stage.consume(Batch(request, count_spans(body)))
+            await stage.consume(Batch(request, count_spans(body), body))  # bytes beside it, as the walk hands on
             buffered += count_spans(body)
             if buffered >= target:
                 break

@@ -85,6 +85,11 @@ class Batch:
         self._payload = None
         return self._request
 
+    @property
+    def payload(self) -> bytes | None:
+        """The serialized spans, when the batch holds them (beside the request or instead of it)."""
+        return self._payload
+
     def replace(self, payload: bytes) -> None:
         """The batch's spans are now these bytes (a stage rewrote them serialized)."""
         self._payload = payload

@@ -202,7 +202,7 @@ def test_generated_requests_give_the_reference_bytes(monkeypatch: pytest.MonkeyP
     config = {**CONFIGS[name], "max_value_chars": 64} if name == "short_values" else CONFIGS[name]
     reference, ported = _pair(monkeypatch, config)
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(_requests())
     def check(message: ExportTraceServiceRequest) -> None:
         _agree(reference, ported, message)

@@ -11,26 +11,14 @@
  * then takes the reference path. Malformed bytes never crash it: they too give None (or ValueError from
  * splice(), whose edits come from walk()).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
+#include "wire.h"
 
 /* Key actions; the codes native_redactor.py maps KeyAction to. */
 enum { A_SCAN = 0, A_KEEP = 1, A_COUNTER = 2, A_DROP = 3, A_HASH = 4, A_SUMMARIZE = 5 };
 /* Counters walk() reports per action (native_redactor reads these codes). */
 enum { C_DROPPED = 0, C_HASHED = 1, C_SUMMARIZED = 2 };
 
-/* Results inside the walk: OK, or FALLBACK (not reproducible here, or malformed), or ERR (exception set). */
-enum { OK = 0, FALLBACK = 1, ERR = -1 };
-
 #define MAX_VALUE_DEPTH 64
-
-#define TRY(expr)                                                                                                \
-    do {                                                                                                        \
-        int rc_ = (expr);                                                                                       \
-        if (rc_ != OK) return rc_;                                                                              \
-    } while (0)
 
 /* ---- BLAKE2b (RFC 7693), keyed, 8-byte digest: Pseudonymizer.digest ------------------------------------ */
 
@@ -144,50 +132,6 @@ static void blake2b_hex(const Blake2b *keyed, const uint8_t *data, size_t n, cha
     }
 }
 
-/* ---- UTF-8 --------------------------------------------------------------------------------------------- */
-
-/* Code points in a valid UTF-8 string, or -1 when it is not valid UTF-8 (as upb and Python judge it:
- * no overlong forms, no surrogates, nothing past U+10FFFF). */
-static Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
-    Py_ssize_t chars = 0, i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            /* runs of ASCII, eight bytes at a time */
-            while (i + 8 <= n) {
-                uint64_t word;
-                memcpy(&word, p + i, 8);
-                if (word & 0x8080808080808080ULL) break;
-                i += 8;
-                chars += 8;
-            }
-            if (i < n && p[i] < 0x80) {
-                i++;
-                chars++;
-            }
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return -1;
-            i += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            if (i + 2 >= n || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80) return -1;
-            if (c == 0xE0 && p[i + 1] < 0xA0) return -1;
-            if (c == 0xED && p[i + 1] >= 0xA0) return -1;
-            i += 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            if (i + 3 >= n || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80 || (p[i + 3] & 0xC0) != 0x80)
-                return -1;
-            if (c == 0xF0 && p[i + 1] < 0x90) return -1;
-            if (c == 0xF4 && p[i + 1] >= 0x90) return -1;
-            i += 4;
-        } else {
-            return -1;
-        }
-        chars++;
-    }
-    return chars;
-}
-
 /* ---- KeyTable: a key's action by its bytes, asking Python once per new key ----------------------------- */
 
 #define TABLE_SLOTS 32768 /* power of two, over twice the limit */
@@ -288,80 +232,6 @@ static PyTypeObject KeyTableType = {
     .tp_dealloc = (destructor)KeyTable_dealloc,
 };
 
-/* ---- wire reading ------------------------------------------------------------------------------------- */
-
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
-typedef struct {
-    Py_ssize_t start;   /* where the field's tag begins */
-    Py_ssize_t payload; /* LEN: where its payload begins; else where its value begins */
-    Py_ssize_t end;     /* just past the field */
-    uint32_t number;
-    int type;
-    uint64_t value; /* VARINT / I64 / I32 */
-} Field;
-
-/* A varint at *pos (minimal encoding only: a longer one would not be written back the same). */
-static int read_varint(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, uint64_t *out) {
-    uint64_t v = 0;
-    Py_ssize_t p = *pos;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (p >= end) return FALLBACK;
-        uint8_t b = d[p++];
-        if (shift == 63 && b > 1) return FALLBACK;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            if (b == 0 && shift > 0) return FALLBACK;
-            *pos = p;
-            *out = v;
-            return OK;
-        }
-    }
-    return FALLBACK;
-}
-
-static int next_field(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, Field *f) {
-    uint64_t tag;
-    f->start = *pos;
-    if (read_varint(d, end, pos, &tag) != OK) return FALLBACK;
-    f->number = (uint32_t)(tag >> 3);
-    f->type = (int)(tag & 7);
-    if (f->number == 0 || (tag >> 3) > 0x1fffffff) return FALLBACK;
-    switch (f->type) {
-    case WT_VARINT:
-        f->payload = *pos;
-        if (read_varint(d, end, pos, &f->value) != OK) return FALLBACK;
-        break;
-    case WT_I64:
-        if (end - *pos < 8) return FALLBACK;
-        f->payload = *pos;
-        memcpy(&f->value, d + *pos, 8);
-        *pos += 8;
-        break;
-    case WT_I32: {
-        uint32_t v32;
-        if (end - *pos < 4) return FALLBACK;
-        f->payload = *pos;
-        memcpy(&v32, d + *pos, 4);
-        f->value = v32;
-        *pos += 4;
-        break;
-    }
-    case WT_LEN: {
-        uint64_t len;
-        if (read_varint(d, end, pos, &len) != OK) return FALLBACK;
-        if (len > (uint64_t)(end - *pos)) return FALLBACK;
-        f->payload = *pos;
-        *pos += (Py_ssize_t)len;
-        break;
-    }
-    default:
-        return FALLBACK;
-    }
-    f->end = *pos;
-    return OK;
-}
-
 /* Field kinds by how upb writes them back: only values it would write exactly as read are accepted. */
 enum { K_MSG, K_STR, K_BYTES, K_U32, K_ENUM, K_FIXED64, K_FIXED32 };
 
@@ -400,13 +270,6 @@ typedef struct {
     PyObject *values, *slots, *summarize, *ints, *edits, *counts, *owners;
     Py_ssize_t owner;
 } Walk;
-
-static int append_new(PyObject *list, PyObject *item) {
-    if (item == NULL) return ERR;
-    int rc = PyList_Append(list, item);
-    Py_DECREF(item);
-    return rc < 0 ? ERR : OK;
-}
 
 /* One action on the current owner, for its redaction.*.count attributes and the metrics. */
 static int count(Walk *w, int counter) {
@@ -877,44 +740,6 @@ done:
     return result;
 }
 
-/* ---- span ranges (for the prefilter over whole spans) --------------------------------------------------- */
-
-PyDoc_STRVAR(span_ranges_doc, "span_ranges(data) -> [start, end, start, end, ...] of every span's payload, or None");
-
-static int ranges_in(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int level, PyObject *out) {
-    /* level 0: request (resource_spans = 1), 1: ResourceSpans (scope_spans = 2), 2: ScopeSpans (spans = 2) */
-    Py_ssize_t pos = s;
-    while (pos < e) {
-        Field f;
-        TRY(next_field(d, e, &pos, &f));
-        uint32_t wanted = level == 0 ? 1 : 2;
-        if (f.number != wanted) continue;
-        if (f.type != WT_LEN) return FALLBACK;
-        if (level < 2) {
-            TRY(ranges_in(d, f.payload, f.end, level + 1, out));
-        } else if (append_new(out, PyLong_FromSsize_t(f.payload)) != OK ||
-                   append_new(out, PyLong_FromSsize_t(f.end)) != OK) {
-            return ERR;
-        }
-    }
-    return OK;
-}
-
-static PyObject *native_span_ranges(PyObject *module, PyObject *arg) {
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
-    PyObject *out = PyList_New(0);
-    if (out != NULL) {
-        int rc = ranges_in(data.buf, 0, data.len, 0, out);
-        if (rc != OK) {
-            Py_CLEAR(out);
-            if (rc == FALLBACK) out = Py_NewRef(Py_None);
-        }
-    }
-    PyBuffer_Release(&data);
-    return out;
-}
-
 /* ---- splice: the edits applied, length prefixes rewritten ----------------------------------------------- */
 
 typedef struct {
@@ -1106,7 +931,6 @@ static PyObject *native_digest(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"walk", native_walk, METH_VARARGS, walk_doc},
-    {"span_ranges", native_span_ranges, METH_O, span_ranges_doc},
     {"splice", native_splice, METH_VARARGS, splice_doc},
     {"digest", native_digest, METH_VARARGS, PyDoc_STR("digest(key, data) -> 16 hex digits of keyed BLAKE2b-64")},
     {NULL, NULL, 0, NULL},

@@ -11,6 +11,7 @@ request has anything the extension does not reproduce exactly (the caller then r
 
 from functools import lru_cache
 
+from failpath.otlp import _spans
 from failpath.redaction import _native
 from failpath.redaction.key_rules import KeyAction
 from failpath.redaction.redactor import DROPPED, HASHED, MASKED, SUMMARIZED, RedactionResult, Redactor, Walk
@@ -100,7 +101,7 @@ class NativeRedactor:
         """A byte per span, 1 for the spans that take the full walk (some prefilter fires in them, or they are
         too big to be scanned whole here), as Redactor._clean_spans; None: all of them (also for malformed
         bytes, which walk() then leaves to the reference)."""
-        ranges = _native.span_ranges(data) if self._flag_blobs is not None else None
+        ranges = _spans.span_ranges(data) if self._flag_blobs is not None else None
         if ranges is None or self._flag_blobs is None:
             return None
         count = len(ranges) // 2

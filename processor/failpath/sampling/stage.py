@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from failpath.consumer import Batch, Consumer, DecidedTrace, Decision, Refused
 from failpath.metrics import Metrics
 from failpath.otlp import wire
+from failpath.otlp.native import span_ranges
 from failpath.otlp.values import Value
 from failpath.sampling.conditions import CompiledConditions
 from failpath.sampling.config import DynamicPolicyConfig, SamplingConfig
@@ -141,7 +142,7 @@ class TailSamplingStage:
 
     # -- intake ----------------------------------------------------------------------------------------------
     async def consume(self, batch: Batch) -> None:
-        by_trace, size = self._split(batch.request)
+        by_trace, size = self._split(batch.payload, batch.request)
         new = sum(1 for trace_id in by_trace if trace_id not in self._buffer.traces)
         needed = size + batch.spans * SPAN_OVERHEAD + new * TRACE_OVERHEAD
         if not self._fits(needed, new):
@@ -166,11 +167,14 @@ class TailSamplingStage:
         if self._outbox:
             await self._flush()
 
-    def _split(self, request: ExportTraceServiceRequest) -> tuple[dict[bytes, list[_Item]], int]:
-        """The request's spans, serialized one by one and grouped by trace, and their total size."""
+    def _split(self, payload: bytes | None, request: ExportTraceServiceRequest) -> tuple[dict[bytes, list[_Item]], int]:
+        """The request's spans, serialized one by one and grouped by trace, and their total size. payload:
+        the request's bytes when the batch came with them: each span's bytes are then a slice of them."""
         buffer, inspector = self._buffer, self._inspector
         by_trace: dict[bytes, list[_Item]] = {}
         size = 0
+        ranges = span_ranges(payload) if payload is not None and span_ranges is not None else None
+        index = 0
         for resource_spans in request.resource_spans:
             resource = resource_spans.resource
             resource_bytes = buffer.frame(resource_frame(resource.SerializeToString(), resource_spans.schema_url))
@@ -179,7 +183,11 @@ class TailSamplingStage:
                 scope = scope_frame(scope_spans.scope.SerializeToString(), scope_spans.schema_url)
                 group = (resource_bytes, buffer.frame(scope))
                 for span in scope_spans.spans:
-                    blob = span.SerializeToString()
+                    if ranges is not None and 2 * index + 1 < len(ranges):
+                        blob = payload[ranges[2 * index] : ranges[2 * index + 1]]  # type: ignore[index]
+                    else:
+                        blob = span.SerializeToString()
+                    index += 1
                     size += len(blob)
                     item = (group, blob, span, resource_bits, resource_values)
                     items = by_trace.get(span.trace_id)
@@ -207,7 +215,7 @@ class TailSamplingStage:
         """What one span tells about its trace (error, conditions, times, root); True for the root span."""
         _, blob, span, resource_bits, resource_values = item
         root = not span.parent_span_id
-        bits, error, found = self._inspector.inspect(span, root, resource_values)
+        bits, error, found = self._inspector.inspect(span, blob, root, resource_values)
         trace.bits |= bits | resource_bits
         if error is not None and trace.error is None:
             trace.error = error
@@ -238,7 +246,7 @@ class TailSamplingStage:
             return
         held = self._window.get(trace_id)
         if held is None:
-            if any(self._inspector.inspect(item[2], not item[2].parent_span_id, item[4])[1] for item in items):
+            if any(self._inspector.inspect(item[2], item[1], not item[2].parent_span_id, item[4])[1] for item in items):
                 metrics.sampling_late_errors.labels("lost").inc()
                 log.warning(
                     "an error signal arrived after its trace was dropped and let go", extra={"spans": len(items)}
