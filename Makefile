@@ -62,7 +62,7 @@ agent-ts/node_modules/.package-lock.json: agent-ts/package-lock.json
 	cd agent-ts && npm ci --no-audit --no-fund
 
 # Opt-in, not in CI: builds deploy/Dockerfile with buildah on a local Debian base and runs the image (root).
-# The native redaction walk under AddressSanitizer + UBSan: its differential tests and a fuzzer run (FUZZ_RUNS).
+# The C extensions under AddressSanitizer + UBSan: their differential tests and a fuzzer run (FUZZ_RUNS).
 asan: $(VENV)/.dev
 	.ci/asan
 

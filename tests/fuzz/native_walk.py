@@ -1,7 +1,8 @@
 """Fuzz the native redaction walk (atheris, libFuzzer's engine) with the reference as the oracle.
 
-Every input goes through NativeRedactor.redact. When the walk accepts it, upb must accept the same bytes
-and the reference must make exactly the same bytes and findings of them; whatever it is, nothing crashes.
+Every input goes through the sampler's span reader (otlp/_spans.c) and NativeRedactor.redact. When the walk
+accepts it, upb must accept the same bytes and the reference must make exactly the same bytes and findings
+of them; whatever it is, nothing crashes.
 Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
 
     .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
@@ -24,6 +25,7 @@ with atheris.instrument_imports():
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    from failpath.otlp import _spans
     from failpath.redaction.config import RedactionConfig
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.stage import build_redactor
@@ -35,7 +37,13 @@ REFERENCE = build_redactor(_CONFIG)
 NATIVE = NativeRedactor(build_redactor(_CONFIG))
 
 
+_WATCHED = (b"note", b"gen_ai.prompt", b"user.id", b"")
+
+
 def test_one_input(data: bytes) -> None:
+    ranges = _spans.span_ranges(data)  # the sampler's reader: must not crash on anything
+    for index in range(0, len(ranges or ()), 2):
+        _spans.watched_attributes(data[ranges[index] : ranges[index + 1]], _WATCHED)  # type: ignore[index]
     done = NATIVE.redact(data)
     if done is None:
         return
