@@ -629,32 +629,14 @@ static int walk_scope(Walk *w, Py_ssize_t s, Py_ssize_t e) {
     return place_owner(w, s, insert, 3);
 }
 
-static int walk_scope_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
-    TRY(open_owner(w, s, 1, 3));
-    Py_ssize_t scope_owner = w->owner;
-    Py_ssize_t pos = s;
-    uint32_t last = 0;
-    while (pos < e) {
-        Field f;
-        TRY(next_field(w->d, e, &pos, &f));
-        if (f.number > 3) return FALLBACK;
-        TRY(in_order(&last, &f, f.number == 2));
-        TRY(check_scalar(&f, f.number == 3 ? K_STR : K_MSG, w->d));
-        if (f.number == 2) {
-            TRY(walk_span(w, f.payload, f.end));
-            w->owner = scope_owner;
-        } else if (f.number == 1) {
-            TRY(walk_scope(w, f.payload, f.end));
-        } else {
-            TRY(collect(w, &f, 0, 0));
-        }
-    }
-    return OK;
-}
+typedef int (*Walker)(Walk *w, Py_ssize_t s, Py_ssize_t e);
 
-static int walk_resource_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
-    TRY(open_owner(w, s, 1, 1));
-    Py_ssize_t resource_owner = w->owner;
+/* ResourceSpans and ScopeSpans alike: (1) the owner's message (resource, scope; counters of the owner go in
+ * its attributes field `attributes`, the message added if absent), (2) the repeated children (scope spans,
+ * spans), (3) a schema URL, counted on the owner. */
+static int walk_owned(Walk *w, Py_ssize_t s, Py_ssize_t e, int attributes, Walker owner_message, Walker child) {
+    TRY(open_owner(w, s, 1, attributes));
+    Py_ssize_t owner = w->owner;
     Py_ssize_t pos = s;
     uint32_t last = 0;
     while (pos < e) {
@@ -664,15 +646,23 @@ static int walk_resource_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
         TRY(in_order(&last, &f, f.number == 2));
         TRY(check_scalar(&f, f.number == 3 ? K_STR : K_MSG, w->d));
         if (f.number == 1) {
-            TRY(walk_resource(w, f.payload, f.end));
+            TRY(owner_message(w, f.payload, f.end));
         } else if (f.number == 2) {
-            TRY(walk_scope_spans(w, f.payload, f.end));
-            w->owner = resource_owner;
+            TRY(child(w, f.payload, f.end));
+            w->owner = owner;
         } else {
             TRY(collect(w, &f, 0, 0));
         }
     }
     return OK;
+}
+
+static int walk_scope_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    return walk_owned(w, s, e, 3, walk_scope, walk_span);
+}
+
+static int walk_resource_spans(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    return walk_owned(w, s, e, 1, walk_resource, walk_scope_spans);
 }
 
 static int walk_request(Walk *w, Py_ssize_t n) {
@@ -687,13 +677,14 @@ static int walk_request(Walk *w, Py_ssize_t n) {
 }
 
 PyDoc_STRVAR(walk_doc,
-             "walk(data, table, dirty, digest_key) -> (values, slots, summarize, ints, edits, counts, owners) | None\n\n"
+             "walk(data, table, dirty, digest_key)\n"
+             "    -> (values, slots, summarize, ints, edits, counts, owners) | None\n\n"
              "dirty: a byte per span, nonzero for the full walk (None: every span). values: str to scan; slots:\n"
              "(start, end, owner, 0 string | 1 bytes) per value; summarize: indexes of values to summarize;\n"
              "ints: (start, end, owner, int) AnyValues that could be card numbers; edits: (container, start,\n"
-             "end, bytes), container -1 for a field's payload; counts: (owner, counter, amount); owners:\n"
-             "(message start or -1, where counters go, their field number, and for an absent message: where it goes, its\n"
-             "field number). None: the reference path.");
+             "end, bytes), container -1 for a field's payload; counts: (owner, counter) per action; owners:\n"
+             "(message start or -1, where counters go, their field number, and for an absent message: where\n"
+             "it goes, its field number). None: the reference path.");
 
 static PyObject *native_walk(PyObject *module, PyObject *args) {
     Py_buffer data, dirty = {0}, key;
