@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("atheris", reason="atheris has wheels for Linux x86-64 only")
 pytest.importorskip("failpath.redaction._native", reason="the C extension is not built")
 
-RUNS = 15_000
+RUNS = 10_000
 
 
 def test_the_fuzzer_runs_bounded_without_a_crash_or_disagreement(tmp_path: Path) -> None:
