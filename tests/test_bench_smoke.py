@@ -16,7 +16,8 @@ def _bench(script: str, *args: str) -> str:
 
 
 def test_throughput_benchmark_runs_and_every_acknowledged_span_arrives() -> None:
-    # One profile is enough to show the driver works (the other differs only in the data generated).
+    # One profile is enough to show the driver works (the other differs only in the data generated), and the
+    # scenarios with a stage each (the spool is in the default pipeline's).
     output = _bench(
         "throughput.py",
         "--duration",
@@ -29,8 +30,11 @@ def test_throughput_benchmark_runs_and_every_acknowledged_span_arrives() -> None
         "2",
         "--profile",
         "realistic",
+        "--scenarios",
+        "failpath,redaction,sampling,default",
     )
     assert all(f"ratio ({x})/(b)" in output for x in "cef")
+    assert "pass-through / default pipeline" in output
     assert "decision latency mean" in output
     # A "!" line means the sink missed acknowledged spans (or, with sampling, kept ones).
     assert "!" not in output, output
