@@ -293,12 +293,12 @@ static int collect(Walk *w, const Field *f, int kind, int summarize) {
 }
 
 /* Replace an AnyValue's payload [start, end) with string_value = prefix + 16 hex digits + suffix. */
-static int replace_value(Walk *w, Py_ssize_t start, Py_ssize_t end, const char *prefix, const char *middle,
-                         const uint8_t *hashed, Py_ssize_t hashed_len, const char *suffix) {
+static int replace_value(Walk *w, Py_ssize_t start, Py_ssize_t end, const char *prefix, const uint8_t *hashed,
+                         Py_ssize_t hashed_len, const char *suffix) {
     char text[256];
     char hex[16];
     blake2b_hex(&w->keyed, hashed, (size_t)hashed_len, hex);
-    int n = snprintf(text + 2, sizeof(text) - 2, "%s%s%.16s%s", prefix, middle, hex, suffix);
+    int n = snprintf(text + 2, sizeof(text) - 2, "%s%.16s%s", prefix, hex, suffix);
     if (n < 0 || n > 127) {
         PyErr_SetString(PyExc_ValueError, "replacement too long");
         return ERR;
@@ -469,25 +469,25 @@ static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container,
         if (n == 0) return OK;
         if (action == A_HASH) {
             TRY(count(w, C_HASHED));
-            return replace_value(w, value.payload, value.end, "<hashed:", "", text, n, ">");
+            return replace_value(w, value.payload, value.end, "<hashed:", text, n, ">");
         }
         if (full) return collect(w, &v.field, 0, 1);
         char chars[48];
         snprintf(chars, sizeof(chars), "<summary:chars=%zd:hmac=", utf8_chars(text, n));
         TRY(count(w, C_SUMMARIZED));
-        return replace_value(w, value.payload, value.end, chars, "", text, n, ":hits=none>");
+        return replace_value(w, value.payload, value.end, chars, text, n, ":hits=none>");
     }
     /* int, array, kvlist, bytes: hashed or summarized whole, by the AnyValue's bytes */
     const uint8_t *whole = w->d + value.payload;
     Py_ssize_t size = value.end - value.payload;
     if (action == A_HASH) {
         TRY(count(w, C_HASHED));
-        return replace_value(w, value.payload, value.end, "<hashed:", "", whole, size, ">");
+        return replace_value(w, value.payload, value.end, "<hashed:", whole, size, ">");
     }
     char type[32];
     snprintf(type, sizeof(type), "<summary:type=%s:hmac=", VALUE_TYPES[v.kind]);
     TRY(count(w, C_SUMMARIZED));
-    return replace_value(w, value.payload, value.end, type, "", whole, size, ">");
+    return replace_value(w, value.payload, value.end, type, whole, size, ">");
 }
 
 /* An owner (resource, scope, span): where its message is, and where redaction.*.count attributes go. Until

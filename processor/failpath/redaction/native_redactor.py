@@ -12,7 +12,10 @@ request has anything the extension does not reproduce exactly (the caller then r
 from collections import Counter
 from functools import lru_cache
 
-from failpath.otlp import _spans
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from failpath.otlp import wire
+from failpath.otlp.native import span_ranges
 from failpath.redaction import _native
 from failpath.redaction.key_rules import KeyAction
 from failpath.redaction.redactor import DROPPED, HASHED, MASKED, SUMMARIZED, RedactionResult, Redactor, Walk
@@ -29,25 +32,16 @@ _ACTION_CODES = {
 _COUNTERS = (DROPPED, HASHED, SUMMARIZED)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+def _tag(number: int) -> bytes:
+    """A length-delimited field's tag."""
+    return wire.varint(number << 3 | 2)
 
 
 @lru_cache(maxsize=4096)
 def _counter(attributes_field: int, what: str, amount: int) -> bytes:
     """A redaction.<what>.count attribute, as the attributes field of its owner's message."""
-    value = _varint(3 << 3) + _varint(amount)  # AnyValue.int_value
-    return _field(attributes_field, _field(1, f"redaction.{what}.count".encode()) + _field(2, value))
+    counter = KeyValue(key=f"redaction.{what}.count", value=AnyValue(int_value=amount))
+    return wire.field(_tag(attributes_field), counter.SerializeToString())
 
 
 class NativeRedactor:
@@ -80,7 +74,7 @@ class NativeRedactor:
         for start, end, owner, number in ints:
             token = self._reference.card_token(number)
             if token is not None:
-                edits.append((-1, start, end, _field(1, token.encode())))
+                edits.append((-1, start, end, AnyValue(string_value=token).SerializeToString()))
                 walk.count(owner, MASKED)
         result = RedactionResult()
         for index, text in self._reference.rewrite(walk, result):
@@ -95,15 +89,17 @@ class NativeRedactor:
                         edits.append((container, insert, insert, _counter(attributes_field, what, amount)))
                 else:  # a resource or scope the request leaves out (a finding in a schema URL): added, as upb does
                     counters = (_counter(attributes_field, what, amount) for what, amount in sorted(done.items()))
-                    edits.append((parent, parent, parent, _field(message_field, b"".join(counters))))
+                    edits.append((parent, parent, parent, wire.field(_tag(message_field), b"".join(counters))))
         return (_native.splice(data, edits) if edits else data), result
 
     def _dirty(self, data: bytes) -> bytearray | None:
         """A byte per span, 1 for the spans that take the full walk (some prefilter fires in them, or they are
         too big to be scanned whole here), as Redactor._clean_spans; None: all of them (also for malformed
         bytes, which walk() then leaves to the reference)."""
-        ranges = _spans.span_ranges(data) if self._flag_blobs is not None else None
-        if ranges is None or self._flag_blobs is None:
+        if self._flag_blobs is None or span_ranges is None:
+            return None
+        ranges = span_ranges(data)
+        if ranges is None:
             return None
         count = len(ranges) // 2
         dirty = bytearray(count)

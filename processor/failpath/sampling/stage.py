@@ -142,7 +142,7 @@ class TailSamplingStage:
 
     # -- intake ----------------------------------------------------------------------------------------------
     async def consume(self, batch: Batch) -> None:
-        by_trace, size = self._split(batch.payload, batch.request)
+        by_trace, size = self._split(batch.payload, batch.request, batch.spans)
         new = sum(1 for trace_id in by_trace if trace_id not in self._buffer.traces)
         needed = size + batch.spans * SPAN_OVERHEAD + new * TRACE_OVERHEAD
         if not self._fits(needed, new):
@@ -167,13 +167,15 @@ class TailSamplingStage:
         if self._outbox:
             await self._flush()
 
-    def _split(self, payload: bytes | None, request: ExportTraceServiceRequest) -> tuple[dict[bytes, list[_Item]], int]:
+    def _split(
+        self, payload: bytes | None, request: ExportTraceServiceRequest, spans: int
+    ) -> tuple[dict[bytes, list[_Item]], int]:
         """The request's spans, serialized one by one and grouped by trace, and their total size. payload:
         the request's bytes when the batch came with them: each span's bytes are then a slice of them."""
         buffer, inspector = self._buffer, self._inspector
         by_trace: dict[bytes, list[_Item]] = {}
         size = 0
-        ranges = span_ranges(payload) if payload is not None and span_ranges is not None else None
+        blobs = _span_slices(payload, spans) if payload is not None else None
         index = 0
         for resource_spans in request.resource_spans:
             resource = resource_spans.resource
@@ -183,10 +185,7 @@ class TailSamplingStage:
                 scope = scope_frame(scope_spans.scope.SerializeToString(), scope_spans.schema_url)
                 group = (resource_bytes, buffer.frame(scope))
                 for span in scope_spans.spans:
-                    if ranges is not None and 2 * index + 1 < len(ranges):
-                        blob = payload[ranges[2 * index] : ranges[2 * index + 1]]  # type: ignore[index]
-                    else:
-                        blob = span.SerializeToString()
+                    blob = blobs[index] if blobs is not None else span.SerializeToString()
                     index += 1
                     size += len(blob)
                     item = (group, blob, span, resource_bits, resource_values)
@@ -366,6 +365,14 @@ class TailSamplingStage:
         metrics.sampling_spans.set(buffer.spans)
         metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)
         metrics.sampling_regret_bytes.set(self._window.size)
+
+
+def _span_slices(payload: bytes, spans: int) -> list[bytes] | None:
+    """Each span's bytes, sliced from the request's (the native reader), or None where it cannot name them."""
+    ranges = span_ranges(payload) if span_ranges is not None else None
+    if ranges is None or len(ranges) != 2 * spans:
+        return None
+    return [payload[ranges[index] : ranges[index + 1]] for index in range(0, len(ranges), 2)]
 
 
 def _note_lsns(trace: Trace, lsns: tuple[int, ...]) -> None:
