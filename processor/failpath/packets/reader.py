@@ -6,12 +6,13 @@ import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import cast
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, cast
 
 from failpath.packets.packet import Packet
 from failpath.store.packets import PacketStore
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _TRACE_PREFIX = re.compile(r"^[0-9a-fA-F]{8,32}$")
 
@@ -21,7 +22,11 @@ class PacketError(Exception):
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def _validator() -> "Draft202012Validator":
+    # Imported on first use: jsonschema loads its format checkers' packages, and where rfc3987-syntax is
+    # installed (it comes with the dev tools) that alone builds a grammar for 1.6 s at every CLI start.
+    from jsonschema import Draft202012Validator
+
     schema = json.loads(resources.files("failpath.packets").joinpath("packet.schema.json").read_text())
     return Draft202012Validator(schema)
 

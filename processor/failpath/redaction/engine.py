@@ -11,6 +11,7 @@ Engines, fastest first, all giving the same findings:
 import logging
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
 from failpath.redaction.detectors import Detector
@@ -88,6 +89,20 @@ _RAW_EXTRAS_RE2 = (b"(?i)" + _RAW_EXTRAS[0], *_RAW_EXTRAS[1:])
 FLOOD = 4096
 
 
+@lru_cache(maxsize=16)
+def _hyperscan_database(expressions: tuple[bytes, ...], flags: tuple[int, ...]) -> Any:
+    """A compiled database, shared by every scanner of the same patterns in the process (compiling the
+    built-in set takes ~0.14 s, and each redaction stage holds two scanners). A database is read-only once
+    compiled; each scanner scans with a scratch space of its own."""
+    import hyperscan
+
+    database = hyperscan.Database()
+    database.compile(
+        expressions=list(expressions), ids=list(range(len(expressions))), elements=len(expressions), flags=list(flags)
+    )
+    return database
+
+
 class HyperscanScanner:
     name = "hyperscan"
 
@@ -108,10 +123,7 @@ class HyperscanScanner:
         self._raw, self._raw_scratch = self._compile(raw, raw_flags)
 
     def _compile(self, expressions: list[bytes], flags: list[int]) -> tuple[Any, Any]:
-        database = self._hyperscan.Database()
-        database.compile(
-            expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags
-        )
+        database = _hyperscan_database(tuple(expressions), tuple(flags))
         return database, self._hyperscan.Scratch(database)
 
     def _scan_capped(self, database: Any, scratch: Any, data: bytes) -> list[tuple[int, int]] | None:
