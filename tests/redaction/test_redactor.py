@@ -113,6 +113,18 @@ def test_detectors_can_be_switched_and_added() -> None:
     assert out["c"] == "badge EMP-<redacted:employee_id>"
 
 
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "python"])
+def test_an_anchored_custom_detector_finds_every_value(engine: str) -> None:
+    """^ and $ hold at each value's edges, however the engine lays the values out to scan them."""
+    if engine != "python":
+        pytest.importorskip(engine)
+    custom = [{"name": "employee_id", "regex": r"^EMP-\d{6}$"}]
+    values = {f"k{index}": f"EMP-{index:06d}" for index in range(5)} | {"other": "EMP-000001 and more"}
+    out = _redacted(values, engine=engine, detectors={"custom": custom})
+    assert [out[f"k{index}"] for index in range(5)] == ["<redacted:employee_id>"] * 5
+    assert out["other"] == "EMP-000001 and more"
+
+
 def test_integer_card_numbers_are_caught() -> None:
     out = _redacted({"card": 4111111111111111, "epoch_ms": 1764145200123, "count": 12})
     assert out["card"] == "<redacted:credit_card>"

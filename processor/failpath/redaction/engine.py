@@ -112,13 +112,13 @@ class HyperscanScanner:
         self._hyperscan = hyperscan
         self._detectors = detectors
         base = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_ALLOWEMPTY
-        expressions = [detector.prefilter.encode() for detector in detectors]
+        expressions = [widened(detector.prefilter, boundaries=False).encode() for detector in detectors]
         flags = [base | (hyperscan.HS_FLAG_CASELESS if d.caseless else 0) for d in detectors]
         self._database, self._scratch = self._compile(expressions, flags)
         # The same prefilters reporting once per detector and scan: for values in a flood.
         single = [flag | hyperscan.HS_FLAG_SINGLEMATCH for flag in flags]
         self._single, self._single_scratch = self._compile(expressions, single)
-        raw = [*expressions, *_RAW_EXTRAS]
+        raw = [*(widened(detector.prefilter, boundaries=True).encode() for detector in detectors), *_RAW_EXTRAS]
         raw_flags = [*flags, *(base | hyperscan.HS_FLAG_CASELESS for _ in _RAW_EXTRAS)]
         self._raw, self._raw_scratch = self._compile(raw, raw_flags)
 
@@ -227,19 +227,29 @@ def _group_end(pattern: str, index: int) -> int:
         index += 1
 
 
-def strip_lookarounds(pattern: str) -> str:
-    """The pattern without (?=...), (?!...), (?<=...), (?<!...): RE2 has none, and dropping one only lets the
-    pattern match more, which a prefilter may do."""
+def widened(pattern: str, boundaries: bool) -> str:
+    """The pattern without lookarounds ((?=...), (?!...), (?<=...), (?<!...): RE2 has none), anchors (^, $,
+    \\A, \\z, \\Z) and, with boundaries, word boundaries (\\b, \\B). Dropping one only lets the pattern
+    match more, which a prefilter may do. Anchors hold at a value's edges but not inside a buffer of values
+    joined together; word boundaries hold there (the separator is not a word character) but not in a
+    serialized span, where a value's length byte or the next field's tag can be a letter or a digit."""
+    dropped = "AzZbB" if boundaries else "AzZ"
     out: list[str] = []
     index = 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
             end = index + 2
+            if pattern[index + 1] in dropped:
+                index = end
+                continue
         elif char == "[":
             end = _class_end(pattern, index)
         elif pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), index):
             index = _group_end(pattern, index)
+            continue
+        elif char in "^$":
+            index += 1
             continue
         else:
             end = index + 1
@@ -255,15 +265,14 @@ class Re2Scanner:
         import re2
 
         self._detectors = detectors
-        patterns = [self._re2(d) for d in detectors]
-        self._set = self._compile(re2, patterns, re2.Options.Encoding.UTF8)
+        self._set = self._compile(re2, [self._re2(d, False) for d in detectors], re2.Options.Encoding.UTF8)
         # Serialized spans are bytes, not text: Latin-1 mode matches them byte by byte.
-        raw = patterns + [extra.decode("latin-1") for extra in _RAW_EXTRAS_RE2]
+        raw = [self._re2(d, True) for d in detectors] + [extra.decode("latin-1") for extra in _RAW_EXTRAS_RE2]
         self._raw_set = self._compile(re2, raw, re2.Options.Encoding.LATIN1)
 
     @staticmethod
-    def _re2(detector: Detector) -> str:
-        return ("(?is)" if detector.caseless else "(?s)") + strip_lookarounds(detector.prefilter)
+    def _re2(detector: Detector, boundaries: bool) -> str:
+        return ("(?is)" if detector.caseless else "(?s)") + widened(detector.prefilter, boundaries)
 
     @staticmethod
     def _compile(re2: Any, patterns: list[str], encoding: Any) -> Any:
