@@ -265,6 +265,23 @@ def test_the_stage_hands_on_the_native_bytes_and_counts_the_path(monkeypatch: py
     assert metrics.redaction_requests.labels("reference")._value.get() == 1
 
 
+@pytest.mark.parametrize("config", ["default", "allow_list", "short_values"])
+def test_a_flood_of_prefilter_matches_gives_the_reference_bytes(monkeypatch: pytest.MonkeyPatch, config: str) -> None:
+    """Past FLOOD raw matches the request is scanned span by span and value by value, as the reference
+    does; below it one scan of the request stands for both (tested by every other case here)."""
+    reference, ported = _pair(monkeypatch, CONFIGS[config])
+    table = " ".join(f"{n:04d}-{n * 7 % 10000:04d}" for n in range(1500))  # card-ish digit groups everywhere
+    message = ExportTraceServiceRequest()
+    spans = message.resource_spans.add().scope_spans.add().spans
+    for index, text in enumerate([table, "mail lena.ortiz@example.com", table[:900] + " key=sk-proj-" + "a1" * 24]):
+        span = spans.add(trace_id=b"\3" * 16, span_id=index.to_bytes(8, "big"), name="step")
+        span.attributes.append(KeyValue(key="note", value=AnyValue(string_value=text)))
+    scanner = reference.scanner
+    assert scanner.request_matches(message.SerializeToString()) is None  # the flood path, not the one scan
+    payload = _agree(reference, ported, message)
+    assert b"lena.ortiz@example.com" not in payload
+
+
 def test_random_damage_never_crashes_and_never_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
     """Flipped, cut and inserted bytes of real requests: the walk returns None, or (when upb reads the
     damaged bytes too) exactly what the reference makes of them."""

@@ -110,7 +110,7 @@ class HyperscanScanner:
         import hyperscan
 
         self._hyperscan = hyperscan
-        self._detectors = detectors
+        self.detectors = detectors
         base = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_ALLOWEMPTY
         expressions = [widened(detector.prefilter, boundaries=False).encode() for detector in detectors]
         flags = [base | (hyperscan.HS_FLAG_CASELESS if d.caseless else 0) for d in detectors]
@@ -162,7 +162,14 @@ class HyperscanScanner:
             return True
         return False
 
-    def _flagged_pairs(self, values: Sequence[str]) -> set[tuple[int, int]]:
+    def request_matches(self, data: bytes) -> list[tuple[int, int]] | None:
+        """(pattern, end) of every raw prefilter match in a serialized request, or None when there are more
+        than FLOOD. A detector's pattern is its index; the extras (HTML, card integers, key-value lists) come
+        after them. The raw patterns hold no anchors or word boundaries, so a match inside one span or value
+        is reported whatever bytes surround it."""
+        return self._scan_capped(self._raw, self._raw_scratch, data)
+
+    def flagged_pairs(self, values: Sequence[str]) -> set[tuple[int, int]]:
         """(value index, detector) for every detector whose prefilter fires in a value."""
         joined = SEPARATOR.join(values)
         if joined.isascii():
@@ -186,10 +193,14 @@ class HyperscanScanner:
     def scan(self, values: Sequence[str]) -> dict[int, list[Finding]]:
         if not values:
             return {}
+        return self.confirm(values, self.flagged_pairs(values))
+
+    def confirm(self, values: Sequence[str], pairs: Iterable[tuple[int, int]]) -> dict[int, list[Finding]]:
+        """Findings of each (value index, detector) pair: a pair no detector confirms costs a look, nothing more."""
         found: dict[int, list[Finding]] = {}
-        for index, detector in sorted(self._flagged_pairs(values)):
+        for index, detector in sorted(pairs):
             findings = found.setdefault(index, [])
-            _confirm(self._detectors[detector], values[index], findings)
+            _confirm(self.detectors[detector], values[index], findings)
             if not findings:
                 del found[index]
         return found

@@ -9,6 +9,7 @@ Redactor (upb messages) stays the reference: this gives the same bytes for every
 request has anything the extension does not reproduce exactly (the caller then runs the reference).
 """
 
+from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
 
@@ -17,6 +18,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from failpath.otlp import wire
 from failpath.otlp.native import span_ranges
 from failpath.redaction import _native
+from failpath.redaction.engine import HyperscanScanner
 from failpath.redaction.key_rules import KeyAction
 from failpath.redaction.redactor import DROPPED, HASHED, MASKED, SUMMARIZED, RedactionResult, Redactor, Walk
 
@@ -58,17 +60,23 @@ class NativeRedactor:
         self._span_counts = reference.span_counts
         # As the reference's fast path: None makes every span take the full walk.
         self._flag_blobs = reference.flag_blobs
+        scanner = reference.scanner
+        # Hyperscan reports where each match ends: one scan of the request's bytes then tells both which
+        # spans need the full walk and which values each detector must look at (Redactor.rewrite).
+        self._scanner = scanner if isinstance(scanner, HyperscanScanner) else None
+        self._detectors = len(scanner.detectors) if isinstance(scanner, HyperscanScanner) else 0
 
     def redact(self, data: bytes) -> tuple[bytes, RedactionResult] | None:
         """The redacted request's bytes and what was done, or None: take the reference path."""
-        dirty = self._dirty(data)
+        matches = self._scanner.request_matches(data) if self._scanner is not None else None
+        dirty = self._dirty(data, matches)
         plan = _native.walk(data, self._table, dirty, self._digest_key)
         if plan is None:
             return None
         values, slots, summarize, ints, edits, counts, owners = plan
         walk = Walk()
         walk.values, walk.slots, walk.summarize = values, slots, set(summarize)
-        walk.raw_bytes = len(data) if dirty is not None else 0
+        walk.raw_bytes = len(data) if dirty is not None or matches is not None else 0
         for (owner, counter), amount in Counter(counts).items():  # counted in C: one call per owner and kind
             walk.count(owner, _COUNTERS[counter], amount)
         for start, end, owner, number in ints:
@@ -77,7 +85,8 @@ class NativeRedactor:
                 edits.append((-1, start, end, AnyValue(string_value=token).SerializeToString()))
                 walk.count(owner, MASKED)
         result = RedactionResult()
-        for index, text in self._reference.rewrite(walk, result):
+        flagged = self._flagged(matches, slots) if matches is not None else None
+        for index, text in self._reference.rewrite(walk, result, flagged):
             start, end, _, _ = slots[index]
             edits.append((-1, start, end, text.encode()))
         for owner, done in walk.counts.items():
@@ -92,10 +101,11 @@ class NativeRedactor:
                     edits.append((parent, parent, parent, wire.field(_tag(message_field), b"".join(counters))))
         return (_native.splice(data, edits) if edits else data), result
 
-    def _dirty(self, data: bytes) -> bytearray | None:
+    def _dirty(self, data: bytes, matches: list[tuple[int, int]] | None) -> bytearray | None:
         """A byte per span, 1 for the spans that take the full walk (some prefilter fires in them, or they are
         too big to be scanned whole here), as Redactor._clean_spans; None: all of them (also for malformed
-        bytes, which walk() then leaves to the reference)."""
+        bytes, which walk() then leaves to the reference). matches: the raw scan of the whole request, when
+        there is one (a match that begins before a span and ends in it only costs that span the full walk)."""
         if self._flag_blobs is None or span_ranges is None:
             return None
         ranges = span_ranges(data)
@@ -103,16 +113,40 @@ class NativeRedactor:
             return None
         count = len(ranges) // 2
         dirty = bytearray(count)
-        small: list[int] = []
-        blobs: list[bytes] = []
         limit = self._max_chars
         for index in range(count):
-            start, end = ranges[2 * index], ranges[2 * index + 1]
-            if end - start <= limit:
-                small.append(index)
-                blobs.append(data[start:end])
-            else:
+            if ranges[2 * index + 1] - ranges[2 * index] > limit:
                 dirty[index] = 1
+        if matches is not None:
+            starts = ranges[::2]
+            for _, end in matches:
+                index = bisect_right(starts, end - 1) - 1
+                if index >= 0 and end <= ranges[2 * index + 1]:
+                    dirty[index] = 1
+            return dirty
+        small = [index for index in range(count) if not dirty[index]]
+        blobs = [data[ranges[2 * index] : ranges[2 * index + 1]] for index in small]
         for position in self._flag_blobs(blobs) if blobs else ():
             dirty[small[position]] = 1
         return dirty
+
+    def _flagged(self, matches: list[tuple[int, int]], slots: list[tuple[int, int, int, int]]) -> set[tuple[int, int]]:
+        """(value index, detector) for every detector's match that ends inside a value's bytes: a superset of
+        what scanning the values alone would flag (a match within a value is reported here too)."""
+        starts = [slot[0] for slot in slots]
+        order = None
+        if starts != sorted(starts):  # the walk goes in byte order; this is only a guard
+            order = sorted(range(len(slots)), key=starts.__getitem__)
+            starts = [starts[index] for index in order]
+        flagged: set[tuple[int, int]] = set()
+        detectors = self._detectors
+        for pattern, end in matches:
+            if pattern >= detectors:
+                continue
+            position = bisect_right(starts, end - 1) - 1
+            if position < 0:
+                continue
+            index = order[position] if order is not None else position
+            if end <= slots[index][1]:
+                flagged.add((index, pattern))
+        return flagged

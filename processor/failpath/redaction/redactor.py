@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from failpath.redaction import html_summary
 from failpath.redaction.card_networks import is_card_number
 from failpath.redaction.detectors import CARD_NUMBER
-from failpath.redaction.engine import Finding, Scanner
+from failpath.redaction.engine import Finding, HyperscanScanner, Scanner
 from failpath.redaction.html_summary import looks_like_html
 from failpath.redaction.key_rules import KeyAction, KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
@@ -95,7 +95,7 @@ class Redactor:
         self.max_value_chars = max_value_chars
         self.span_counts = span_counts
         self.span_keys = span_keys
-        self._scanner = scanner
+        self.scanner = scanner
         self._max_scan_chars = max_scan_chars
         self._summarize_html = summarize_html
 
@@ -346,15 +346,27 @@ class Redactor:
                 self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted, keys)
         return result
 
-    def rewrite(self, walk: Walk, result: RedactionResult) -> list[tuple[int, str]]:
+    def rewrite(
+        self, walk: Walk, result: RedactionResult, flagged: set[tuple[int, int]] | None = None
+    ) -> list[tuple[int, str]]:
         """Scan the collected values; returns (index, new text) of each value to write back, and counts what
-        it did in walk (findings in result). Shared with the native walk, whose slots are byte offsets."""
+        it did in walk (findings in result). Shared with the native walk, whose slots are byte offsets.
+        flagged (Hyperscan only): the (value, detector) pairs the request's raw scan found, which stand for
+        scanning the values again, except those rewritten here (HTML summaries), which are scanned anew."""
         if self._summarize_html:
             self._html_summaries(walk)
         originals = self._bound_long_values(walk)
         values = walk.values
-        result.scanned_bytes = walk.raw_bytes + sum(map(len, values))
-        found = self._scanner.scan(values)
+        if flagged is None or not isinstance(self.scanner, HyperscanScanner):
+            result.scanned_bytes = walk.raw_bytes + sum(map(len, values))
+            found = self.scanner.scan(values)
+        else:
+            rescanned = sorted(walk.changed)
+            result.scanned_bytes = walk.raw_bytes + sum(len(values[index]) for index in rescanned)
+            fresh = self.scanner.flagged_pairs([values[index] for index in rescanned]) if rescanned else set()
+            pairs = {pair for pair in flagged if pair[0] not in walk.changed}
+            pairs.update((rescanned[position], detector) for position, detector in fresh)
+            found = self.scanner.confirm(values, pairs)
         # Only values with findings, summaries, rewrites or excess length need any more work.
         todo = found.keys() | walk.summarize | walk.changed | originals.keys()
         writes: list[tuple[int, str]] = []
