@@ -15,6 +15,7 @@ from failpath.redaction import validators as check
 from failpath.redaction.card_networks import FIRST_DIGITS, is_card_number
 from failpath.redaction.phones import DEFAULT_REGIONS, PhoneFinder
 from failpath.redaction.phones import PREFILTER as PHONE_PREFILTER
+from failpath.redaction.skipping import Skipping
 
 Span = tuple[int, int]
 Category = Literal["credential", "personal"]
@@ -497,6 +498,8 @@ def _find_ssn(text: str) -> Iterator[Span]:
 # Only UATP starts with 1, always 15 digits long: that keeps 13-digit epoch milliseconds out.
 _CARD_DIGITS = rf"(?:1(?:[ -]?\d){{14}}|[{FIRST_DIGITS.replace('1', '')}](?:[ -]?\d){{11,18}})"
 CARD_NUMBER = re.compile(rf"(?<![A-Za-z\d-]){_CARD_DIGITS}(?![A-Za-z\d-])")
+# Every card number starts with twelve digits like these.
+CARD_NUMBERS = Skipping(CARD_NUMBER, re.compile(r"\d(?:[ -]?\d){11}"), 0)
 # Hyperscan's prefilter mode drops lookbehinds; a character class keeps the digits of hex ids out.
 _CARD_PREFILTER = rf"(?:^|[^A-Za-z\d-]){_CARD_DIGITS}"
 # Two letters and two digits right before: the digits belong to an IBAN (valid or not), not to a card.
@@ -504,7 +507,7 @@ _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}[ -]?$")
 
 
 def _find_cards(text: str) -> Iterator[Span]:
-    for match in CARD_NUMBER.finditer(text):
+    for match in CARD_NUMBERS.finditer(text):
         if _IBAN_HEAD.search(text, max(0, match.start() - 5), match.start()):
             continue
         if is_card_number(match.group().replace(" ", "").replace("-", "")):
@@ -514,11 +517,12 @@ def _find_cards(text: str) -> Iterator[Span]:
 # Country code, check digits, then the BBAN in groups of up to 4 separated by single spaces or dashes (or
 # nothing); the country's registered length decides where it ends, so a word after it is not eaten.
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?=[ -]?[A-Z0-9])")
+IBAN_STARTS = Skipping(_IBAN_START, re.compile(r"[A-Z]{2}\d{2}"), 0)
 _IBAN_BODY = re.compile(r"(?:[ -]?[A-Z0-9]){8,30}")
 
 
 def _find_ibans(text: str) -> Iterator[Span]:
-    for start in _IBAN_START.finditer(text):
+    for start in IBAN_STARTS.finditer(text):
         length = check.iban_length(start.group()[:2])
         if length is None:
             continue

@@ -5,7 +5,7 @@ import re
 from importlib import resources
 
 from stdnum import iban as stdnum_iban
-from stdnum.exceptions import ValidationError
+from stdnum.iso7064 import mod_97_10
 from stdnum.us import ssn as stdnum_ssn
 
 _NON_DIGIT = re.compile(r"\D")
@@ -22,6 +22,19 @@ def _iban_registry() -> dict[str, str]:
 
 
 IBAN_STRUCTURES = _iban_registry()
+# Each BBAN structure as python-stdnum's iban.validate checks it ("4!n" -> four digits, a: A-Z, c: A-Za-z0-9),
+# compiled once: stdnum looks the country up in its number database and compiles the structure on every
+# call (most of the cost of confirming an IBAN).
+_BBAN_FORMATS = {
+    country: re.compile(
+        re.sub(
+            r"([1-9][0-9]*)!([nac])",
+            lambda part: {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Za-z0-9]"}[part.group(2)] + f"{{{part.group(1)}}}",
+            structure,
+        )
+    )
+    for country, structure in IBAN_STRUCTURES.items()
+}
 _IBAN_LENGTHS = {
     country: 4 + sum(int(size) for size in re.findall(r"(\d+)!", bban)) for country, bban in IBAN_STRUCTURES.items()
 }
@@ -40,11 +53,10 @@ def iban(text: str) -> bool:
     """Registered country, its length and BBAN format, and the mod-97 check."""
     # Not the national check digits some countries add inside the BBAN: generated and test IBANs often get
     # those wrong, and the mod-97 check already stands for the whole number.
-    try:
-        stdnum_iban.validate(text.replace("-", " "), check_country=False)
-    except ValidationError:
-        return False
-    return True
+    # What stdnum_iban.validate(text, check_country=False) decides (tests/redaction/test_validators.py).
+    number = stdnum_iban.compact(text.replace("-", " "))
+    bban = _BBAN_FORMATS.get(number[:2])
+    return bban is not None and mod_97_10.is_valid(number[4:] + number[:4]) and bban.fullmatch(number[4:]) is not None
 
 
 def us_ssn(text: str) -> bool:

@@ -1,0 +1,40 @@
+"""The IBAN check holds python-stdnum's BBAN structures compiled (stdnum looks them up and compiles them on
+every call): it must decide exactly as stdnum's own iban.validate(check_country=False)."""
+
+import random
+import string
+
+from stdnum import iban as stdnum_iban
+
+from failpath.redaction import validators
+from tests.support.personal_data import ibans
+
+
+def _stdnum(text: str) -> bool:
+    return bool(stdnum_iban.is_valid(text.replace("-", " "), check_country=False))
+
+
+def test_iban_decides_as_stdnum() -> None:
+    rng = random.Random(97)
+    valid = [case.secret for case in ibans(rng, per_country=3)]
+    texts = list(valid)
+    for value in valid:
+        chars = list(value)
+        for _ in range(3):  # one character changed, two swapped, a character dropped or added
+            spot = rng.randrange(len(chars))
+            changed = [*chars]
+            changed[spot] = rng.choice(string.ascii_uppercase + string.digits + " -")
+            texts.append("".join(changed))
+            other = rng.randrange(len(chars))
+            swapped = [*chars]
+            swapped[spot], swapped[other] = swapped[other], swapped[spot]
+            texts.append("".join(swapped))
+            texts.append(value[:spot] + value[spot + 1 :])
+            texts.append(value[:spot] + rng.choice(string.digits) + value[spot:])
+        texts.append(value.lower())
+        texts.append("XX" + value[2:])
+    texts += ["", "DE", "DE89", "DE89 ", "GB82 WEST", "0000000000000000", "DE89\n3704 0044 0532 0130 00"]
+    assert sum(map(validators.iban, valid)) == len(valid)
+    decided = [(text, validators.iban(text), _stdnum(text)) for text in texts]
+    assert [case for case in decided if case[1] != case[2]] == []
+    assert 0 < sum(ours for _, ours, _ in decided) < len(decided)
