@@ -3,7 +3,8 @@
 1. µs per span to buffer and decide (spans already redacted, as in the pipeline), with the default
    policies and the bench mix (~4% error runs, ~4% slow, healthy kept at 10%), against parse alone.
 2. The packet stage's work per failing run: normalise, bucket, build and encode a replay packet.
-3. Memory with 100k spans buffered: RSS growth and the buffer's own estimate, per span.
+3. Memory with 100k spans buffered: what the buffered traces hold per span (tracemalloc) against their
+   serialized bytes, the buffer's own estimate, and RSS growth.
 
     .venv/bin/python bench/sampling.py [--traces 2000] [--buffered 100000] [--profile bench|realistic]
 """
@@ -15,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import psutil
@@ -125,36 +127,49 @@ async def cost(requests: list[bytes], spans: int, repeats: int) -> None:
 
 
 async def memory(requests: list[bytes], target: int) -> None:
-    process = psutil.Process()
-    gc.collect()
-    before = process.memory_info().rss
+    """Python's own count of the bytes the buffered traces hold (tracemalloc: exact, unlike RSS, which
+    reuses what the cost runs freed), against the serialized size of the spans buffered."""
     config = SamplingConfig.model_validate(
         {"decision_wait": "1h", "max_trace_wait": "1h", "buffer": {"max_traces": 1_000_000, "max_bytes": "4GiB"}}
     )
-    metrics = Metrics()
-    stage = TailSamplingStage(config, Counter(), metrics, clock=Clock())
-    buffered, passes = 0, 0
+    # Every pass over the data gets fresh trace ids, so every span is buffered; made up front, so that only
+    # the stage's allocations are traced.
+    batches: list[tuple[bytes, int]] = []
+    buffered, serialized, passes = 0, 0, 0
     while buffered < target:
         for body in requests:
             request = ExportTraceServiceRequest.FromString(body)
-            if passes:  # fresh trace ids on each pass, so every span is buffered
-                for resource_spans in request.resource_spans:
-                    for scope_spans in resource_spans.scope_spans:
-                        for span in scope_spans.spans:
-                            span.trace_id = passes.to_bytes(4, "big") + span.trace_id[4:]
-            await stage.consume(Batch(request, count_spans(body), body))  # bytes beside it, as the walk hands on
-            buffered += count_spans(body)
+            for resource_spans in request.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        span.trace_id = passes.to_bytes(4, "big") + span.trace_id[4:]
+            data = request.SerializeToString()
+            batches.append((data, count_spans(data)))
+            buffered += batches[-1][1]
+            serialized += len(data)
             if buffered >= target:
                 break
         passes += 1
+    metrics = Metrics()
+    stage = TailSamplingStage(config, Counter(), metrics, clock=Clock())
+    process = psutil.Process()
     gc.collect()
-    grown = process.memory_info().rss - before
+    rss_before = process.memory_info().rss
+    tracemalloc.start()
+    for data, spans in batches:
+        # As the pipeline hands it on: the parsed request with the received bytes beside it.
+        await stage.consume(Batch(ExportTraceServiceRequest.FromString(data), spans, data))
+    gc.collect()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    grown = process.memory_info().rss - rss_before
     estimate = metrics.registry.get_sample_value("failpath_sampling_buffer_bytes") or 0
     traces = metrics.registry.get_sample_value("failpath_sampling_buffer_traces") or 0
     print(
-        f"{buffered} spans buffered in {traces:.0f} traces: RSS +{grown / 2**20:.0f} MB "
-        f"({grown / buffered:.0f} B/span), buffer estimate {estimate / 2**20:.0f} MB "
-        f"({estimate / buffered:.0f} B/span); peak RSS {process.memory_info().rss / 2**20:.0f} MB"
+        f"{buffered} spans buffered in {traces:.0f} traces, {serialized / buffered:.0f} B/span serialized: "
+        f"held {held / buffered:.0f} B/span ({held / serialized:.2f}x, target <= 1.5x), "
+        f"buffer estimate {estimate / buffered:.0f} B/span, RSS +{grown / 2**20:.0f} MB "
+        f"(peak {process.memory_info().rss / 2**20:.0f} MB)"
     )
 
 
