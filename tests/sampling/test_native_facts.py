@@ -6,8 +6,11 @@ import asyncio
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from failpath.consumer import Batch
 from failpath.metrics import Metrics
@@ -51,6 +54,32 @@ def test_span_bytes_and_watched_attributes_match_the_upb_reading() -> None:
             assert inspector._watched_in(blob) == inspector._watched_values(span.attributes)
             checked += 1
     assert checked > 400
+
+
+_scalars = st.one_of(
+    st.text(max_size=20).map(lambda text: AnyValue(string_value=text)),
+    st.booleans().map(lambda flag: AnyValue(bool_value=flag)),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(lambda number: AnyValue(int_value=number)),
+    st.floats().map(lambda number: AnyValue(double_value=number)),  # NaN, infinities and -0.0 too
+    st.binary(max_size=8).map(lambda raw: AnyValue(bytes_value=raw)),
+    st.lists(st.integers(min_value=-5, max_value=5), max_size=3).map(
+        lambda items: AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=item) for item in items]))
+    ),
+    st.just(AnyValue()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([*WATCHED, "other"]), _scalars), max_size=8))
+def test_watched_values_of_every_kind_read_as_upb_reads_them(attributes: list[tuple[str, AnyValue]]) -> None:
+    """Every kind of value, empty and unset ones too: the values (and their types: True is not 1, -0.0 is
+    not 0.0, NaN is NaN) must be the upb reading's."""
+    inspector = SpanInspector([], ErrorReader(SamplingConfig().errors), WATCHED, [])
+    span = Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="s")
+    span.attributes.extend(KeyValue(key=key, value=value) for key, value in attributes)
+    native = inspector._watched_in(span.SerializeToString())
+    assert native is not None
+    assert repr(native) == repr(inspector._watched_values(span.attributes))
 
 
 def test_malformed_span_bytes_give_none() -> None:
