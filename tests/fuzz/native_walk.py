@@ -2,7 +2,8 @@
 
 Every input goes through the sampler's span reader (otlp/_spans.c) and NativeRedactor.redact. When the walk
 accepts it, upb must accept the same bytes and the reference must make exactly the same bytes and findings
-of them; whatever it is, nothing crashes.
+of them; when the reader gives rows for bytes upb accepts, they must be upb's reading of them (slices
+parse to the messages upb parsed); whatever it is, nothing crashes.
 Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
 
     .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
@@ -24,11 +25,15 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 with atheris.instrument_imports():
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
     from failpath.otlp import _spans
     from failpath.redaction.config import RedactionConfig
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.stage import build_redactor
+    from failpath.sampling.span_reading import read_message
     from tests.support.redaction_mix import request
 
 os.environ.setdefault("FAILPATH_REDACTION_KEY", "fuzzing-key-" + "7" * 30)
@@ -40,10 +45,36 @@ NATIVE = NativeRedactor(build_redactor(_CONFIG))
 _WATCHED = (b"note", b"gen_ai.prompt", b"user.id", b"")
 
 
+def check_rows(data: bytes) -> None:
+    """The sampler's rows against upb's reading, for bytes both accept (the reader checks only the strings it
+    reads: the intake has parsed every request before the sampler sees it)."""
+    rows = _spans.request_facts(data)
+    if rows is None:
+        return
+    try:
+        parsed = ExportTraceServiceRequest.FromString(data)
+    except DecodeError:
+        return
+    resources, scopes, spans = read_message(parsed)
+    same = [(Resource.FromString(raw), url) for raw, url in rows[0]] == [
+        (Resource.FromString(raw), url) for raw, url in resources
+    ]
+    same = same and [(index, InstrumentationScope.FromString(raw), url) for index, raw, url in rows[1]] == [
+        (index, InstrumentationScope.FromString(raw), url) for index, raw, url in scopes
+    ]
+    same = same and len(rows[2]) == len(spans)
+    for row, expected in zip(rows[2], spans, strict=False):
+        same = same and row[:1] + row[2:] == expected[:1] + expected[2:]
+        same = same and Span.FromString(row[1]) == Span.FromString(expected[1])
+    if not same:
+        raise AssertionError("the sampler's rows and upb's reading disagree")
+
+
 def test_one_input(data: bytes) -> None:
     ranges = _spans.span_ranges(data)  # the sampler's reader: must not crash on anything
     for index in range(0, len(ranges or ()), 2):
         _spans.watched_attributes(data[ranges[index] : ranges[index + 1]], _WATCHED)  # type: ignore[index]
+    check_rows(data)
     done = NATIVE.redact(data)
     if done is None:
         return

@@ -1,6 +1,7 @@
 """The sampler's native per-span reading (otlp/_spans.c) against the reference (upb messages): each span's
-bytes are the slice of the request the reader names, its watched attributes the ones the upb walk finds,
-and a sampling run fed bytes beside the request hands on exactly what it hands on from the request alone."""
+bytes are the slice of the request the reader names, its facts (trace id, root, status, times, name, events,
+trace state; resources and scopes) and watched attributes the ones upb reads, and a sampling run fed bytes
+hands on exactly what it hands on from the request alone."""
 
 import asyncio
 import random
@@ -9,13 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from failpath.consumer import Batch
 from failpath.metrics import Metrics
+from failpath.otlp import wire
 from failpath.sampling.config import SamplingConfig
 from failpath.sampling.span_facts import SpanInspector
+from failpath.sampling.span_reading import read_message
 from failpath.sampling.stage import TailSamplingStage as SamplingStage
 from failpath.signals.errors import ErrorReader
 from tests.support.redaction_mix import request
@@ -35,6 +39,12 @@ def _mix(seed: int) -> list[ExportTraceServiceRequest]:
                 span.attributes.append(KeyValue(key="error.type", value=AnyValue(string_value="Timeout")))
                 span.attributes.append(KeyValue(key="", value=AnyValue(int_value=3)))
                 span.attributes.add(key="note")  # no value: left out by both
+            for span in resource_spans.scope_spans[0].spans:
+                if rng.random() < 0.7:
+                    span.parent_span_id = rng.randbytes(8)
+                span.status.code = rng.choice([0, 0, 1, 2, 7, -3])  # type: ignore[assignment]  # open enum: unknown codes too
+                span.start_time_unix_nano = rng.randrange(2**64)
+                span.end_time_unix_nano = rng.choice([0, rng.randrange(2**64)])
         requests.append(message)
     return requests
 
@@ -80,6 +90,103 @@ def test_watched_values_of_every_kind_read_as_upb_reads_them(attributes: list[tu
     native = inspector._watched_in(span.SerializeToString())
     assert native is not None
     assert repr(native) == repr(inspector._watched_values(span.attributes))
+
+
+def test_request_rows_match_the_upb_reading() -> None:
+    checked = 0
+    for message in _mix(3):
+        data = message.SerializeToString()
+        assert spans.request_facts(data) == read_message(ExportTraceServiceRequest.FromString(data))
+        checked += len(read_message(message)[2])
+    assert checked > 400
+
+
+_texts = st.text(max_size=12)
+_spans = st.builds(
+    Span,
+    trace_id=st.binary(max_size=16),
+    span_id=st.binary(max_size=8),
+    parent_span_id=st.binary(max_size=8),
+    trace_state=_texts,
+    name=_texts,
+    start_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
+    end_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
+    status=st.builds(Status, code=st.integers(min_value=-(2**31), max_value=2**31 - 1), message=_texts),
+    events=st.lists(st.builds(Span.Event, name=_texts), max_size=2),
+    attributes=st.lists(st.builds(KeyValue, key=_texts, value=_scalars), max_size=3),
+)
+_requests = st.builds(
+    ExportTraceServiceRequest,
+    resource_spans=st.lists(
+        st.builds(
+            ResourceSpans,
+            resource=st.one_of(
+                st.none(), st.builds(Resource, attributes=st.lists(st.builds(KeyValue, key=_texts), max_size=2))
+            ),
+            schema_url=_texts,
+            scope_spans=st.lists(
+                st.builds(
+                    ScopeSpans,
+                    scope=st.one_of(st.none(), st.builds(InstrumentationScope, name=_texts, version=_texts)),
+                    schema_url=_texts,
+                    spans=st.lists(_spans, max_size=4),
+                ),
+                max_size=3,
+            ),
+        ),
+        max_size=3,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_requests)
+def test_generated_requests_read_as_upb_reads_them(message: ExportTraceServiceRequest) -> None:
+    """Absent and empty resources and scopes, empty ids, every status code, times up to 2**64 - 1."""
+    assert spans.request_facts(message.SerializeToString()) == read_message(message)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return wire.field(wire.varint(number << 3 | 2), payload)
+
+
+def test_repeated_singular_fields_read_as_upb_merges_them() -> None:
+    """Written twice, a span's name, parent, trace state and status code: the last one wins, as in upb; a
+    resource or scope written twice is merged by upb, which a slice cannot give: None (the reference)."""
+    span = (
+        _field(1, b"\1" * 16)
+        + _field(5, b"first")
+        + _field(4, b"\2" * 8)
+        + _field(15, b"\x18\x02")  # status code 2
+        + _field(5, b"second")
+        + _field(4, b"")  # no parent after all: a root
+        + _field(15, _field(2, b"why"))  # a status without a code keeps the code before it
+        + _field(3, b"a=1")
+    )
+    data = _field(1, _field(1, b"") + _field(2, _field(1, b"") + _field(2, span)))
+    parsed = ExportTraceServiceRequest.FromString(data)
+    rows = spans.request_facts(data)
+    assert rows is not None
+    expected = read_message(parsed)
+    assert rows[0] == expected[0] and rows[1] == expected[1]
+    (row,) = rows[2]
+    assert Span.FromString(row[1]) == parsed.resource_spans[0].scope_spans[0].spans[0]
+    assert row[:1] + row[2:] == expected[2][0][:1] + expected[2][0][2:]
+    assert row[3:5] == (True, 2) and row[7] == "second"
+    twice = _field(1, _field(1, _field(1, b"")) + _field(1, _field(1, b"")))
+    assert spans.request_facts(twice) is None
+    scope_twice = _field(1, _field(2, _field(1, b"") + _field(1, b"")))
+    assert spans.request_facts(scope_twice) is None
+
+
+def test_malformed_or_unexpected_request_bytes_give_none() -> None:
+    data = _mix(2)[0].SerializeToString()
+    assert spans.request_facts(data[:-3]) is None
+    span_with_varint_trace_id = _field(1, _field(2, _field(2, b"\x08\x01")))
+    assert spans.request_facts(span_with_varint_trace_id) is None
+    bad_name = _field(1, _field(2, _field(2, _field(5, b"\xff"))))
+    assert spans.request_facts(bad_name) is None
+    assert spans.request_facts(b"") == ([], [], [])
 
 
 def test_malformed_span_bytes_give_none() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from failpath.otlp.native import watched_attributes
 from failpath.otlp.values import Value, python_value
@@ -42,26 +43,27 @@ class SpanInspector:
         return self._leaf_bits(found, root=False, name=None), found
 
     def inspect(
-        self, span: Any, blob: bytes, root: bool, resource_values: dict[str, Value]
+        self, blob: bytes, root: bool, code: int, name: str, has_events: bool, resource_values: dict[str, Value]
     ) -> tuple[int, str | None, dict[str, Value]]:
-        """(leaf bits, error reason or None, the span's watched attribute values). blob: the span serialized,
-        where the native reader finds the watched attributes without a walk over every upb attribute."""
+        """(leaf bits, error reason or None, the span's watched attribute values) of a span given as its bytes
+        and the facts read beside them: the native reader finds the watched attributes in the bytes; events
+        are parsed only for spans that have some, and only when an event can be an error signal."""
         found = self._watched_in(blob) if watched_attributes is not None else None
         if found is None:
-            found = self._watched_values(span.attributes)
+            found = self._watched_values(Span.FromString(blob).attributes)
         errors = self._errors
         error: str | None = None
-        if errors.status_failed(span.status.code):
+        if errors.status_failed(code):
             error = "status"
         elif found:
             error = next(iter(errors.attribute_reasons(found)), None)
-        if error is None and self._event_names and span.events:
-            events = ((event.name, _pairs(event.attributes)) for event in span.events)
+        if error is None and has_events and self._event_names:
+            events = ((event.name, _pairs(event.attributes)) for event in Span.FromString(blob).events)
             error = next((reason for reason, _ in errors.event_reasons(events)), None)
         bits = 0
         if found or self._name_leaves:
             values = {**resource_values, **found} if found and resource_values else found or resource_values
-            bits = self._leaf_bits(values, root, span.name if self._name_leaves else None)
+            bits = self._leaf_bits(values, root, name if self._name_leaves else None)
         return bits, error, found
 
     def workflow(self, name: str, found: dict[str, Value], resource_values: dict[str, Value]) -> str:

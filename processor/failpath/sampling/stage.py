@@ -17,14 +17,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from failpath.consumer import Batch, Consumer, DecidedTrace, Decision, Refused
 from failpath.metrics import Metrics
-from failpath.otlp import wire
-from failpath.otlp.native import span_ranges
 from failpath.otlp.values import Value
 from failpath.sampling.conditions import CompiledConditions
 from failpath.sampling.config import DynamicPolicyConfig, SamplingConfig
@@ -33,6 +30,7 @@ from failpath.sampling.kept_output import KeptOutput
 from failpath.sampling.policies import PolicyEngine
 from failpath.sampling.regret_window import RegretWindow
 from failpath.sampling.span_facts import SpanInspector
+from failpath.sampling.span_reading import SpanRow, read_batch
 from failpath.sampling.trace_buffer import (
     SPAN_OVERHEAD,
     TRACE_OVERHEAD,
@@ -47,9 +45,9 @@ from failpath.signals.vocabulary import SignalsConfig
 
 log = logging.getLogger("failpath.sampling")
 
-# A span on its way into the buffer: its group, its bytes, the parsed span, and its resource's leaf bits
-# and watched values.
-_Item = tuple[Group, bytes, Any, int, dict[str, Value]]
+# A span on its way into the buffer: its group, its row (span_reading.SpanRow), and its resource's leaf
+# bits and watched values.
+_Item = tuple[Group, SpanRow, int, dict[str, Value]]
 
 
 @dataclass(slots=True)
@@ -142,7 +140,7 @@ class TailSamplingStage:
 
     # -- intake ----------------------------------------------------------------------------------------------
     async def consume(self, batch: Batch) -> None:
-        by_trace, size = self._split(batch.payload, batch.request, batch.spans)
+        by_trace, size = self._split(batch)
         new = sum(1 for trace_id in by_trace if trace_id not in self._buffer.traces)
         needed = size + batch.spans * SPAN_OVERHEAD + new * TRACE_OVERHEAD
         if not self._fits(needed, new):
@@ -167,39 +165,35 @@ class TailSamplingStage:
         if self._outbox:
             await self._flush()
 
-    def _split(
-        self, payload: bytes | None, request: ExportTraceServiceRequest, spans: int
-    ) -> tuple[dict[bytes, list[_Item]], int]:
-        """The request's spans, serialized one by one and grouped by trace, and their total size. payload:
-        the request's bytes when the batch came with them: each span's bytes are then a slice of them."""
+    def _split(self, batch: Batch) -> tuple[dict[bytes, list[_Item]], int]:
+        """The batch's spans (each its own bytes) grouped by trace, and their total size."""
         buffer, inspector = self._buffer, self._inspector
+        resources, scopes, spans = read_batch(batch)
+        read: list[tuple[bytes, int, dict[str, Value]]] = []
+        for resource, schema_url in resources:
+            bits, values = inspector.resource(Resource.FromString(resource).attributes)
+            read.append((buffer.frame(resource_frame(resource, schema_url)), bits, values))
+        groups: list[tuple[Group, int, dict[str, Value]]] = []
+        for index, scope, schema_url in scopes:
+            frame, bits, values = read[index]
+            groups.append(((frame, buffer.frame(scope_frame(scope, schema_url))), bits, values))
         by_trace: dict[bytes, list[_Item]] = {}
         size = 0
-        blobs = _span_slices(payload, spans) if payload is not None else None
-        index = 0
-        for resource_spans in request.resource_spans:
-            resource = resource_spans.resource
-            resource_bytes = buffer.frame(resource_frame(resource.SerializeToString(), resource_spans.schema_url))
-            resource_bits, resource_values = inspector.resource(resource.attributes)
-            for scope_spans in resource_spans.scope_spans:
-                scope = scope_frame(scope_spans.scope.SerializeToString(), scope_spans.schema_url)
-                group = (resource_bytes, buffer.frame(scope))
-                for span in scope_spans.spans:
-                    blob = blobs[index] if blobs is not None else span.SerializeToString()
-                    index += 1
-                    size += len(blob)
-                    item = (group, blob, span, resource_bits, resource_values)
-                    items = by_trace.get(span.trace_id)
-                    if items is None:
-                        by_trace[span.trace_id] = [item]
-                    else:
-                        items.append(item)
+        for row in spans:
+            group, bits, values = groups[row[0]]
+            size += len(row[1])
+            item = (group, row, bits, values)
+            items = by_trace.get(row[2])
+            if items is None:
+                by_trace[row[2]] = [item]
+            else:
+                items.append(item)
         return by_trace, size
 
     def _add(self, trace: Trace, items: list[_Item], now: float) -> None:
         buffer, config = self._buffer, self._config
         for item in items:
-            buffer.add(trace, item[0], item[1])
+            buffer.add(trace, item[0], item[1][1])
             if self._note(trace, item, now) and now + config.decision_wait < trace.deadline:
                 trace.due = "root"
                 buffer.move_deadline(trace, now + config.decision_wait)
@@ -212,23 +206,22 @@ class TailSamplingStage:
 
     def _note(self, trace: Trace, item: _Item, now: float) -> bool:
         """What one span tells about its trace (error, conditions, times, root); True for the root span."""
-        _, blob, span, resource_bits, resource_values = item
-        root = not span.parent_span_id
-        bits, error, found = self._inspector.inspect(span, blob, root, resource_values)
+        _, row, resource_bits, resource_values = item
+        _, blob, _, root, code, start, end, name, has_events, trace_state = row
+        bits, error, found = self._inspector.inspect(blob, root, code, name, has_events, resource_values)
         trace.bits |= bits | resource_bits
         if error is not None and trace.error is None:
             trace.error = error
-        start, end = span.start_time_unix_nano, span.end_time_unix_nano
         if trace.start == 0 or start < trace.start:
             trace.start = start
         trace.end = max(trace.end, end)
-        if not trace.trace_state and wire.may_have_trace_state(blob):
-            trace.trace_state = span.trace_state
+        if not trace.trace_state and trace_state:
+            trace.trace_state = trace_state
         if root:
             trace.has_root = True
             trace.root_start, trace.root_end = start, end
             trace.root_seen = now
-            trace.workflow = self._inspector.workflow(span.name, found, resource_values)
+            trace.workflow = self._inspector.workflow(name, found, resource_values)
             trace.root_values = {**resource_values, **found} if found else resource_values
         return root
 
@@ -238,14 +231,14 @@ class TailSamplingStage:
         metrics = self._metrics
         if isinstance(known, Decision):
             groups: dict[Group, list[bytes]] = {}
-            for group, blob, *_ in items:
-                groups.setdefault(group, []).append(blob)
+            for group, row, *_ in items:
+                groups.setdefault(group, []).append(row[1])
             self._hand_on(_Kept(trace_id, known, self._output.encode(groups, known, True), len(items), True, lsns))
             metrics.sampling_late_spans.labels("kept").inc(len(items))
             return
         held = self._window.get(trace_id)
         if held is None:
-            if any(self._inspector.inspect(item[2], item[1], not item[2].parent_span_id, item[4])[1] for item in items):
+            if any(self._errs(item) for item in items):
                 metrics.sampling_late_errors.labels("lost").inc()
                 log.warning(
                     "an error signal arrived after its trace was dropped and let go", extra={"spans": len(items)}
@@ -257,7 +250,7 @@ class TailSamplingStage:
         _note_lsns(held, lsns)
         for item in items:
             self._note(held, item, now)
-            self._release(self._window.add(held, item[0], item[1]), "evicted")
+            self._release(self._window.add(held, item[0], item[1][1]), "evicted")
         decision = None if had_error else self._engine.late_error(held)
         if decision is None:
             metrics.sampling_late_spans.labels("dropped").inc(len(items))
@@ -270,6 +263,11 @@ class TailSamplingStage:
         metrics.sampling_triggers.labels(decision.trigger).inc()
         payload = self._output.encode(held.groups, decision)
         self._hand_on(_Kept(trace_id, decision, payload, held.spans, False, tuple(held.lsns)))
+
+    def _errs(self, item: _Item) -> bool:
+        """Whether a span carries an error signal."""
+        _, row, _, resource_values = item
+        return self._inspector.inspect(row[1], row[3], row[4], row[7], row[8], resource_values)[1] is not None
 
     def _release(self, spans: int, reason: str) -> None:
         if spans:
@@ -365,14 +363,6 @@ class TailSamplingStage:
         metrics.sampling_spans.set(buffer.spans)
         metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)
         metrics.sampling_regret_bytes.set(self._window.size)
-
-
-def _span_slices(payload: bytes, spans: int) -> list[bytes] | None:
-    """Each span's bytes, sliced from the request's (the native reader), or None where it cannot name them."""
-    ranges = span_ranges(payload) if span_ranges is not None else None
-    if ranges is None or len(ranges) != 2 * spans:
-        return None
-    return [payload[ranges[index] : ranges[index + 1]] for index in range(0, len(ranges), 2)]
 
 
 def _note_lsns(trace: Trace, lsns: tuple[int, ...]) -> None:

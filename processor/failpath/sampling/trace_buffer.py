@@ -130,11 +130,11 @@ def append_span(trace: Trace, group: Group, blob: bytes) -> int:
     return cost
 
 
-def resource_frame(resource: bytes, schema_url: str) -> bytes:
+def resource_frame(resource: bytes, schema_url: bytes) -> bytes:
     frame = wire.field(wire.RESOURCE, resource)
-    return frame + wire.field(wire.SCHEMA_URL, schema_url.encode()) if schema_url else frame
+    return frame + wire.field(wire.SCHEMA_URL, schema_url) if schema_url else frame
 
 
-def scope_frame(scope: bytes, schema_url: str) -> bytes:
+def scope_frame(scope: bytes, schema_url: bytes) -> bytes:
     frame = wire.field(wire.SCOPE, scope)
-    return frame + wire.field(wire.SCHEMA_URL, schema_url.encode()) if schema_url else frame
+    return frame + wire.field(wire.SCHEMA_URL, schema_url) if schema_url else frame

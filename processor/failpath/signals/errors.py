@@ -85,6 +85,8 @@ class ErrorReader:
 
     def attribute_reasons(self, values: Mapping[str, object]) -> Iterable[str]:
         """The keys that make these attributes an error (the first is the sampler's reason)."""
+        if self.watched_keys.isdisjoint(values):
+            return  # every test below reads one of these keys
         for key, value in values.items():
             if key in self._false:
                 if value is False or (isinstance(value, str) and value.lower() == "false"):
