@@ -186,6 +186,9 @@ def test_malformed_or_unexpected_request_bytes_give_none() -> None:
     assert spans.request_facts(span_with_varint_trace_id) is None
     bad_name = _field(1, _field(2, _field(2, _field(5, b"\xff"))))
     assert spans.request_facts(bad_name) is None
+    # both not UTF-8 (the fuzzer's find: the second decode ran with the first one's exception set)
+    bad_name_and_state = _field(1, _field(2, _field(2, _field(3, b"\xc3") + _field(5, b"\xff"))))
+    assert spans.request_facts(bad_name_and_state) is None
     assert spans.request_facts(b"") == ([], [], [])
 
 

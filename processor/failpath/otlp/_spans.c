@@ -188,34 +188,30 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, PyO
             break;
         }
     }
-    PyObject *item = PyTuple_New(10);
+    PyObject *item = PyTuple_New(10), *part;
     if (item == NULL) return ERR;
-    PyObject *parts[10] = {
-        PyLong_FromSsize_t(scope),
-        PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload),
-        payload_bytes(d, has_trace_id ? &trace_id : NULL),
-        PyBool_FromLong(root),
-        PyLong_FromLong(code),
-        PyLong_FromUnsignedLongLong(start),
-        PyLong_FromUnsignedLongLong(end),
-        payload_text(d, has_name ? &name : NULL),
-        PyBool_FromLong(events),
-        payload_text(d, has_state ? &state : NULL),
-    };
-    int failed = 0;
-    for (int i = 0; i < 10; i++) {
-        if (parts[i] == NULL) failed = 1;
-        PyTuple_SET_ITEM(item, i, parts[i] != NULL ? parts[i] : Py_NewRef(Py_None));
-    }
-    if (failed) {
-        Py_DECREF(item);
-        /* a name or trace state that is not UTF-8: upb would not have parsed it */
-        if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-            PyErr_Clear();
-            return FALLBACK;
-        }
-        return ERR;
-    }
+    /* each part made only while no exception is set; a partly filled tuple is freed safely */
+#define PUT(i, expr)                                                                                             \
+    do {                                                                                                        \
+        if ((part = (expr)) == NULL) {                                                                          \
+            Py_DECREF(item);                                                                                    \
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return ERR;                                  \
+            PyErr_Clear();                                                                                      \
+            return FALLBACK;                                                                                    \
+        }                                                                                                       \
+        PyTuple_SET_ITEM(item, i, part);                                                                        \
+    } while (0)
+    PUT(0, PyLong_FromSsize_t(scope));
+    PUT(1, PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
+    PUT(2, payload_bytes(d, has_trace_id ? &trace_id : NULL));
+    PUT(3, PyBool_FromLong(root));
+    PUT(4, PyLong_FromLong(code));
+    PUT(5, PyLong_FromUnsignedLongLong(start));
+    PUT(6, PyLong_FromUnsignedLongLong(end));
+    PUT(7, payload_text(d, has_name ? &name : NULL));
+    PUT(8, PyBool_FromLong(events));
+    PUT(9, payload_text(d, has_state ? &state : NULL));
+#undef PUT
     return append_new(out, item);
 }
 
