@@ -141,53 +141,36 @@ static int status_code(const uint8_t *d, const Field *status, int32_t *code) {
     return OK;
 }
 
+/* Span fields read, by number: their wire type + 1 (0: not read). A repeated scalar or string: the last one
+ * written wins, as in upb. */
+static const int8_t SPAN_FIELDS[16] = {
+    [1] = WT_LEN + 1,  /* trace_id */
+    [3] = WT_LEN + 1,  /* trace_state */
+    [4] = WT_LEN + 1,  /* parent_span_id */
+    [5] = WT_LEN + 1,  /* name */
+    [7] = WT_I64 + 1,  /* start_time_unix_nano */
+    [8] = WT_I64 + 1,  /* end_time_unix_nano */
+    [11] = WT_LEN + 1, /* events */
+    [15] = WT_LEN + 1, /* status */
+};
+
 static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, PyObject *out) {
-    Field trace_id = {0}, name = {0}, state = {0};
-    int has_trace_id = 0, has_name = 0, has_state = 0, root = 1, events = 0;
+    Field seen[16];
+    uint32_t present = 0;
     int32_t code = 0;
-    uint64_t start = 0, end = 0;
     Py_ssize_t pos = span->payload;
     while (pos < span->end) {
         Field f;
         TRY(next_field(d, span->end, &pos, &f));
-        switch (f.number) {
-        case 1: /* trace_id */
-            if (f.type != WT_LEN) return FALLBACK;
-            trace_id = f;
-            has_trace_id = 1;
-            break;
-        case 3: /* trace_state */
-            if (f.type != WT_LEN) return FALLBACK;
-            state = f;
-            has_state = 1;
-            break;
-        case 4: /* parent_span_id: the last one written wins */
-            if (f.type != WT_LEN) return FALLBACK;
-            root = f.end == f.payload;
-            break;
-        case 5: /* name */
-            if (f.type != WT_LEN) return FALLBACK;
-            name = f;
-            has_name = 1;
-            break;
-        case 7: /* start_time_unix_nano */
-        case 8: /* end_time_unix_nano */
-            if (f.type != WT_I64) return FALLBACK;
-            if (f.number == 7) start = f.value;
-            else end = f.value;
-            break;
-        case 11: /* events */
-            if (f.type != WT_LEN) return FALLBACK;
-            events = 1;
-            break;
-        case 15: /* status */
-            if (f.type != WT_LEN) return FALLBACK;
-            TRY(status_code(d, &f, &code));
-            break;
-        default:
-            break;
-        }
+        if (f.number >= 16 || SPAN_FIELDS[f.number] == 0) continue;
+        if (f.type + 1 != SPAN_FIELDS[f.number]) return FALLBACK;
+        if (f.number == 15) TRY(status_code(d, &f, &code)); /* statuses merge: the last code written wins */
+        seen[f.number] = f;
+        present |= 1u << f.number;
     }
+#define HAS(n) ((present >> (n)) & 1u)
+    int root = !HAS(4) || seen[4].end == seen[4].payload;
+    uint64_t start = HAS(7) ? seen[7].value : 0, end = HAS(8) ? seen[8].value : 0;
     PyObject *item = PyTuple_New(10), *part;
     if (item == NULL) return ERR;
     /* each part made only while no exception is set; a partly filled tuple is freed safely */
@@ -203,94 +186,67 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, PyO
     } while (0)
     PUT(0, PyLong_FromSsize_t(scope));
     PUT(1, PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
-    PUT(2, payload_bytes(d, has_trace_id ? &trace_id : NULL));
+    PUT(2, payload_bytes(d, HAS(1) ? &seen[1] : NULL));
     PUT(3, PyBool_FromLong(root));
     PUT(4, PyLong_FromLong(code));
     PUT(5, PyLong_FromUnsignedLongLong(start));
     PUT(6, PyLong_FromUnsignedLongLong(end));
-    PUT(7, payload_text(d, has_name ? &name : NULL));
-    PUT(8, PyBool_FromLong(events));
-    PUT(9, payload_text(d, has_state ? &state : NULL));
+    PUT(7, payload_text(d, HAS(5) ? &seen[5] : NULL));
+    PUT(8, PyBool_FromLong(HAS(11)));
+    PUT(9, payload_text(d, HAS(3) ? &seen[3] : NULL));
 #undef PUT
+#undef HAS
     return append_new(out, item);
 }
 
-/* One ScopeSpans: its scope, schema URL and spans. */
-static int scope_facts(const uint8_t *d, const Field *scope_spans, Py_ssize_t resource, PyObject *scopes,
-                       PyObject *spans) {
-    Field scope = {0}, url = {0};
-    int has_scope = 0, has_url = 0;
-    Py_ssize_t index = PyList_GET_SIZE(scopes), pos = scope_spans->payload;
-    while (pos < scope_spans->end) {
+/* A ResourceSpans (level 0) or a ScopeSpans (level 1), which have the same shape: its resource or scope
+ * (field 1), its ScopeSpans or Spans (2), its schema URL (3). Appends its row to rows[level]; parent: the
+ * index of a ScopeSpans' resource. */
+static int group_facts(const uint8_t *d, const Field *group, int level, Py_ssize_t parent, PyObject *rows[3]) {
+    Field head = {0}, url = {0};
+    int has_head = 0, has_url = 0;
+    Py_ssize_t index = PyList_GET_SIZE(rows[level]), pos = group->payload;
+    while (pos < group->end) {
         Field f;
-        TRY(next_field(d, scope_spans->end, &pos, &f));
+        TRY(next_field(d, group->end, &pos, &f));
+        if (f.number > 3) continue;
+        if (f.type != WT_LEN) return FALLBACK;
         if (f.number == 1) {
-            if (f.type != WT_LEN || has_scope) return FALLBACK; /* written twice: upb would merge them */
-            scope = f;
-            has_scope = 1;
+            if (has_head) return FALLBACK; /* written twice: upb would merge them */
+            head = f;
+            has_head = 1;
         } else if (f.number == 2) {
-            if (f.type != WT_LEN) return FALLBACK;
-            TRY(span_facts(d, &f, index, spans));
-        } else if (f.number == 3) {
-            if (f.type != WT_LEN) return FALLBACK;
+            TRY(level == 0 ? group_facts(d, &f, 1, index, rows) : span_facts(d, &f, index, rows[2]));
+        } else {
             url = f;
             has_url = 1;
         }
     }
     PyObject *schema;
     TRY(schema_url(d, has_url ? &url : NULL, &schema));
-    return append_new(scopes, Py_BuildValue("(nNN)", resource, payload_bytes(d, has_scope ? &scope : NULL), schema));
-}
-
-/* One ResourceSpans: its resource, schema URL and scopes. */
-static int resource_facts(const uint8_t *d, const Field *resource_spans, PyObject *resources, PyObject *scopes,
-                          PyObject *spans) {
-    Field resource = {0}, url = {0};
-    int has_resource = 0, has_url = 0;
-    Py_ssize_t index = PyList_GET_SIZE(resources), pos = resource_spans->payload;
-    while (pos < resource_spans->end) {
-        Field f;
-        TRY(next_field(d, resource_spans->end, &pos, &f));
-        if (f.number == 1) {
-            if (f.type != WT_LEN || has_resource) return FALLBACK;
-            resource = f;
-            has_resource = 1;
-        } else if (f.number == 2) {
-            if (f.type != WT_LEN) return FALLBACK;
-            TRY(scope_facts(d, &f, index, scopes, spans));
-        } else if (f.number == 3) {
-            if (f.type != WT_LEN) return FALLBACK;
-            url = f;
-            has_url = 1;
-        }
-    }
-    PyObject *schema;
-    TRY(schema_url(d, has_url ? &url : NULL, &schema));
-    return append_new(resources, Py_BuildValue("(NN)", payload_bytes(d, has_resource ? &resource : NULL), schema));
+    PyObject *raw = payload_bytes(d, has_head ? &head : NULL);
+    PyObject *row = level == 0 ? Py_BuildValue("(NN)", raw, schema) : Py_BuildValue("(nNN)", parent, raw, schema);
+    return append_new(rows[level], row);
 }
 
 static PyObject *request_facts(PyObject *module, PyObject *arg) {
     Py_buffer data;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
     const uint8_t *d = data.buf;
-    PyObject *resources = PyList_New(0), *scopes = PyList_New(0), *spans = PyList_New(0), *out = NULL;
-    int rc = resources != NULL && scopes != NULL && spans != NULL ? OK : ERR;
+    PyObject *rows[3] = {PyList_New(0), PyList_New(0), PyList_New(0)}, *out = NULL; /* resources, scopes, spans */
+    int rc = rows[0] != NULL && rows[1] != NULL && rows[2] != NULL ? OK : ERR;
     Py_ssize_t pos = 0;
     while (rc == OK && pos < data.len) {
         Field f;
         rc = next_field(d, data.len, &pos, &f);
-        if (rc == OK && f.number == 1) {
-            rc = f.type == WT_LEN ? resource_facts(d, &f, resources, scopes, spans) : FALLBACK;
-        }
+        if (rc == OK && f.number == 1) rc = f.type == WT_LEN ? group_facts(d, &f, 0, 0, rows) : FALLBACK;
     }
     if (rc == OK) {
-        out = PyTuple_Pack(3, resources, scopes, spans);
+        out = PyTuple_Pack(3, rows[0], rows[1], rows[2]);
     } else if (rc == FALLBACK) {
         out = Py_NewRef(Py_None);
     }
-    Py_XDECREF(resources);
-    Py_XDECREF(scopes);
-    Py_XDECREF(spans);
+    for (int i = 0; i < 3; i++) Py_XDECREF(rows[i]);
     PyBuffer_Release(&data);
     return out;
 }
