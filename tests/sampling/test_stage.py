@@ -160,6 +160,10 @@ def test_span_cap_decides_at_once_and_later_spans_follow() -> None:
         {"verifier.passed": False},
         {"verifier.passed": "false"},
         {"openinference.span.kind": "EVALUATOR", "metadata.label": "Incorrect"},
+        {"agent.run.outcome": "failed"},  # the run.outcome fact
+        {"run.outcome": "error"},
+        {"user.feedback": -1},  # the run.feedback fact
+        {"agent.feedback": "thumbs_down"},
     ],
     ids=lambda attributes: ",".join(f"{k}={v}" for k, v in attributes.items()),
 )
@@ -183,6 +187,9 @@ def test_non_errors_look_alike_are_not_errors() -> None:
             {"metadata.label": "fail"},  # not on an EVALUATOR span
             {"openinference.span.kind": "EVALUATOR", "metadata.label": "correct"},
             {"error.type": ""},
+            {"agent.run.outcome": "success"},
+            {"user.feedback": 1},
+            {"agent.feedback": "thumbs_up"},
         ]
         for attributes in look_alikes:
             await s.send(TraceSpec(os.urandom(16), child_attributes=attributes).spans())

@@ -67,10 +67,11 @@ class ErrorReader:
         self._verdict_labels = frozenset(signals.verdict_event_labels)
         keys = [*self._false, *self._nonzero, *self._present]
         keys += [attribute for fact in self._mapped_false for attribute in self._mapped.attributes(fact)]
-        if signals.run_outcome:
-            keys += self._facts.attributes("run.outcome")
-        if signals.user_feedback:
-            keys += self._facts.attributes("run.feedback")
+        # Where the outcome and feedback facts are read (empty when switched off): a span with none of these
+        # keys is not looked up (most spans, and the sampler asks for every one).
+        self._outcome_keys = self._facts.attributes("run.outcome") if signals.run_outcome else frozenset()
+        self._feedback_keys = self._facts.attributes("run.feedback") if signals.user_feedback else frozenset()
+        keys += [*self._outcome_keys, *self._feedback_keys]
         if signals.evaluator_labels:
             keys += [EVALUATOR_KIND, *signals.evaluator_labels]
         # The attributes a reader needs to see (the sampler collects only these).
@@ -100,9 +101,10 @@ class ErrorReader:
             value = self._mapped.get(fact, values)
             if value is False or (isinstance(value, str) and value.lower() == "false"):
                 yield fact
-        if self.signals.run_outcome and outcome_failed(self._facts.get("run.outcome", values)):
+        outcome, feedback = self._outcome_keys, self._feedback_keys
+        if outcome and not outcome.isdisjoint(values) and outcome_failed(self._facts.get("run.outcome", values)):
             yield "run.outcome"
-        if self.signals.user_feedback and feedback_negative(self._facts.get("run.feedback", values)):
+        if feedback and not feedback.isdisjoint(values) and feedback_negative(self._facts.get("run.feedback", values)):
             yield "run.feedback"
         evaluator = values.get(EVALUATOR_KIND) == "EVALUATOR"
         if evaluator and any(self.failed_label(values.get(key)) for key in self.signals.evaluator_labels):
