@@ -49,8 +49,10 @@ class SpanInspector:
         and the facts read beside them: the native reader finds the watched attributes in the bytes; events
         are parsed only for spans that have some, and only when an event can be an error signal."""
         found = self._watched_in(blob) if watched_attributes is not None else None
+        span = None  # parsed at most once, and only where the native reader is not there or declines
         if found is None:
-            found = self._watched_values(Span.FromString(blob).attributes)
+            span = Span.FromString(blob)
+            found = self._watched_values(span.attributes)
         errors = self._errors
         error: str | None = None
         if errors.status_failed(code):
@@ -58,7 +60,8 @@ class SpanInspector:
         elif found:
             error = next(iter(errors.attribute_reasons(found)), None)
         if error is None and has_events and self._event_names:
-            events = ((event.name, _pairs(event.attributes)) for event in Span.FromString(blob).events)
+            span = span if span is not None else Span.FromString(blob)
+            events = ((event.name, _pairs(event.attributes)) for event in span.events)
             error = next((reason for reason, _ in errors.event_reasons(events)), None)
         bits = 0
         if found or self._name_leaves:

@@ -208,6 +208,7 @@ class TailSamplingStage:
         """What one span tells about its trace (error, conditions, times, root); True for the root span."""
         _, row, resource_bits, resource_values = item
         _, blob, _, root, code, start, end, name, has_events, trace_state = row
+        # inline rather than through _inspect: this runs for every span
         bits, error, found = self._inspector.inspect(blob, root, code, name, has_events, resource_values)
         trace.bits |= bits | resource_bits
         if error is not None and trace.error is None:
@@ -238,7 +239,7 @@ class TailSamplingStage:
             return
         held = self._window.get(trace_id)
         if held is None:
-            if any(self._errs(item) for item in items):
+            if any(self._inspect(item)[1] is not None for item in items):
                 metrics.sampling_late_errors.labels("lost").inc()
                 log.warning(
                     "an error signal arrived after its trace was dropped and let go", extra={"spans": len(items)}
@@ -264,10 +265,10 @@ class TailSamplingStage:
         payload = self._output.encode(held.groups, decision)
         self._hand_on(_Kept(trace_id, decision, payload, held.spans, False, tuple(held.lsns)))
 
-    def _errs(self, item: _Item) -> bool:
-        """Whether a span carries an error signal."""
-        _, row, _, resource_values = item
-        return self._inspector.inspect(row[1], row[3], row[4], row[7], row[8], resource_values)[1] is not None
+    def _inspect(self, item: _Item) -> tuple[int, str | None, dict[str, Value]]:
+        """The span's leaf bits, error reason (or None) and watched attribute values (as _note reads them)."""
+        _, (_, blob, _, root, code, _, _, name, has_events, _), _, resource_values = item
+        return self._inspector.inspect(blob, root, code, name, has_events, resource_values)
 
     def _release(self, spans: int, reason: str) -> None:
         if spans:

@@ -101,10 +101,9 @@ class ErrorReader:
             value = self._mapped.get(fact, values)
             if value is False or (isinstance(value, str) and value.lower() == "false"):
                 yield fact
-        outcome, feedback = self._outcome_keys, self._feedback_keys
-        if outcome and not outcome.isdisjoint(values) and outcome_failed(self._facts.get("run.outcome", values)):
+        if not self._outcome_keys.isdisjoint(values) and outcome_failed(self._facts.get("run.outcome", values)):
             yield "run.outcome"
-        if feedback and not feedback.isdisjoint(values) and feedback_negative(self._facts.get("run.feedback", values)):
+        if not self._feedback_keys.isdisjoint(values) and feedback_negative(self._facts.get("run.feedback", values)):
             yield "run.feedback"
         evaluator = values.get(EVALUATOR_KIND) == "EVALUATOR"
         if evaluator and any(self.failed_label(values.get(key)) for key in self.signals.evaluator_labels):
