@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from failpath.consumer import Batch
 from failpath.metrics import Metrics
 from failpath.redaction.config import RedactionConfig
-from failpath.redaction.stage import RedactionStage, build_redactor
+from failpath.redaction.stage import RedactionStage, active_detectors, build_redactor
 from tests.support.redaction_mix import PLANTS, WORDS, request
 
 native = pytest.importorskip("failpath.redaction._native", reason="the C extension is not built")
@@ -280,6 +280,47 @@ def test_a_flood_of_prefilter_matches_gives_the_reference_bytes(monkeypatch: pyt
     assert scanner.request_matches(message.SerializeToString()) is None  # the flood path, not the one scan
     payload = _agree(reference, ported, message)
     assert b"lena.ortiz@example.com" not in payload
+
+
+def test_the_walk_places_matches_in_spans_and_values_whatever_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The raw scan's matches decide which spans take the full walk and which detectors each value is
+    confirmed for: a match counts only in the span and the value it ends in; Hyperscan reports them by end,
+    and any other order gives the same plan."""
+    monkeypatch.setenv("FAILPATH_REDACTION_KEY", KEY)
+    reference = build_redactor(RedactionConfig())
+    ported = NativeRedactor(reference)
+    message = ExportTraceServiceRequest()
+    spans = message.resource_spans.add().scope_spans.add().spans
+    for index, text in enumerate(["plain words", "mail lena.ortiz@example.com now", "more plain words"]):
+        span = spans.add(trace_id=b"\3" * 16, span_id=(index + 1).to_bytes(8, "big"), name=f"step {index}")
+        span.attributes.append(KeyValue(key="note", value=AnyValue(string_value=text)))
+    data = message.SerializeToString()
+    detectors = [detector.name for detector in active_detectors(RedactionConfig())]
+    email = detectors.index("email")
+    at = data.index(b"@") + 2  # where the email prefilter's match ends
+    table, key = ported._table, reference.pseudonyms.digest_key
+    last = data.rindex(b"words")  # a match of a pattern past `detectors` (the extras) in the third span
+    matches = [(email, at), (email, at + 1), (email + 1, last)]
+    plan = native.walk(data, table, None, key, matches, 10_000, email + 1)
+    assert plan is not None
+    values, flagged = plan[0], plan[7]
+    # The second and third spans are walked in full (name and note collected); only the email is flagged.
+    assert values == ["step 1", "mail lena.ortiz@example.com now", "step 2", "more plain words"]
+    assert flagged == {(1, email)}
+    assert native.walk(data, table, None, key, matches[::-1], 10_000, email + 1) == plan
+    # span_limit -1: every span in full; without matches, no flagged set.
+    every = native.walk(data, table, None, key, [], -1, email + 1)
+    assert every is not None
+    assert every[0] == [
+        "step 0",
+        "plain words",
+        "step 1",
+        "mail lena.ortiz@example.com now",
+        "step 2",
+        "more plain words",
+    ]
+    without = native.walk(data, table, None, key, None, -1, 0)
+    assert without is not None and without[7] is None
 
 
 def test_random_damage_never_crashes_and_never_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:

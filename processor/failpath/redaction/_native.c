@@ -5,6 +5,8 @@
  *   - walk(): every string of the request with its offsets, key rules applied by key bytes (KeyTable),
  *     dropped, hashed and (in spans no prefilter fires in) summarized values rewritten as edits, keyed
  *     BLAKE2b digests included; what is left to scan is handed back as str values with their offsets.
+ *     Given the raw prefilter scan's matches, it places each in its span (which then takes the full walk)
+ *     and in its value (the detectors to confirm there), and sums the actions per owner.
  *   - splice(): the request again with the edits applied, every enclosing length prefix rewritten.
  * Anything it does not reproduce exactly (fields out of order, unknown fields, non-minimal varints, values
  * upb would not write back the same, an earlier failpath's counters) makes walk() return None: the caller
@@ -263,19 +265,76 @@ static int check_scalar(const Field *f, int kind, const uint8_t *d) {
 
 /* ---- the walk ------------------------------------------------------------------------------------------ */
 
+/* The raw prefilter scan's matches (pattern, end offset), by end. */
+typedef struct {
+    Py_ssize_t end;
+    long pattern;
+} Match;
+
 typedef struct {
     const uint8_t *d;
     KeyTable *table;
-    const uint8_t *dirty; /* per span: 1 = full walk; NULL = every span */
+    const uint8_t *dirty; /* per span: 1 = full walk; NULL = every span (unless by_matches) */
     Py_ssize_t ndirty, span;
+    /* The scan's matches, when given: a span takes the full walk if one ends in it (or it is longer than
+     * span_limit), and every collected value lists the detectors' patterns (< detectors) that end in it. */
+    Match *matches;
+    Py_ssize_t nmatches, span_cursor, value_cursor, last_value, span_limit;
+    long detectors;
+    int by_matches;
     Blake2b keyed;
-    PyObject *values, *slots, *summarize, *ints, *edits, *counts, *owners;
+    PyObject *values, *slots, *summarize, *ints, *edits, *owners, *flagged;
     Py_ssize_t owner;
+    /* Actions per owner and counter (C_*), summed here rather than handed to Python one by one. */
+    Py_ssize_t *tally, tally_size;
 } Walk;
 
 /* One action on the current owner, for its redaction.*.count attributes and the metrics. */
 static int count(Walk *w, int counter) {
-    return append_new(w->counts, Py_BuildValue("(ni)", w->owner, counter));
+    Py_ssize_t at = w->owner * 3 + counter;
+    if (at >= w->tally_size) {
+        Py_ssize_t size = w->tally_size ? w->tally_size : 96;
+        while (size <= at) size *= 2;
+        Py_ssize_t *grown = PyMem_Realloc(w->tally, (size_t)size * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return ERR;
+        }
+        memset(grown + w->tally_size, 0, (size_t)(size - w->tally_size) * sizeof(Py_ssize_t));
+        w->tally = grown;
+        w->tally_size = size;
+    }
+    w->tally[at]++;
+    return OK;
+}
+
+/* (value index, pattern) for every detector's match that ends inside the value's bytes [start, end): as
+ * Hyperscan reports only where a match ends, a superset of what scanning the value alone would flag. */
+static int flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end) {
+    if (start < w->last_value) w->value_cursor = 0; /* values come in byte order; only a guard */
+    w->last_value = start;
+    Py_ssize_t j = w->value_cursor;
+    while (j < w->nmatches && w->matches[j].end <= start) j++;
+    w->value_cursor = j;
+    for (; j < w->nmatches && w->matches[j].end <= end; j++) {
+        if (w->matches[j].pattern >= w->detectors) continue;
+        PyObject *pair = Py_BuildValue("(nl)", index, w->matches[j].pattern);
+        if (pair == NULL) return ERR;
+        int rc = PySet_Add(w->flagged, pair);
+        Py_DECREF(pair);
+        if (rc < 0) return ERR;
+    }
+    return OK;
+}
+
+/* Whether the span [s, e) takes the full walk: a match ends in it, or it is too long to have been judged. */
+static int span_is_full(Walk *w, Py_ssize_t s, Py_ssize_t e) {
+    if (!w->by_matches) return w->dirty == NULL || (w->span < w->ndirty && w->dirty[w->span]);
+    if (w->span_limit < 0 || e - s > w->span_limit) return 1;
+    Py_ssize_t j = w->span_cursor;
+    while (j < w->nmatches && w->matches[j].end <= s) j++;
+    w->span_cursor = j;
+    return j < w->nmatches && w->matches[j].end <= e;
 }
 
 /* A value to scan: its text, and where it is (kind 0: a string field, 1: a bytes field). */
@@ -290,7 +349,9 @@ static int collect(Walk *w, const Field *f, int kind, int summarize) {
         Py_DECREF(text);
         return ERR;
     }
+    Py_ssize_t index = PyList_GET_SIZE(w->values);
     if (append_new(w->values, text) != OK) return ERR;
+    if (w->flagged != NULL && flag_value(w, index, f->payload, f->end) != OK) return ERR;
     return append_new(w->slots, Py_BuildValue("(nnni)", f->payload, f->end, w->owner, kind));
 }
 
@@ -560,7 +621,7 @@ static int walk_status(Walk *w, Py_ssize_t s, Py_ssize_t e, int full) {
 static int walk_span(Walk *w, Py_ssize_t s, Py_ssize_t e) {
     static const int kinds[17] = {0,     K_BYTES, K_BYTES, K_STR, K_BYTES, K_STR, K_ENUM, K_FIXED64, K_FIXED64,
                                   K_MSG, K_U32,   K_MSG,   K_U32, K_MSG,   K_U32, K_MSG,  K_FIXED32};
-    int full = w->dirty == NULL || (w->span < w->ndirty && w->dirty[w->span]);
+    int full = span_is_full(w, s, e);
     w->span++;
     TRY(open_owner(w, -1, 0, 9));
     Py_ssize_t pos = s, insert = s;
@@ -679,20 +740,80 @@ static int walk_request(Walk *w, Py_ssize_t n) {
 }
 
 PyDoc_STRVAR(walk_doc,
-             "walk(data, table, dirty, digest_key)\n"
-             "    -> (values, slots, summarize, ints, edits, counts, owners) | None\n\n"
-             "dirty: a byte per span, nonzero for the full walk (None: every span). values: str to scan; slots:\n"
-             "(start, end, owner, 0 string | 1 bytes) per value; summarize: indexes of values to summarize;\n"
-             "ints: (start, end, owner, int) AnyValues that could be card numbers; edits: (container, start,\n"
-             "end, bytes), container -1 for a field's payload; counts: (owner, counter) per action; owners:\n"
-             "(message start or -1, where counters go, their field number, and for an absent message: where\n"
-             "it goes, its field number). None: the reference path.");
+             "walk(data, table, dirty, digest_key, matches, span_limit, detectors)\n"
+             "    -> (values, slots, summarize, ints, edits, counts, owners, flagged) | None\n\n"
+             "Which spans take the full walk: with matches None, dirty (a byte per span, nonzero for the full\n"
+             "walk; None: every span); else those a match ends in or longer than span_limit (-1: every span).\n"
+             "matches: (pattern, end offset) of the raw prefilter scan of data, or None. values: str to scan;\n"
+             "slots: (start, end, owner, 0 string | 1 bytes) per value; summarize: indexes of values to\n"
+             "summarize; ints: (start, end, owner, int) AnyValues that could be card numbers; edits:\n"
+             "(container, start, end, bytes), container -1 for a field's payload; counts: (owner, counter,\n"
+             "amount); owners: (message start or -1, where counters go, their field number, and for an absent\n"
+             "message: where it goes, its field number); flagged (None without matches): (value index,\n"
+             "pattern) for every pattern below detectors with a match ending in the value. None: the\n"
+             "reference path.");
+
+static int match_order(const void *a, const void *b) {
+    Py_ssize_t x = ((const Match *)a)->end, y = ((const Match *)b)->end;
+    return (x > y) - (x < y);
+}
+
+/* The scan's (pattern, end) tuples as an array by end (Hyperscan reports them so; sorted if not). */
+static int read_matches(Walk *w, PyObject *matches) {
+    PyObject *seq = PySequence_Fast(matches, "matches must be a sequence");
+    if (seq == NULL) return ERR;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    w->matches = PyMem_New(Match, n ? n : 1);
+    if (w->matches == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return ERR;
+    }
+    int sorted = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "a match is a (pattern, end) tuple");
+            return ERR;
+        }
+        w->matches[i].pattern = PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+        w->matches[i].end = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
+        if (PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return ERR;
+        }
+        if (i && w->matches[i].end < w->matches[i - 1].end) sorted = 0;
+    }
+    Py_DECREF(seq);
+    if (!sorted) qsort(w->matches, (size_t)n, sizeof(Match), match_order);
+    w->nmatches = n;
+    w->by_matches = 1;
+    return OK;
+}
+
+/* (owner, counter, amount) for every count, owners in order. */
+static PyObject *tallied(const Walk *w) {
+    PyObject *counts = PyList_New(0);
+    if (counts == NULL) return NULL;
+    for (Py_ssize_t at = 0; at < w->tally_size; at++) {
+        if (w->tally[at] && append_new(counts, Py_BuildValue("(nin)", at / 3, (int)(at % 3), w->tally[at])) != OK) {
+            Py_DECREF(counts);
+            return NULL;
+        }
+    }
+    return counts;
+}
 
 static PyObject *native_walk(PyObject *module, PyObject *args) {
     Py_buffer data, dirty = {0}, key;
-    PyObject *table, *dirty_obj;
-    if (!PyArg_ParseTuple(args, "y*O!Oy*", &data, &KeyTableType, &table, &dirty_obj, &key)) return NULL;
-    PyObject *result = NULL;
+    PyObject *table, *dirty_obj, *matches;
+    Py_ssize_t span_limit;
+    long detectors;
+    if (!PyArg_ParseTuple(args, "y*O!Oy*Onl", &data, &KeyTableType, &table, &dirty_obj, &key, &matches, &span_limit,
+                          &detectors))
+        return NULL;
+    PyObject *result = NULL, *counts = NULL;
     Walk w = {0};
     if (dirty_obj != Py_None && PyObject_GetBuffer(dirty_obj, &dirty, PyBUF_SIMPLE) < 0) goto done;
     if (key.len > 64) {
@@ -703,30 +824,42 @@ static PyObject *native_walk(PyObject *module, PyObject *args) {
     w.table = (KeyTable *)table;
     w.dirty = dirty_obj == Py_None ? NULL : dirty.buf;
     w.ndirty = dirty_obj == Py_None ? 0 : dirty.len;
+    w.span_limit = span_limit;
+    w.detectors = detectors;
     blake2b_keyed(&w.keyed, key.buf, (size_t)key.len, 8);
+    if (matches != Py_None) {
+        if (read_matches(&w, matches) != OK) goto done;
+        w.flagged = PySet_New(NULL);
+        if (w.flagged == NULL) goto done;
+    }
     w.values = PyList_New(0);
     w.slots = PyList_New(0);
     w.summarize = PyList_New(0);
     w.ints = PyList_New(0);
     w.edits = PyList_New(0);
-    w.counts = PyList_New(0);
     w.owners = PyList_New(0);
-    if (!w.values || !w.slots || !w.summarize || !w.ints || !w.edits || !w.counts || !w.owners) goto done;
+    if (!w.values || !w.slots || !w.summarize || !w.ints || !w.edits || !w.owners) goto done;
     int rc = walk_request(&w, data.len);
     if (rc == ERR) goto done;
     if (rc == FALLBACK) {
         result = Py_NewRef(Py_None);
         goto done;
     }
-    result = PyTuple_Pack(7, w.values, w.slots, w.summarize, w.ints, w.edits, w.counts, w.owners);
+    counts = tallied(&w);
+    if (counts == NULL) goto done;
+    result = PyTuple_Pack(8, w.values, w.slots, w.summarize, w.ints, w.edits, counts, w.owners,
+                          w.flagged ? w.flagged : Py_None);
 done:
     Py_XDECREF(w.values);
     Py_XDECREF(w.slots);
     Py_XDECREF(w.summarize);
     Py_XDECREF(w.ints);
     Py_XDECREF(w.edits);
-    Py_XDECREF(w.counts);
     Py_XDECREF(w.owners);
+    Py_XDECREF(w.flagged);
+    Py_XDECREF(counts);
+    PyMem_Free(w.matches);
+    PyMem_Free(w.tally);
     if (dirty.obj != NULL) PyBuffer_Release(&dirty);
     PyBuffer_Release(&data);
     PyBuffer_Release(&key);

@@ -6,17 +6,26 @@ from typing_extensions import Buffer
 class KeyTable:
     def __init__(self, decide: Callable[[str], int]) -> None: ...
 
-# (values, slots, summarize, ints, edits, counts, owners)
+# (values, slots, summarize, ints, edits, counts, owners, flagged)
 Plan = tuple[
     list[str],
     list[tuple[int, int, int, int]],
     list[int],
     list[tuple[int, int, int, int]],
     list[tuple[int, int, int, bytes]],
-    list[tuple[int, int]],
+    list[tuple[int, int, int]],
     list[tuple[int, int, int, int, int]],
+    set[tuple[int, int]] | None,
 ]
 
-def walk(data: Buffer, table: KeyTable, dirty: Buffer | None, digest_key: bytes) -> Plan | None: ...
+def walk(
+    data: Buffer,
+    table: KeyTable,
+    dirty: Buffer | None,
+    digest_key: bytes,
+    matches: Sequence[tuple[int, int]] | None,
+    span_limit: int,
+    detectors: int,
+) -> Plan | None: ...
 def splice(data: Buffer, edits: Sequence[tuple[int, int, int, bytes]]) -> bytes: ...
 def digest(key: bytes, data: Buffer) -> str: ...

@@ -9,8 +9,6 @@ Redactor (upb messages) stays the reference: this gives the same bytes for every
 request has anything the extension does not reproduce exactly (the caller then runs the reference).
 """
 
-from bisect import bisect_right
-from collections import Counter
 from functools import lru_cache
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -69,15 +67,23 @@ class NativeRedactor:
     def redact(self, data: bytes) -> tuple[bytes, RedactionResult] | None:
         """The redacted request's bytes and what was done, or None: take the reference path."""
         matches = self._scanner.request_matches(data) if self._scanner is not None else None
-        dirty = self._dirty(data, matches)
-        plan = _native.walk(data, self._table, dirty, self._digest_key)
+        if matches is not None:
+            # The walk places each match in its span (which then takes the full walk) and in its value (the
+            # detectors to confirm there), as Redactor._clean_spans and a scan of the values would decide.
+            limit = self._max_chars if self._flag_blobs is not None else -1
+            plan = _native.walk(data, self._table, None, self._digest_key, matches, limit, self._detectors)
+            scanned_raw = True
+        else:
+            dirty = self._dirty(data)
+            plan = _native.walk(data, self._table, dirty, self._digest_key, None, -1, 0)
+            scanned_raw = dirty is not None
         if plan is None:
             return None
-        values, slots, summarize, ints, edits, counts, owners = plan
+        values, slots, summarize, ints, edits, counts, owners, flagged = plan
         walk = Walk()
         walk.values, walk.slots, walk.summarize = values, slots, set(summarize)
-        walk.raw_bytes = len(data) if dirty is not None or matches is not None else 0
-        for (owner, counter), amount in Counter(counts).items():  # counted in C: one call per owner and kind
+        walk.raw_bytes = len(data) if scanned_raw else 0
+        for owner, counter, amount in counts:
             walk.count(owner, _COUNTERS[counter], amount)
         for start, end, owner, number in ints:
             token = self._reference.card_token(number)
@@ -85,27 +91,30 @@ class NativeRedactor:
                 edits.append((-1, start, end, AnyValue(string_value=token).SerializeToString()))
                 walk.count(owner, MASKED)
         result = RedactionResult()
-        flagged = self._flagged(matches, slots) if matches is not None else None
         for index, text in self._reference.rewrite(walk, result, flagged):
             start, end, _, _ = slots[index]
             edits.append((-1, start, end, text.encode()))
+        totals: dict[str, int] = {}
         for owner, done in walk.counts.items():
-            result.actions.update(done)
+            for what, amount in done.items():
+                totals[what] = totals.get(what, 0) + amount
             if self._span_counts:
                 container, insert, attributes_field, parent, message_field = owners[owner]
+                done_in_order = sorted(done.items()) if len(done) > 1 else done.items()
                 if container >= 0:
-                    for what, amount in sorted(done.items()):
+                    for what, amount in done_in_order:
                         edits.append((container, insert, insert, _counter(attributes_field, what, amount)))
                 else:  # a resource or scope the request leaves out (a finding in a schema URL): added, as upb does
-                    counters = (_counter(attributes_field, what, amount) for what, amount in sorted(done.items()))
-                    edits.append((parent, parent, parent, wire.field(_tag(message_field), b"".join(counters))))
+                    counters = b"".join(_counter(attributes_field, what, amount) for what, amount in done_in_order)
+                    edits.append((parent, parent, parent, wire.field(_tag(message_field), counters)))
+        result.actions.update(totals)
         return (_native.splice(data, edits) if edits else data), result
 
-    def _dirty(self, data: bytes, matches: list[tuple[int, int]] | None) -> bytearray | None:
-        """A byte per span, 1 for the spans that take the full walk (some prefilter fires in them, or they are
-        too big to be scanned whole here), as Redactor._clean_spans; None: all of them (also for malformed
-        bytes, which walk() then leaves to the reference). matches: the raw scan of the whole request, when
-        there is one (a match that begins before a span and ends in it only costs that span the full walk)."""
+    def _dirty(self, data: bytes) -> bytearray | None:
+        """Without the request's raw scan (RE2, or a flood of matches): a byte per span, 1 for the spans that
+        take the full walk (some prefilter fires in them, or they are too big to be scanned whole here), as
+        Redactor._clean_spans; None: all of them (also for malformed bytes, which walk() then leaves to the
+        reference)."""
         if self._flag_blobs is None or span_ranges is None:
             return None
         ranges = span_ranges(data)
@@ -114,39 +123,13 @@ class NativeRedactor:
         count = len(ranges) // 2
         dirty = bytearray(count)
         limit = self._max_chars
+        small = []
         for index in range(count):
             if ranges[2 * index + 1] - ranges[2 * index] > limit:
                 dirty[index] = 1
-        if matches is not None:
-            starts = ranges[::2]
-            for _, end in matches:
-                index = bisect_right(starts, end - 1) - 1
-                if index >= 0 and end <= ranges[2 * index + 1]:
-                    dirty[index] = 1
-            return dirty
-        small = [index for index in range(count) if not dirty[index]]
+            else:
+                small.append(index)
         blobs = [data[ranges[2 * index] : ranges[2 * index + 1]] for index in small]
         for position in self._flag_blobs(blobs) if blobs else ():
             dirty[small[position]] = 1
         return dirty
-
-    def _flagged(self, matches: list[tuple[int, int]], slots: list[tuple[int, int, int, int]]) -> set[tuple[int, int]]:
-        """(value index, detector) for every detector's match that ends inside a value's bytes: a superset of
-        what scanning the values alone would flag (a match within a value is reported here too)."""
-        starts = [slot[0] for slot in slots]
-        order = None
-        if starts != sorted(starts):  # the walk goes in byte order; this is only a guard
-            order = sorted(range(len(slots)), key=starts.__getitem__)
-            starts = [starts[index] for index in order]
-        flagged: set[tuple[int, int]] = set()
-        detectors = self._detectors
-        for pattern, end in matches:
-            if pattern >= detectors:
-                continue
-            position = bisect_right(starts, end - 1) - 1
-            if position < 0:
-                continue
-            index = order[position] if order is not None else position
-            if end <= slots[index][1]:
-                flagged.add((index, pattern))
-        return flagged
