@@ -306,7 +306,7 @@ def test_the_walk_places_matches_in_spans_and_values_whatever_their_order(monkey
     values, flagged = plan[0], plan[7]
     # The second and third spans are walked in full (name and note collected); only the email is flagged.
     assert values == ["step 1", "mail lena.ortiz@example.com now", "step 2", "more plain words"]
-    assert flagged == {(1, email)}
+    assert flagged == {(1, email): (17, 18)}  # where those matches end in the note (its @ is at 15)
     assert native.walk(data, table, None, key, matches[::-1], 10_000, email + 1) == plan
     # span_limit -1: every span in full; without matches, no flagged set.
     every = native.walk(data, table, None, key, [], -1, email + 1)

@@ -34,6 +34,11 @@ def test_iban_decides_as_stdnum() -> None:
         texts.append(value.lower())
         texts.append("XX" + value[2:])
     texts += ["", "DE", "DE89", "DE89 ", "GB82 WEST", "0000000000000000", "DE89\n3704 0044 0532 0130 00"]
+    # What stdnum cleans or refuses besides spaces and dashes: dots, edges of whitespace, Unicode dashes and
+    # spaces, the backtick it reads as an apostrophe, digits of other scripts.
+    first = valid[0]
+    texts += [first.replace(" ", "."), f"\t{first} ", first.replace(" ", "\u2013"), first.replace(" ", "\u00a0")]
+    texts += [first[:4] + "`" + first[4:], first[:2] + "\u0663\u0663" + first[4:], first.replace(" ", "\x1c")]
     assert sum(map(validators.iban, valid)) == len(valid)
     decided = [(text, validators.iban(text), _stdnum(text)) for text in texts]
     assert [case for case in decided if case[1] != case[2]] == []

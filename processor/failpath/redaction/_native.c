@@ -281,6 +281,9 @@ typedef struct {
     Match *matches;
     Py_ssize_t nmatches, span_cursor, value_cursor, last_value, span_limit;
     long detectors;
+    /* Per pattern below detectors, while flagging one value: where its matches end (last_end -1: none). */
+    Py_ssize_t *first_end, *last_end;
+    long *touched;
     int by_matches;
     Blake2b keyed;
     PyObject *values, *slots, *summarize, *ints, *edits, *owners, *flagged;
@@ -308,23 +311,40 @@ static int count(Walk *w, int counter) {
     return OK;
 }
 
-/* (value index, pattern) for every detector's match that ends inside the value's bytes [start, end): as
- * Hyperscan reports only where a match ends, a superset of what scanning the value alone would flag. */
-static int flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end) {
+/* (value index, pattern) -> (first, last) for every detector's pattern with a match that ends inside the
+ * value's bytes [start, end): where its matches end, as offsets in the value (characters too, for an ASCII
+ * value; None for any other). As Hyperscan reports only where a match ends, a superset of what scanning the
+ * value alone would flag. */
+static int flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end, int ascii) {
     if (start < w->last_value) w->value_cursor = 0; /* values come in byte order; only a guard */
     w->last_value = start;
     Py_ssize_t j = w->value_cursor;
     while (j < w->nmatches && w->matches[j].end <= start) j++;
     w->value_cursor = j;
+    Py_ssize_t touched = 0;
     for (; j < w->nmatches && w->matches[j].end <= end; j++) {
-        if (w->matches[j].pattern >= w->detectors) continue;
-        PyObject *pair = Py_BuildValue("(nl)", index, w->matches[j].pattern);
-        if (pair == NULL) return ERR;
-        int rc = PySet_Add(w->flagged, pair);
-        Py_DECREF(pair);
-        if (rc < 0) return ERR;
+        long pattern = w->matches[j].pattern;
+        if (pattern >= w->detectors) continue;
+        if (w->last_end[pattern] < 0) {
+            w->touched[touched++] = pattern;
+            w->first_end[pattern] = w->matches[j].end - start;
+        }
+        w->last_end[pattern] = w->matches[j].end - start;
     }
-    return OK;
+    int rc = OK;
+    for (Py_ssize_t t = 0; t < touched; t++) {
+        long pattern = w->touched[t];
+        if (rc == OK) {
+            PyObject *pair = Py_BuildValue("(nl)", index, pattern);
+            PyObject *near = ascii ? Py_BuildValue("(nn)", w->first_end[pattern], w->last_end[pattern])
+                                   : Py_NewRef(Py_None);
+            if (pair == NULL || near == NULL || PyDict_SetItem(w->flagged, pair, near) < 0) rc = ERR;
+            Py_XDECREF(pair);
+            Py_XDECREF(near);
+        }
+        w->last_end[pattern] = -1;
+    }
+    return rc;
 }
 
 /* Whether the span [s, e) takes the full walk: a match ends in it, or it is too long to have been judged. */
@@ -345,13 +365,23 @@ static int collect(Walk *w, const Field *f, int kind, int summarize) {
         PyErr_Clear();
         return kind == 1 ? OK : FALLBACK; /* binary bytes are left alone */
     }
-    if (summarize && append_new(w->summarize, PyLong_FromSsize_t(PyList_GET_SIZE(w->values))) != OK) {
-        Py_DECREF(text);
-        return ERR;
+    if (summarize) { /* its summary's digest: of the whole value, which Python may scan only in part */
+        char hex[16];
+        blake2b_hex(&w->keyed, w->d + f->payload, (size_t)(f->end - f->payload), hex);
+        PyObject *index = PyLong_FromSsize_t(PyList_GET_SIZE(w->values));
+        PyObject *digest = PyUnicode_FromStringAndSize(hex, 16);
+        int rc = index && digest ? PyDict_SetItem(w->summarize, index, digest) : -1;
+        Py_XDECREF(index);
+        Py_XDECREF(digest);
+        if (rc < 0) {
+            Py_DECREF(text);
+            return ERR;
+        }
     }
     Py_ssize_t index = PyList_GET_SIZE(w->values);
+    int ascii = PyUnicode_IS_ASCII(text);
     if (append_new(w->values, text) != OK) return ERR;
-    if (w->flagged != NULL && flag_value(w, index, f->payload, f->end) != OK) return ERR;
+    if (w->flagged != NULL && flag_value(w, index, f->payload, f->end, ascii) != OK) return ERR;
     return append_new(w->slots, Py_BuildValue("(nnni)", f->payload, f->end, w->owner, kind));
 }
 
@@ -745,13 +775,14 @@ PyDoc_STRVAR(walk_doc,
              "Which spans take the full walk: with matches None, dirty (a byte per span, nonzero for the full\n"
              "walk; None: every span); else those a match ends in or longer than span_limit (-1: every span).\n"
              "matches: (pattern, end offset) of the raw prefilter scan of data, or None. values: str to scan;\n"
-             "slots: (start, end, owner, 0 string | 1 bytes) per value; summarize: indexes of values to\n"
-             "summarize; ints: (start, end, owner, int) AnyValues that could be card numbers; edits:\n"
+             "slots: (start, end, owner, 0 string | 1 bytes) per value; summarize: index -> keyed digest of each\n"
+             "value to summarize; ints: (start, end, owner, int) AnyValues that could be card numbers; edits:\n"
              "(container, start, end, bytes), container -1 for a field's payload; counts: (owner, counter,\n"
              "amount); owners: (message start or -1, where counters go, their field number, and for an absent\n"
              "message: where it goes, its field number); flagged (None without matches): (value index,\n"
-             "pattern) for every pattern below detectors with a match ending in the value. None: the\n"
-             "reference path.");
+             "pattern) -> (first, last) offsets in the value where that pattern's matches end (None for a\n"
+             "value not ASCII), for every pattern below detectors with a match ending in the value. None:\n"
+             "the reference path.");
 
 static int match_order(const void *a, const void *b) {
     Py_ssize_t x = ((const Match *)a)->end, y = ((const Match *)b)->end;
@@ -828,13 +859,24 @@ static PyObject *native_walk(PyObject *module, PyObject *args) {
     w.detectors = detectors;
     blake2b_keyed(&w.keyed, key.buf, (size_t)key.len, 8);
     if (matches != Py_None) {
+        if (detectors < 0 || detectors > 1 << 16) {
+            PyErr_SetString(PyExc_ValueError, "detectors must be in [0, 65536]");
+            goto done;
+        }
         if (read_matches(&w, matches) != OK) goto done;
-        w.flagged = PySet_New(NULL);
-        if (w.flagged == NULL) goto done;
+        w.first_end = PyMem_New(Py_ssize_t, detectors + 1);
+        w.last_end = PyMem_New(Py_ssize_t, detectors + 1);
+        w.touched = PyMem_New(long, detectors + 1);
+        w.flagged = PyDict_New();
+        if (!w.first_end || !w.last_end || !w.touched || !w.flagged) {
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            goto done;
+        }
+        for (long p = 0; p < detectors; p++) w.last_end[p] = -1;
     }
     w.values = PyList_New(0);
     w.slots = PyList_New(0);
-    w.summarize = PyList_New(0);
+    w.summarize = PyDict_New();
     w.ints = PyList_New(0);
     w.edits = PyList_New(0);
     w.owners = PyList_New(0);
@@ -859,6 +901,9 @@ done:
     Py_XDECREF(w.flagged);
     Py_XDECREF(counts);
     PyMem_Free(w.matches);
+    PyMem_Free(w.first_end);
+    PyMem_Free(w.last_end);
+    PyMem_Free(w.touched);
     PyMem_Free(w.tally);
     if (dirty.obj != NULL) PyBuffer_Release(&dirty);
     PyBuffer_Release(&data);

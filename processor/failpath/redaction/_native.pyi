@@ -10,12 +10,12 @@ class KeyTable:
 Plan = tuple[
     list[str],
     list[tuple[int, int, int, int]],
-    list[int],
+    dict[int, str],
     list[tuple[int, int, int, int]],
     list[tuple[int, int, int, bytes]],
     list[tuple[int, int, int]],
     list[tuple[int, int, int, int, int]],
-    set[tuple[int, int]] | None,
+    dict[tuple[int, int], tuple[int, int] | None] | None,
 ]
 
 def walk(

@@ -32,6 +32,11 @@ class Detector:
     # Lowercase literals, one of which every match contains; the pure-Python fallback checks them first.
     keywords: tuple[str, ...]
     default_on: bool = True
+    # find(text) for an ASCII value in which every end of the prefilter's matches (over the raw bytes, as
+    # Hyperscan reports them) lies in [first, last]: the same spans, looked for only where they can be. For
+    # detectors whose every match has a prefilter match ending within a bounded reach of its start (and not
+    # before it): no match then starts before first - reach, nor after last.
+    near: Callable[[str, int, int], Iterator[Span]] | None = None
 
 
 def regex_detector(
@@ -506,8 +511,12 @@ _CARD_PREFILTER = rf"(?:^|[^A-Za-z\d-]){_CARD_DIGITS}"
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}[ -]?$")
 
 
-def _find_cards(text: str) -> Iterator[Span]:
-    for match in CARD_NUMBERS.finditer(text):
+# The longest card number: 19 digits and 18 separators; the prefilter matches its digits, ending where it ends.
+_CARD_REACH = 37
+
+
+def _find_cards(text: str, pos: int = 0, lead_end: int | None = None) -> Iterator[Span]:
+    for match in CARD_NUMBERS.finditer(text, pos, lead_end):
         if _IBAN_HEAD.search(text, max(0, match.start() - 5), match.start()):
             continue
         if is_card_number(match.group().replace(" ", "").replace("-", "")):
@@ -521,8 +530,16 @@ IBAN_STARTS = Skipping(_IBAN_START, re.compile(r"[A-Z]{2}\d{2}"), 0)
 _IBAN_BODY = re.compile(r"(?:[ -]?[A-Z0-9]){8,30}")
 
 
-def _find_ibans(text: str) -> Iterator[Span]:
-    for start in IBAN_STARTS.finditer(text):
+# Country code, check digits and four characters of the BBAN (each maybe after a separator): what the prefilter
+# matches from an IBAN's start, so its match ends 8 to 12 characters after it.
+_IBAN_PREFILTER = r"[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){4}"
+_IBAN_REACH = 12
+
+
+def _find_ibans(text: str, pos: int = 0, lead_end: int | None = None) -> Iterator[Span]:
+    """IBAN starts never overlap (a start is not preceded by a letter or digit), so the starts from pos are
+    those of the whole text that lie past it, whatever came before."""
+    for start in IBAN_STARTS.finditer(text, pos, lead_end):
         length = check.iban_length(start.group()[:2])
         if length is None:
             continue
@@ -541,6 +558,25 @@ def _find_ibans(text: str) -> Iterator[Span]:
             continue
         if check.iban(text[start.start() : end]):
             yield start.start(), end
+
+
+# Internationalised domains in their ASCII (punycode) form: labels and the TLD may be xn--...
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
+    r"\.(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9-])",
+    re.ASCII,
+)
+# The @ is at most 64 characters after an address's start.
+EMAILS = Skipping(_EMAIL, re.compile("@"), 64)
+# The characters around the @ only: far cheaper to scan for than the domain's dot. Its match ends two
+# characters after the @.
+_EMAIL_PREFILTER = r"[A-Za-z0-9._%+-]@[A-Za-z0-9-]"
+_EMAIL_REACH = 66
+
+
+def _find_emails(text: str, pos: int = 0, lead_end: int | None = None) -> Iterator[Span]:
+    for match in EMAILS.finditer(text, pos, lead_end):
+        yield match.span()
 
 
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
@@ -564,19 +600,34 @@ def phone_detector(regions: tuple[str, ...]) -> Detector:
 
 def _personal() -> list[Detector]:
     return [
-        regex_detector(
+        Detector(
             "email",
             "personal",
-            # Internationalised domains in their ASCII (punycode) form: labels and the TLD may be xn--...
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
-            r"\.(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9-])",
-            keywords=("@",),
-            # The characters around the @ only: far cheaper to scan for than the domain's dot.
-            prefilter=r"[A-Za-z0-9._%+-]@[A-Za-z0-9-]",
+            _EMAIL_PREFILTER,
+            False,
+            _find_emails,
+            ("@",),
+            near=lambda text, first, last: _find_emails(text, max(0, first - _EMAIL_REACH), last),
         ),
         phone_detector(DEFAULT_REGIONS),
-        Detector("credit_card", "personal", _CARD_PREFILTER, False, _find_cards, DIGITS),
-        Detector("iban", "personal", r"[A-Z]{2}\d{2}[ -]?[A-Z0-9]{4}", False, _find_ibans, DIGITS),
+        Detector(
+            "credit_card",
+            "personal",
+            _CARD_PREFILTER,
+            False,
+            _find_cards,
+            DIGITS,
+            near=lambda text, first, last: _find_cards(text, max(0, first - _CARD_REACH), last),
+        ),
+        Detector(
+            "iban",
+            "personal",
+            _IBAN_PREFILTER,
+            False,
+            _find_ibans,
+            DIGITS,
+            near=lambda text, first, last: _find_ibans(text, max(0, first - _IBAN_REACH), last),
+        ),
         # Spaced, dotted and bare numbers count only next to "SSN"/"social security": that is what the
         # prefilter needs for them.
         Detector("us_ssn", "personal", r"\d{3}[- ]\d{2}[- ]\d{4}|ssn|social[ _-]?security", True, _find_ssn, DIGITS),

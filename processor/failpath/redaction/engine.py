@@ -10,7 +10,7 @@ Engines, fastest first, all giving the same findings:
 
 import logging
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -19,6 +19,9 @@ from failpath.redaction.detectors import Detector
 log = logging.getLogger("failpath.redaction")
 
 Finding = tuple[int, int, str]  # start, end, detector name
+# (value index, detector) -> where that detector's raw prefilter matches in the (ASCII) value all end, as
+# (first, last) character offsets; None where not known.
+Hints = Mapping[tuple[int, int], tuple[int, int] | None]
 SEPARATOR = "\x00"
 
 
@@ -45,8 +48,10 @@ def _piece(starts: list[int], end: int) -> int:
     return bisect_right(starts, max(end - 1, 0)) - 1
 
 
-def _confirm(detector: Detector, text: str, into: list[Finding]) -> None:
-    into.extend((start, end, detector.name) for start, end in detector.find(text))
+def _confirm(detector: Detector, text: str, into: list[Finding], near: tuple[int, int] | None = None) -> None:
+    """near: where every end of the detector's raw prefilter matches in text lies (Detector.near), if known."""
+    spans = detector.find(text) if near is None or detector.near is None else detector.near(text, *near)
+    into.extend((start, end, detector.name) for start, end in spans)
 
 
 class PythonScanner:
@@ -195,12 +200,15 @@ class HyperscanScanner:
             return {}
         return self.confirm(values, self.flagged_pairs(values))
 
-    def confirm(self, values: Sequence[str], pairs: Iterable[tuple[int, int]]) -> dict[int, list[Finding]]:
-        """Findings of each (value index, detector) pair: a pair no detector confirms costs a look, nothing more."""
+    def confirm(
+        self, values: Sequence[str], pairs: Iterable[tuple[int, int]], near: Hints | None = None
+    ) -> dict[int, list[Finding]]:
+        """Findings of each (value index, detector) pair: a pair no detector confirms costs a look, nothing more.
+        near: for some pairs, where the detector's raw prefilter matches in the value all end (_confirm)."""
         found: dict[int, list[Finding]] = {}
         for index, detector in sorted(pairs):
             findings = found.setdefault(index, [])
-            _confirm(self.detectors[detector], values[index], findings)
+            _confirm(self.detectors[detector], values[index], findings, near.get((index, detector)) if near else None)
             if not findings:
                 del found[index]
         return found

@@ -81,7 +81,7 @@ class NativeRedactor:
             return None
         values, slots, summarize, ints, edits, counts, owners, flagged = plan
         walk = Walk()
-        walk.values, walk.slots, walk.summarize = values, slots, set(summarize)
+        walk.values, walk.slots, walk.summarize, walk.digests = values, slots, set(summarize), summarize
         walk.raw_bytes = len(data) if scanned_raw else 0
         for owner, counter, amount in counts:
             walk.count(owner, _COUNTERS[counter], amount)

@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from failpath.redaction import html_summary
 from failpath.redaction.card_networks import is_card_number
 from failpath.redaction.detectors import CARD_NUMBER
-from failpath.redaction.engine import Finding, HyperscanScanner, Scanner
+from failpath.redaction.engine import Finding, Hints, HyperscanScanner, Scanner
 from failpath.redaction.html_summary import looks_like_html
 from failpath.redaction.key_rules import KeyAction, KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
@@ -44,7 +44,18 @@ class RedactionResult:
 class Walk:
     """One request's strings, where each came from, and what happened where."""
 
-    __slots__ = ("changed", "counted", "counts", "keys", "owners", "raw_bytes", "slots", "summarize", "values")
+    __slots__ = (
+        "changed",
+        "counted",
+        "counts",
+        "digests",
+        "keys",
+        "owners",
+        "raw_bytes",
+        "slots",
+        "summarize",
+        "values",
+    )
 
     def __init__(self) -> None:
         self.values: list[str] = []
@@ -53,6 +64,8 @@ class Walk:
         # slots are (start, end, owner, field kind) instead: it never lists keys (span_keys is reference-only).
         self.slots: list[tuple[Any, Any, int, Any]] = []
         self.summarize: set[int] = set()
+        # The keyed digests of values to summarize, where already computed (the native walk does it in C).
+        self.digests: dict[int, str] = {}
         # Values rewritten before the scan (HTML summaries): written back even without findings.
         self.changed: set[int] = set()
         self.owners: list[Any] = []
@@ -284,14 +297,17 @@ class Redactor:
         parts.append(text[merged_end:])
         return "".join(parts)
 
-    def _summary(self, text: str, findings: Sequence[Finding], scanned: int | None = None) -> str:
-        """scanned: how many leading characters the hits come from, when not the whole text."""
+    def _summary(
+        self, text: str, findings: Sequence[Finding], scanned: int | None = None, digest: str | None = None
+    ) -> str:
+        """scanned: how many leading characters the hits come from, when not the whole text; digest: the
+        text's, if known."""
         if findings:
             hits = Counter(rule for _, _, rule in findings)
             listed = ",".join(f"{rule}*{n}" if n > 1 else rule for rule, n in sorted(hits.items()))
         else:
             listed = "none"
-        digest = self.pseudonyms.digest_text(text)
+        digest = digest or self.pseudonyms.digest_text(text)
         partial = f":scanned={scanned}" if scanned is not None else ""
         return f"<summary:chars={len(text)}:hmac={digest}:hits={listed}{partial}>"
 
@@ -346,13 +362,12 @@ class Redactor:
                 self._write_counts(walk.owners[owner].attributes, counts, owner in walk.counted, keys)
         return result
 
-    def rewrite(
-        self, walk: Walk, result: RedactionResult, flagged: set[tuple[int, int]] | None = None
-    ) -> list[tuple[int, str]]:
+    def rewrite(self, walk: Walk, result: RedactionResult, flagged: Hints | None = None) -> list[tuple[int, str]]:
         """Scan the collected values; returns (index, new text) of each value to write back, and counts what
         it did in walk (findings in result). Shared with the native walk, whose slots are byte offsets.
         flagged (Hyperscan only): the (value, detector) pairs the request's raw scan found, which stand for
-        scanning the values again, except those rewritten here (HTML summaries), which are scanned anew."""
+        scanning the values again, except those rewritten here (HTML summaries), which are scanned anew; each
+        with where its raw matches end in the value, when known (HyperscanScanner.confirm)."""
         if self._summarize_html:
             self._html_summaries(walk)
         originals = self._bound_long_values(walk)
@@ -364,9 +379,9 @@ class Redactor:
             rescanned = sorted(walk.changed)
             result.scanned_bytes = walk.raw_bytes + sum(len(values[index]) for index in rescanned)
             fresh = self.scanner.flagged_pairs([values[index] for index in rescanned]) if rescanned else set()
-            pairs = {pair for pair in flagged if pair[0] not in walk.changed}
-            pairs.update((rescanned[position], detector) for position, detector in fresh)
-            found = self.scanner.confirm(values, pairs)
+            pairs = {pair: near for pair, near in flagged.items() if pair[0] not in walk.changed}
+            pairs.update(((rescanned[position], detector), None) for position, detector in fresh)
+            found = self.scanner.confirm(values, pairs, pairs)
         # Only values with findings, summaries, rewrites or excess length need any more work.
         todo = found.keys() | walk.summarize | walk.changed | originals.keys()
         writes: list[tuple[int, str]] = []
@@ -378,7 +393,7 @@ class Redactor:
             original = originals.get(index)
             if index in walk.summarize:
                 partial = len(text) if original is not None else None
-                text = self._summary(original or text, findings, partial)
+                text = self._summary(original or text, findings, partial, walk.digests.get(index))
                 walk.count(owner, SUMMARIZED, key=label)
             elif original is not None:
                 findings = [finding for finding in findings if finding[0] < self.max_value_chars]

@@ -17,13 +17,16 @@ class Skipping:
         self._lead = lead
         self._reach = reach
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        """What pattern.finditer(text) gives. The leftmost match from any position starts at most reach
+    def finditer(self, text: str, pos: int = 0, lead_end: int | None = None) -> Iterator[re.Match[str]]:
+        """What pattern.finditer(text, pos) gives. The leftmost match from any position starts at most reach
         characters before the leftmost lead match from there (whose start is the smallest that any match's
-        own lead can have), so only those few positions need trying before moving past that lead."""
-        position = 0
+        own lead can have), so only those few positions need trying before moving past that lead.
+        lead_end: leads are looked for in text[:lead_end] only (matches still see all of text), for a caller
+        that knows every match's lead ends by then."""
+        position = pos
+        end = len(text) if lead_end is None else lead_end
         lead_at, match_at, reach = self._lead.search, self.pattern.match, self._reach
-        while (lead := lead_at(text, position)) is not None:
+        while (lead := lead_at(text, position, end)) is not None:
             start = lead.start()
             for candidate in range(max(position, start - reach), start + 1):
                 # match() at a position still sees the text before it, as the lookbehinds need.

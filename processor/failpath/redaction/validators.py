@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+import string
 from importlib import resources
 
 from stdnum import iban as stdnum_iban
@@ -40,6 +41,10 @@ _IBAN_LENGTHS = {
 }
 
 
+# Letters as mod-97 reads them: A=10 ... Z=35 (ISO 7064), written out in decimal.
+_BASE36 = str.maketrans({letter: str(ord(letter) - 55) for letter in string.ascii_uppercase})
+
+
 def digits(text: str) -> str:
     return _NON_DIGIT.sub("", text)
 
@@ -54,9 +59,19 @@ def iban(text: str) -> bool:
     # Not the national check digits some countries add inside the BBAN: generated and test IBANs often get
     # those wrong, and the mod-97 check already stands for the whole number.
     # What stdnum_iban.validate(text, check_country=False) decides (tests/redaction/test_validators.py).
-    number = stdnum_iban.compact(text.replace("-", " "))
+    # stdnum's compact and mod-97 go character by character in Python; for ASCII text (stdnum maps only the
+    # backtick among ASCII characters) these give the same number and check, several times faster.
+    if text.isascii() and "`" not in text:
+        number = text.replace(" ", "").replace("-", "").replace(".", "").strip().upper()
+    else:
+        number = stdnum_iban.compact(text.replace("-", " "))
     bban = _BBAN_FORMATS.get(number[:2])
-    return bban is not None and mod_97_10.is_valid(number[4:] + number[:4]) and bban.fullmatch(number[4:]) is not None
+    if bban is None or bban.fullmatch(number[4:]) is None:
+        return False
+    rearranged = number[4:] + number[:4]
+    if rearranged.isascii() and rearranged.isalnum():
+        return int(rearranged.translate(_BASE36)) % 97 == 1
+    return mod_97_10.is_valid(rearranged)
 
 
 def us_ssn(text: str) -> bool:
