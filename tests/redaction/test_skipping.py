@@ -1,5 +1,6 @@
 """Regexes led by lookbehinds are only tried next to a cheaper lead's matches (redaction/skipping.py): the
-phone candidates, card numbers and IBAN starts found that way must be exactly the regexes' own finditer."""
+phone candidates, card numbers, IBAN starts and email addresses found that way must be exactly the regexes'
+own finditer."""
 
 import random
 
@@ -7,13 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failpath.redaction.detectors import CARD_NUMBERS, IBAN_STARTS
+from failpath.redaction.detectors import CARD_NUMBERS, EMAILS, EMAILS_NEAR, IBAN_STARTS
 from failpath.redaction.phones import CANDIDATES
 from failpath.redaction.skipping import Skipping
 from tests.support.corpus import CORPUS, benign, entries
 from tests.support.personal_data import labelled, look_alikes
 
-SKIPPING = {"phone": CANDIDATES, "card": CARD_NUMBERS, "iban": IBAN_STARTS}
+SKIPPING = {
+    "phone": CANDIDATES,
+    "card": CARD_NUMBERS,
+    "iban": IBAN_STARTS,
+    "email": EMAILS,
+    "email_near": EMAILS_NEAR,
+}
 
 
 def _same(skipping: Skipping, text: str) -> None:
@@ -21,8 +28,8 @@ def _same(skipping: Skipping, text: str) -> None:
     assert [match.span() for match in skipping.finditer(text)] == [match.span() for match in plain.finditer(text)]
 
 
-# Digits, every separator and prefix the regexes know, letters for IBAN country codes and the lookbehinds.
-_PIECES = [*"0123456789", *" .-/()+:#x_,", "\u00a0", "tel:", "ext.", "DE", "GB89", "ab", "Z", "٣"]
+# Digits, every separator and prefix the regexes know, letters for IBAN country codes, emails and the lookbehinds.
+_PIECES = [*"0123456789", *" .-/()+:#x_,@%", "\u00a0", "tel:", "ext.", "DE", "GB89", "ab", "Z", "٣", ".io"]
 
 
 @pytest.mark.parametrize("name", sorted(SKIPPING))
