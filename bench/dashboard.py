@@ -70,7 +70,7 @@ async def _real_packets(pool: list[bytes]) -> list[Packet]:
     await stage.tick()
     sampling = SamplingConfig()
     maker = PacketMaker(PacketsConfig(), AgentsConfig(), sampling.errors, sampling.workflow_key)
-    made = [maker.make(ExportTraceServiceRequest.FromString(payload), trace) for payload, trace in sink.failing]
+    made = [maker.make(payload, trace) for payload, trace in sink.failing]
     return [packet for packet in made if packet is not None]
 
 

@@ -74,7 +74,7 @@ def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
     sizes = []
     started = time.perf_counter()
     for payload, trace in failing:
-        packet = maker.make(ExportTraceServiceRequest.FromString(payload), trace)
+        packet = maker.make(payload, trace)
         if packet is not None:
             sizes.append(len(maker.encode(packet)))
     elapsed = time.perf_counter() - started

@@ -5,7 +5,7 @@ own `agent.*` names, and your `agents.signals` mappings). Runs on kept traces on
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -13,6 +13,7 @@ from failpath.agents.config import AgentsConfig, Role
 from failpath.agents.roles import RoleReader
 from failpath.agents.step_facts import StepFacts, attributes_of
 from failpath.config_types import Names
+from failpath.otlp.native import attribute_dict, request_facts, span_record
 from failpath.signals.errors import ErrorReader, ErrorSignalsConfig
 from failpath.signals.vocabulary import FactReader
 from failpath.signals.workflow import workflow_name
@@ -96,6 +97,51 @@ class Envelope:
     task: str | None
 
 
+# A span as the normalizer reads it: trace id, span id, parent span id, name, start and end (ns), status code and
+# message, attributes and events ((name, attributes) each) as Python values (otlp/values.py).
+SpanRecord = tuple[bytes, bytes, bytes, str, int, int, int, str, dict[str, object], list[tuple[str, dict[str, object]]]]
+
+
+def record_of(span: Any) -> SpanRecord:
+    """A parsed span's record (the reference for otlp/_spans.c's span_record)."""
+    return (
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        span.status.code,
+        span.status.message,
+        attributes_of(span.attributes),
+        [(event.name, attributes_of(event.attributes)) for event in span.events],
+    )
+
+
+def native_records(data: bytes) -> list[tuple[dict[str, object], SpanRecord]] | None:
+    """Each span's record with its resource's attributes, read by the extension; None where it is not built
+    or declines (an encoding upb could read otherwise): then parse the request."""
+    if request_facts is None or span_record is None or attribute_dict is None:
+        return None
+    rows = request_facts(data)
+    if rows is None:
+        return None
+    resources, scopes, spans = rows
+    attributes: list[dict[str, object]] = []
+    for resource, _ in resources:
+        read = attribute_dict(resource, 1)  # Resource.attributes
+        if read is None:
+            return None
+        attributes.append(read)
+    records = []
+    for row in spans:
+        record = span_record(row[1])
+        if record is None:
+            return None
+        records.append((attributes[scopes[row[0]][0]], cast(SpanRecord, record)))
+    return records
+
+
 @dataclass
 class Run:
     trace_id: str
@@ -119,18 +165,31 @@ class Normalizer:
         self._workflow_key = workflow_key
 
     def run(self, request: ExportTraceServiceRequest) -> Run:
+        """The run of a parsed request (the reference reading)."""
+        return self._run(
+            (attributes_of(resource_spans.resource.attributes), record_of(span))
+            for resource_spans in request.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+        )
+
+    def read(self, data: bytes) -> Run:
+        """The run of a serialized request: read by the native reader where it is built (each span's
+        attributes and events made Python values in C, no message objects), else parsed."""
+        spans = native_records(data)
+        return self._run(spans) if spans is not None else self.run(ExportTraceServiceRequest.FromString(data))
+
+    def _run(self, spans: Iterable[tuple[dict[str, object], SpanRecord]]) -> Run:
+        """spans: each with its resource's attributes, in the request's order."""
         steps: list[Step] = []
         resource: dict[str, object] = {}
         trace_id = ""
-        for resource_spans in request.resource_spans:
-            resource_attributes = attributes_of(resource_spans.resource.attributes)
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    trace_id = span.trace_id.hex()
-                    step = self._step(span)
-                    if step.role == "run" or not resource:
-                        resource = resource_attributes
-                    steps.append(step)
+        for resource_attributes, record in spans:
+            trace_id = record[0].hex()
+            step = self._step(record)
+            if step.role == "run" or not resource:
+                resource = resource_attributes
+            steps.append(step)
         steps.sort(key=lambda step: (step.start_ns, step.end_ns))
         root = next((step for step in steps if step.role == "run"), None)
         workflow = workflow_name(
@@ -157,26 +216,23 @@ class Normalizer:
             task=fact("task.summary", attributes),
         )
 
-    def _step(self, span: Any) -> Step:
-        attributes = attributes_of(span.attributes)
-        events = [(event.name, attributes_of(event.attributes)) for event in span.events]
+    def _step(self, record: SpanRecord) -> Step:
+        _, span_id, parent_id, name, start, end, code, message, attributes, events = record
         facts = self._facts.read(attributes)
-        role, named_tool = self._roles.role(span.name, attributes, facts, not span.parent_span_id)
+        role, named_tool = self._roles.role(name, attributes, facts, not parent_id)
         step = Step(
-            span_id=span.span_id.hex(),
-            parent_id=span.parent_span_id.hex() or None,
-            name=span.name,
+            span_id=span_id.hex(),
+            parent_id=parent_id.hex() or None,
+            name=name,
             role=role,
-            start_ns=span.start_time_unix_nano,
-            end_ns=span.end_time_unix_nano,
+            start_ns=start,
+            end_ns=end,
             attributes=attributes,
             events=events,
-            status_error=self._errors.status_failed(span.status.code),
-            status_message=span.status.message,
+            status_error=self._errors.status_failed(code),
+            status_message=message,
         )
-        step.facts = StepFacts.read(
-            facts, span.name, role, named_tool, attributes, events, span.status.message, self._errors
-        )
+        step.facts = StepFacts.read(facts, name, role, named_tool, attributes, events, message, self._errors)
         step.errors = list(self._reasons(step, attributes, events))
         return step
 

@@ -251,10 +251,270 @@ static PyObject *request_facts(PyObject *module, PyObject *arg) {
     return out;
 }
 
+/* ---- whole spans as Python values, for the normalizer (agents/normalize.py) -------------------------- */
+
+/* python_value()'s nesting limit here; deeper values are left to upb (which refuses past its own). */
+#define MAX_VALUE_DEPTH 64
+
+static int kv_into(const uint8_t *d, const Field *kv, PyObject *dict, int depth);
+
+/* An AnyValue as otlp.values.python_value reads it (arrays as tuples, key-value lists as dicts, unset as None);
+ * NULL with *rc FALLBACK for anything upb could read otherwise (two members set, a member with another wire
+ * type, a member this does not know), with *rc ERR for a Python error. */
+static PyObject *any_value(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int depth, int *rc) {
+    Field f;
+    int members = 0;
+    Py_ssize_t pos = s;
+    *rc = FALLBACK;
+    if (depth > MAX_VALUE_DEPTH) return NULL;
+    while (pos < e) {
+        if (next_field(d, e, &pos, &f) != OK || members++) return NULL;
+    }
+    if (members == 0) {
+        *rc = OK;
+        Py_RETURN_NONE;
+    }
+    PyObject *out = NULL;
+    switch (f.number) {
+    case 1:
+    case 7:
+        if (f.type != WT_LEN) return NULL;
+        if (f.number == 7) {
+            out = payload_bytes(d, &f);
+        } else if (utf8_chars(d + f.payload, f.end - f.payload) < 0) {
+            return NULL;
+        } else {
+            out = payload_text(d, &f);
+        }
+        break;
+    case 2:
+        if (f.type != WT_VARINT) return NULL;
+        out = PyBool_FromLong(f.value != 0);
+        break;
+    case 3:
+        if (f.type != WT_VARINT) return NULL;
+        out = PyLong_FromLongLong((long long)(int64_t)f.value);
+        break;
+    case 4: {
+        double number;
+        if (f.type != WT_I64) return NULL;
+        memcpy(&number, &f.value, 8);
+        out = PyFloat_FromDouble(number);
+        break;
+    }
+    case 5:
+    case 6: {
+        if (f.type != WT_LEN) return NULL;
+        out = f.number == 5 ? PyList_New(0) : PyDict_New();
+        Py_ssize_t inner = f.payload;
+        while (out != NULL && inner < f.end) {
+            Field item;
+            int got = next_field(d, f.end, &inner, &item);
+            if (got != OK || item.number != 1 || item.type != WT_LEN) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            if (f.number == 6) {
+                got = kv_into(d, &item, out, depth + 1);
+            } else {
+                PyObject *value = any_value(d, item.payload, item.end, depth + 1, &got);
+                if (value != NULL) got = append_new(out, value);
+            }
+            if (got != OK) {
+                Py_DECREF(out);
+                *rc = got;
+                return NULL;
+            }
+        }
+        if (out != NULL && f.number == 5) Py_SETREF(out, PyList_AsTuple(out));
+        break;
+    }
+    default:
+        return NULL; /* string_value_strindex (profiles), unknown members */
+    }
+    *rc = out == NULL ? ERR : OK;
+    return out;
+}
+
+/* A KeyValue into dict: key (or "") -> python value (None without one); a later key replaces an earlier one,
+ * as in a dict built in order. */
+static int kv_into(const uint8_t *d, const Field *kv, PyObject *dict, int depth) {
+    Field key = {0}, value = {0};
+    int has_key = 0, has_value = 0, rc;
+    Py_ssize_t pos = kv->payload;
+    while (pos < kv->end) {
+        Field f;
+        TRY(next_field(d, kv->end, &pos, &f));
+        if (f.number > 2) continue;
+        if (f.type != WT_LEN || (f.number == 1 ? has_key : has_value)) return FALLBACK;
+        if (f.number == 1) {
+            if (utf8_chars(d + f.payload, f.end - f.payload) < 0) return FALLBACK;
+            key = f;
+            has_key = 1;
+        } else {
+            value = f;
+            has_value = 1;
+        }
+    }
+    PyObject *python = has_value ? any_value(d, value.payload, value.end, depth, &rc) : Py_NewRef(Py_None);
+    if (python == NULL) return has_value ? rc : ERR;
+    PyObject *name = payload_text(d, has_key ? &key : NULL);
+    rc = name != NULL && PyDict_SetItem(dict, name, python) == 0 ? OK : ERR;
+    Py_XDECREF(name);
+    Py_DECREF(python);
+    return rc;
+}
+
+/* Singular fields of a message read once each (a second one: left to upb, which would merge them). */
+typedef struct {
+    Field at[17];
+    uint32_t present;
+} Singles;
+
+static int single(Singles *seen, const Field *f, int type) {
+    if (f->type != type || (seen->present >> f->number) & 1u) return FALLBACK;
+    seen->at[f->number] = *f;
+    seen->present |= 1u << f->number;
+    return OK;
+}
+
+#define SEEN(seen, n) (((seen).present >> (n)) & 1u)
+#define FIELD_OR_NULL(seen, n) (SEEN(seen, n) ? &(seen).at[n] : NULL)
+
+/* An Event as (name, attributes dict). */
+static int event_record(const uint8_t *d, const Field *event, PyObject *events) {
+    static const int8_t TYPES[5] = {-1, WT_I64, WT_LEN, WT_LEN, WT_VARINT};
+    Singles seen = {0};
+    PyObject *attributes = PyDict_New();
+    if (attributes == NULL) return ERR;
+    int rc = OK;
+    Py_ssize_t pos = event->payload;
+    while (rc == OK && pos < event->end) {
+        Field f;
+        rc = next_field(d, event->end, &pos, &f);
+        if (rc != OK || f.number > 4) continue;
+        if (f.number == 3) {
+            rc = f.type == WT_LEN ? kv_into(d, &f, attributes, 0) : FALLBACK;
+        } else {
+            rc = single(&seen, &f, TYPES[f.number]);
+            if (rc == OK && f.number == 2 && utf8_chars(d + f.payload, f.end - f.payload) < 0) rc = FALLBACK;
+        }
+    }
+    if (rc != OK) {
+        Py_DECREF(attributes);
+        return rc;
+    }
+    PyObject *name = payload_text(d, FIELD_OR_NULL(seen, 2));
+    if (name == NULL) {
+        Py_DECREF(attributes);
+        return ERR;
+    }
+    return append_new(events, Py_BuildValue("(NN)", name, attributes));
+}
+
+/* A Status's code and message. */
+static int status_record(const uint8_t *d, const Field *status, int32_t *code, PyObject **message) {
+    Singles seen = {0};
+    Py_ssize_t pos = status->payload;
+    while (pos < status->end) {
+        Field f;
+        TRY(next_field(d, status->end, &pos, &f));
+        if (f.number == 2) {
+            TRY(single(&seen, &f, WT_LEN));
+            if (utf8_chars(d + f.payload, f.end - f.payload) < 0) return FALLBACK;
+        } else if (f.number == 3) {
+            TRY(single(&seen, &f, WT_VARINT));
+            *code = (int32_t)(uint32_t)f.value;
+        }
+    }
+    *message = payload_text(d, FIELD_OR_NULL(seen, 2));
+    return *message == NULL ? ERR : OK;
+}
+
+PyDoc_STRVAR(span_record_doc,
+             "span_record(span) -> (trace_id, span_id, parent_span_id, name, start ns, end ns, status code,\n"
+             "    status message, attributes, events) | None\n\n"
+             "A serialized Span as the normalizer reads it: attributes as a dict of python values (otlp.values),\n"
+             "events as [(name, attributes dict)]. None: an encoding upb could read otherwise (a singular field\n"
+             "written twice, a known field with another wire type, an AnyValue with two members) or malformed.");
+
+static PyObject *span_record(PyObject *module, PyObject *arg) {
+    /* Span fields by number: their wire type, -1 for repeated messages read below, -2 for fields not read. */
+    static const int8_t TYPES[17] = {-2,     WT_LEN,    WT_LEN, WT_LEN,    WT_LEN, WT_LEN, WT_VARINT, WT_I64, WT_I64,
+                                     -1,     WT_VARINT, -1,     WT_VARINT, -2,     WT_VARINT, WT_LEN, WT_I32};
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
+    const uint8_t *d = data.buf;
+    Singles seen = {0};
+    int32_t code = 0;
+    PyObject *attributes = PyDict_New(), *events = PyList_New(0), *message = NULL, *out = NULL;
+    int rc = attributes != NULL && events != NULL ? OK : ERR;
+    Py_ssize_t pos = 0;
+    while (rc == OK && pos < data.len) {
+        Field f;
+        rc = next_field(d, data.len, &pos, &f);
+        if (rc != OK || f.number > 16) continue;
+        if (f.number == 9) {
+            rc = f.type == WT_LEN ? kv_into(d, &f, attributes, 0) : FALLBACK;
+        } else if (f.number == 11) {
+            rc = f.type == WT_LEN ? event_record(d, &f, events) : FALLBACK;
+        } else if (f.number == 13) {
+            rc = f.type == WT_LEN ? OK : FALLBACK; /* links: not read */
+        } else {
+            rc = single(&seen, &f, TYPES[f.number]);
+            if (rc == OK && (f.number == 3 || f.number == 5) && utf8_chars(d + f.payload, f.end - f.payload) < 0)
+                rc = FALLBACK;
+        }
+    }
+    if (rc == OK && SEEN(seen, 15)) rc = status_record(d, &seen.at[15], &code, &message);
+    if (rc == OK && message == NULL) rc = (message = PyUnicode_FromStringAndSize(NULL, 0)) != NULL ? OK : ERR;
+    if (rc == OK) {
+        uint64_t start = SEEN(seen, 7) ? seen.at[7].value : 0, end = SEEN(seen, 8) ? seen.at[8].value : 0;
+        out = Py_BuildValue("(NNNNKKiOOO)", payload_bytes(d, FIELD_OR_NULL(seen, 1)), payload_bytes(d, FIELD_OR_NULL(seen, 2)),
+                            payload_bytes(d, FIELD_OR_NULL(seen, 4)), payload_text(d, FIELD_OR_NULL(seen, 5)),
+                            (unsigned long long)start, (unsigned long long)end, (int)code, message, attributes, events);
+    } else if (rc == FALLBACK) {
+        out = Py_NewRef(Py_None);
+    }
+    Py_XDECREF(attributes);
+    Py_XDECREF(events);
+    Py_XDECREF(message);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+PyDoc_STRVAR(attribute_dict_doc,
+             "attribute_dict(message, field) -> dict | None\n\n"
+             "The repeated KeyValue field `field` of a serialized message (a Resource's attributes: 1) as a dict of\n"
+             "python values, as span_record() reads a span's. None: as span_record().");
+
+static PyObject *attribute_dict(PyObject *module, PyObject *args) {
+    Py_buffer data;
+    unsigned int number;
+    if (!PyArg_ParseTuple(args, "y*I", &data, &number)) return NULL;
+    const uint8_t *d = data.buf;
+    PyObject *out = PyDict_New();
+    int rc = out != NULL ? OK : ERR;
+    Py_ssize_t pos = 0;
+    while (rc == OK && pos < data.len) {
+        Field f;
+        rc = next_field(d, data.len, &pos, &f);
+        if (rc == OK && f.number == number) rc = f.type == WT_LEN ? kv_into(d, &f, out, 0) : FALLBACK;
+    }
+    if (rc != OK) {
+        Py_CLEAR(out);
+        if (rc == FALLBACK) out = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"span_ranges", span_ranges, METH_O, span_ranges_doc},
     {"watched_attributes", watched_attributes, METH_VARARGS, watched_doc},
     {"request_facts", request_facts, METH_O, request_facts_doc},
+    {"span_record", span_record, METH_O, span_record_doc},
+    {"attribute_dict", attribute_dict, METH_VARARGS, attribute_dict_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,8 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from failpath.agents.config import AgentsConfig
 from failpath.agents.normalize import Normalizer, Run
 from failpath.config_types import Names
@@ -61,10 +59,10 @@ class PacketMaker:
         self._builder = PacketBuilder(config.max_bytes, config.max_text_chars)
         self._policies = frozenset(config.policies)
 
-    def make(self, request: ExportTraceServiceRequest, decided: DecidedTrace) -> Packet | None:
-        """The packet, or None for a run the sampler kept for an error that was recovered (and no policy
-        asks for a packet anyway)."""
-        run = self._normalizer.run(request)
+    def make(self, trace: bytes, decided: DecidedTrace) -> Packet | None:
+        """The packet of a trace's spans (a serialized request), or None for a run the sampler kept for an
+        error that was recovered (and no policy asks for a packet anyway)."""
+        run = self._normalizer.read(trace)
         verdict = self._blame.diagnose(run)
         if not verdict.failed and decided.decision.policy not in self._policies:
             return None
@@ -172,7 +170,7 @@ class PacketStage:
         write, count."""
         assert self._store is not None
         try:
-            packet = self._maker.make(ExportTraceServiceRequest.FromString(trace), decided)
+            packet = self._maker.make(trace, decided)
         except Exception:
             log.exception("cannot build a replay packet", extra={"trace_id": decided.trace_id.hex()})
             self._metrics.packets_failed.labels("build", "error").inc()
