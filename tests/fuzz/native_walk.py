@@ -1,9 +1,10 @@
 """Fuzz the native redaction walk (atheris, libFuzzer's engine) with the reference as the oracle.
 
-Every input goes through the sampler's span reader (otlp/_spans.c) and NativeRedactor.redact. When the walk
-accepts it, upb must accept the same bytes and the reference must make exactly the same bytes and findings
-of them; when the reader gives rows for bytes upb accepts, they must be upb's reading of them (slices
-parse to the messages upb parsed); whatever it is, nothing crashes.
+Every input goes through the sampler's span reader (otlp/_spans.c), the normalizer's span records (the same
+extension) and NativeRedactor.redact. When the walk accepts it, upb must accept the same bytes and the
+reference must make exactly the same bytes and findings of them; when the reader gives rows (or records) for
+bytes upb accepts, they must be upb's reading of them (slices parse to the messages upb parsed; records are
+the parsed spans' records); whatever it is, nothing crashes.
 Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
 
     .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
@@ -29,6 +30,8 @@ with atheris.instrument_imports():
     from opentelemetry.proto.resource.v1.resource_pb2 import Resource
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+    from failpath.agents.normalize import native_records, record_of
+    from failpath.agents.step_facts import attributes_of
     from failpath.otlp import _spans
     from failpath.redaction.config import RedactionConfig
     from failpath.redaction.native_redactor import NativeRedactor
@@ -70,11 +73,31 @@ def check_rows(data: bytes) -> None:
         raise AssertionError("the sampler's rows and upb's reading disagree")
 
 
+def check_records(data: bytes) -> None:
+    """The normalizer's native records against the parsed request's, for bytes both accept."""
+    records = native_records(data)
+    if records is None:
+        return
+    try:
+        parsed = ExportTraceServiceRequest.FromString(data)
+    except DecodeError:
+        return
+    expected = [
+        (attributes_of(rs.resource.attributes), record_of(span))
+        for rs in parsed.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
+    if repr(records) != repr(expected):
+        raise AssertionError("the normalizer's native records and upb's reading disagree")
+
+
 def test_one_input(data: bytes) -> None:
     ranges = _spans.span_ranges(data)  # the sampler's reader: must not crash on anything
     for index in range(0, len(ranges or ()), 2):
         _spans.watched_attributes(data[ranges[index] : ranges[index + 1]], _WATCHED)  # type: ignore[index]
     check_rows(data)
+    check_records(data)
     done = NATIVE.redact(data)
     if done is None:
         return
