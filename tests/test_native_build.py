@@ -24,4 +24,4 @@ def test_the_stages_use_them() -> None:
     from failpath.redaction import stage
 
     assert stage.NATIVE_BUILT
-    assert native.span_ranges is not None and native.watched_attributes is not None
+    assert native.span_ranges is not None and native.request_facts is not None and native.span_record is not None

@@ -45,20 +45,20 @@ REFERENCE = build_redactor(_CONFIG)
 NATIVE = NativeRedactor(build_redactor(_CONFIG))
 
 
-_WATCHED = (b"note", b"gen_ai.prompt", b"user.id", b"")
+_WATCHED = ("note", "gen_ai.prompt", "user.id", "")
 
 
 def check_rows(data: bytes) -> None:
     """The sampler's rows against upb's reading, for bytes both accept (the reader checks only the strings it
     reads: the intake has parsed every request before the sampler sees it)."""
-    rows = _spans.request_facts(data)
+    rows = _spans.request_facts(data, _WATCHED)
     if rows is None:
         return
     try:
         parsed = ExportTraceServiceRequest.FromString(data)
     except DecodeError:
         return
-    resources, scopes, spans = read_message(parsed)
+    resources, scopes, spans = read_message(parsed, _WATCHED)
     same = [(Resource.FromString(raw), url) for raw, url in rows[0]] == [
         (Resource.FromString(raw), url) for raw, url in resources
     ]
@@ -67,7 +67,9 @@ def check_rows(data: bytes) -> None:
     ]
     same = same and len(rows[2]) == len(spans)
     for row, expected in zip(rows[2], spans, strict=False):
-        same = same and row[:1] + row[2:] == expected[:1] + expected[2:]
+        # by repr: NaN values read alike; watched values the reader declined (None) are read from the span
+        same = same and repr(row[:1] + row[2:10]) == repr(expected[:1] + expected[2:10])
+        same = same and (row[10] is None or repr(row[10]) == repr(expected[10]))
         same = same and Span.FromString(row[1]) == Span.FromString(expected[1])
     if not same:
         raise AssertionError("the sampler's rows and upb's reading disagree")
@@ -93,9 +95,7 @@ def check_records(data: bytes) -> None:
 
 
 def test_one_input(data: bytes) -> None:
-    ranges = _spans.span_ranges(data)  # the sampler's reader: must not crash on anything
-    for index in range(0, len(ranges or ()), 2):
-        _spans.watched_attributes(data[ranges[index] : ranges[index + 1]], _WATCHED)  # type: ignore[index]
+    _spans.span_ranges(data)  # the redaction prefilter's reader: must not crash on anything
     check_rows(data)
     check_records(data)
     done = NATIVE.redact(data)

@@ -19,14 +19,14 @@ from failpath.metrics import Metrics
 from failpath.otlp import wire
 from failpath.sampling.config import SamplingConfig
 from failpath.sampling.span_facts import SpanInspector
-from failpath.sampling.span_reading import read_message
+from failpath.sampling.span_reading import read_message, watched_values
 from failpath.sampling.stage import TailSamplingStage as SamplingStage
 from failpath.signals.errors import ErrorReader
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
 
-WATCHED = ["tool.name", "note", "user.id", "gen_ai.prompt", "error.type", "service.name", ""]
+WATCHED = ("tool.name", "note", "user.id", "gen_ai.prompt", "error.type", "service.name", "")
 
 
 def _mix(seed: int) -> list[ExportTraceServiceRequest]:
@@ -50,7 +50,6 @@ def _mix(seed: int) -> list[ExportTraceServiceRequest]:
 
 
 def test_span_bytes_and_watched_attributes_match_the_upb_reading() -> None:
-    inspector = SpanInspector([], ErrorReader(SamplingConfig().errors), WATCHED, [])
     checked = 0
     for message in _mix(5):
         data = message.SerializeToString()
@@ -58,10 +57,12 @@ def test_span_bytes_and_watched_attributes_match_the_upb_reading() -> None:
         assert ranges is not None
         every = [span for rs in message.resource_spans for ss in rs.scope_spans for span in ss.spans]
         assert len(ranges) == 2 * len(every)
+        rows = spans.request_facts(data, WATCHED)
+        assert rows is not None
         for index, span in enumerate(every):
-            blob = data[ranges[2 * index] : ranges[2 * index + 1]]
-            assert blob == span.SerializeToString()
-            assert inspector._watched_in(blob) == inspector._watched_values(span.attributes)
+            blob = data[ranges[index * 2] : ranges[index * 2 + 1]]
+            assert blob == span.SerializeToString() == rows[2][index][1]
+            assert rows[2][index][10] == watched_values(span.attributes, frozenset(WATCHED))
             checked += 1
     assert checked > 400
 
@@ -82,21 +83,34 @@ _scalars = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([*WATCHED, "other"]), _scalars), max_size=8))
 def test_watched_values_of_every_kind_read_as_upb_reads_them(attributes: list[tuple[str, AnyValue]]) -> None:
-    """Every kind of value, empty and unset ones too: the values (and their types: True is not 1, -0.0 is
-    not 0.0, NaN is NaN) must be the upb reading's."""
-    inspector = SpanInspector([], ErrorReader(SamplingConfig().errors), WATCHED, [])
+    """Every kind of value, empty and unset ones too, keys repeated: the values (and their types: True is
+    not 1, -0.0 is not 0.0, NaN is NaN) and their order must be the upb reading's."""
     span = Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="s")
     span.attributes.extend(KeyValue(key=key, value=value) for key, value in attributes)
-    native = inspector._watched_in(span.SerializeToString())
-    assert native is not None
-    assert repr(native) == repr(inspector._watched_values(span.attributes))
+    message = ExportTraceServiceRequest()
+    message.resource_spans.add().scope_spans.add().spans.append(span)
+    rows = spans.request_facts(message.SerializeToString(), WATCHED)
+    assert rows is not None
+    assert repr(rows[2][0][10]) == repr(watched_values(span.attributes, frozenset(WATCHED)))
+
+
+def test_watched_values_upb_would_read_otherwise_are_left_to_the_span() -> None:
+    """An AnyValue with two members (upb keeps the last): the reader hands over None, and the sampler reads
+    that span's watched values from its bytes."""
+    value = _field(1, b"text") + b"\x18\x05"  # string_value, then int_value
+    span = _field(1, b"\1" * 16) + _field(9, _field(1, b"note") + _field(2, value))
+    data = _field(1, _field(2, _field(2, span)))
+    rows = spans.request_facts(data, WATCHED)
+    assert rows is not None and rows[2][0][10] is None
+    inspector = SpanInspector([], ErrorReader(SamplingConfig().errors), WATCHED, [])
+    assert inspector.inspect(rows[2][0][1], False, 0, "", False, {}, None)[2] == {"note": 5}
 
 
 def test_request_rows_match_the_upb_reading() -> None:
     checked = 0
     for message in _mix(3):
         data = message.SerializeToString()
-        assert spans.request_facts(data) == read_message(ExportTraceServiceRequest.FromString(data))
+        assert spans.request_facts(data, WATCHED) == read_message(ExportTraceServiceRequest.FromString(data), WATCHED)
         checked += len(read_message(message)[2])
     assert checked > 400
 
@@ -113,7 +127,9 @@ _spans = st.builds(
     end_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
     status=st.builds(Status, code=st.integers(min_value=-(2**31), max_value=2**31 - 1), message=_texts),
     events=st.lists(st.builds(Span.Event, name=_texts), max_size=2),
-    attributes=st.lists(st.builds(KeyValue, key=_texts, value=_scalars), max_size=3),
+    attributes=st.lists(
+        st.builds(KeyValue, key=st.one_of(st.sampled_from(WATCHED), _texts), value=_scalars), max_size=3
+    ),
 )
 _requests = st.builds(
     ExportTraceServiceRequest,
@@ -142,8 +158,9 @@ _requests = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(_requests)
 def test_generated_requests_read_as_upb_reads_them(message: ExportTraceServiceRequest) -> None:
-    """Absent and empty resources and scopes, empty ids, every status code, times up to 2**64 - 1."""
-    assert spans.request_facts(message.SerializeToString()) == read_message(message)
+    """Absent and empty resources and scopes, empty ids, every status code, times up to 2**64 - 1, watched
+    values of every kind."""
+    assert repr(spans.request_facts(message.SerializeToString(), WATCHED)) == repr(read_message(message, WATCHED))
 
 
 def _field(number: int, payload: bytes) -> bytes:
@@ -194,7 +211,7 @@ def test_malformed_or_unexpected_request_bytes_give_none() -> None:
 
 def test_malformed_span_bytes_give_none() -> None:
     blob = _mix(1)[0].resource_spans[0].scope_spans[0].spans[0].SerializeToString()
-    assert spans.watched_attributes(blob[:-1], (b"note",)) is None
+    assert spans.request_facts(_field(1, _field(2, _field(2, blob[:-1])))) is None
     assert spans.span_ranges(b"\x0a\x05\x12") is None
 
 

@@ -123,7 +123,7 @@ def native_records(data: bytes) -> list[tuple[dict[str, object], SpanRecord]] | 
     or declines (an encoding upb could read otherwise): then parse the request."""
     if request_facts is None or span_record is None or attribute_dict is None:
         return None
-    rows = request_facts(data)
+    rows = request_facts(data, ())
     if rows is None:
         return None
     resources, scopes, spans = rows

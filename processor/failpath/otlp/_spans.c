@@ -1,7 +1,8 @@
 /* Per-span reading of serialized requests for the stages that read spans without changing them (the tail
- * sampler, the redaction prefilter): where each span's bytes are, and a span's watched attributes. The
- * pure-Python reading (upb messages) is the reference; tests/sampling/test_native_facts.py compares them.
- * Malformed bytes give None: the caller then reads the parsed request instead. */
+ * sampler, the redaction prefilter, the normalizer): where each span's bytes are, with the sampler's facts and
+ * watched attribute values, and whole spans as Python values. The pure-Python reading (upb messages) is the
+ * reference; tests/sampling/test_native_facts.py and tests/otlp/test_span_records.py compare them. Malformed
+ * bytes give None: the caller then reads the parsed request instead. */
 #include "wire.h"
 
 PyDoc_STRVAR(span_ranges_doc, "span_ranges(data) -> [start, end, start, end, ...] of every span's payload, or None");
@@ -40,73 +41,6 @@ static PyObject *span_ranges(PyObject *module, PyObject *arg) {
     return out;
 }
 
-PyDoc_STRVAR(watched_doc,
-             "watched_attributes(span, keys) -> [(index into keys, AnyValue bytes), ...] | None\n\n"
-             "The attributes of a serialized Span (its own, not its events' or links') whose key is one of keys\n"
-             "(a tuple of UTF-8 bytes), in order; an attribute without a value is left out. None: malformed.");
-
-static PyObject *watched_attributes(PyObject *module, PyObject *args) {
-    Py_buffer data;
-    PyObject *keys;
-    if (!PyArg_ParseTuple(args, "y*O!", &data, &PyTuple_Type, &keys)) return NULL;
-    const uint8_t *d = data.buf;
-    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys), pos = 0;
-    for (Py_ssize_t k = 0; k < nkeys; k++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(keys, k))) {
-            PyBuffer_Release(&data);
-            PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
-            return NULL;
-        }
-    }
-    PyObject *out = PyList_New(0);
-    while (out != NULL && pos < data.len) {
-        Field f;
-        if (next_field(d, data.len, &pos, &f) != OK) goto malformed;
-        if (f.number != 9) continue;
-        if (f.type != WT_LEN) goto malformed;
-        Py_ssize_t inner = f.payload;
-        Field key = {0}, value = {0};
-        int has_key = 0, has_value = 0;
-        while (inner < f.end) {
-            Field kv;
-            if (next_field(d, f.end, &inner, &kv) != OK) goto malformed;
-            if (kv.number == 1 && kv.type == WT_LEN) {
-                key = kv;
-                has_key = 1;
-            } else if (kv.number == 2 && kv.type == WT_LEN) {
-                value = kv;
-                has_value = 1;
-            }
-        }
-        if (!has_value) continue;
-        Py_ssize_t length = has_key ? key.end - key.payload : 0;
-        for (Py_ssize_t k = 0; k < nkeys; k++) {
-            PyObject *wanted = PyTuple_GET_ITEM(keys, k);
-            if (PyBytes_GET_SIZE(wanted) == length &&
-                (length == 0 || memcmp(PyBytes_AS_STRING(wanted), d + key.payload, (size_t)length) == 0)) {
-                PyObject *pair = Py_BuildValue("(ny#)", k, (const char *)d + value.payload,
-                                               value.end - value.payload);
-                if (append_new(out, pair) != OK) Py_CLEAR(out);
-                break;
-            }
-        }
-    }
-    PyBuffer_Release(&data);
-    return out;
-malformed:
-    Py_XDECREF(out);
-    PyBuffer_Release(&data);
-    Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(request_facts_doc,
-             "request_facts(data) -> (resources, scopes, spans) | None\n\n"
-             "What the tail sampler reads of a serialized ExportTraceServiceRequest, in one pass:\n"
-             "resources: [(Resource bytes, schema_url bytes)], scopes: [(resource index, InstrumentationScope bytes,\n"
-             "schema_url bytes)], spans: [(scope index, Span bytes, trace_id, is root, status code, start ns, end ns,\n"
-             "name, has events, trace_state)]. None: malformed, or an encoding whose slices would not be the parsed\n"
-             "message's parts (a resource or scope written twice, a known field with another wire type).");
-
 /* Bytes object of d[f->payload:f->end], or of nothing when the field is absent (f == NULL). */
 static PyObject *payload_bytes(const uint8_t *d, const Field *f) {
     if (f == NULL) return PyBytes_FromStringAndSize(NULL, 0);
@@ -118,140 +52,7 @@ static PyObject *payload_text(const uint8_t *d, const Field *f) {
     return PyUnicode_DecodeUTF8((const char *)d + f->payload, f->end - f->payload, NULL);
 }
 
-/* A schema URL as bytes, checked to be UTF-8 as upb checks every string. */
-static int schema_url(const uint8_t *d, const Field *f, PyObject **out) {
-    if (f != NULL && utf8_chars(d + f->payload, f->end - f->payload) < 0) return FALLBACK;
-    *out = payload_bytes(d, f);
-    return *out == NULL ? ERR : OK;
-}
-
-/* The status code inside one Status field (code = 3); the last one written wins, as when upb merges. */
-static int status_code(const uint8_t *d, const Field *status, int32_t *code) {
-    Py_ssize_t pos = status->payload;
-    while (pos < status->end) {
-        Field f;
-        TRY(next_field(d, status->end, &pos, &f));
-        if (f.number == 3) {
-            if (f.type != WT_VARINT) return FALLBACK;
-            *code = (int32_t)(uint32_t)f.value;
-        } else if (f.number == 2 && (f.type != WT_LEN || utf8_chars(d + f.payload, f.end - f.payload) < 0)) {
-            return FALLBACK;
-        }
-    }
-    return OK;
-}
-
-/* Span fields read, by number: their wire type + 1 (0: not read). A repeated scalar or string: the last one
- * written wins, as in upb. */
-static const int8_t SPAN_FIELDS[16] = {
-    [1] = WT_LEN + 1,  /* trace_id */
-    [3] = WT_LEN + 1,  /* trace_state */
-    [4] = WT_LEN + 1,  /* parent_span_id */
-    [5] = WT_LEN + 1,  /* name */
-    [7] = WT_I64 + 1,  /* start_time_unix_nano */
-    [8] = WT_I64 + 1,  /* end_time_unix_nano */
-    [11] = WT_LEN + 1, /* events */
-    [15] = WT_LEN + 1, /* status */
-};
-
-static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, PyObject *out) {
-    Field seen[16];
-    uint32_t present = 0;
-    int32_t code = 0;
-    Py_ssize_t pos = span->payload;
-    while (pos < span->end) {
-        Field f;
-        TRY(next_field(d, span->end, &pos, &f));
-        if (f.number >= 16 || SPAN_FIELDS[f.number] == 0) continue;
-        if (f.type + 1 != SPAN_FIELDS[f.number]) return FALLBACK;
-        if (f.number == 15) TRY(status_code(d, &f, &code)); /* statuses merge: the last code written wins */
-        seen[f.number] = f;
-        present |= 1u << f.number;
-    }
-#define HAS(n) ((present >> (n)) & 1u)
-    int root = !HAS(4) || seen[4].end == seen[4].payload;
-    uint64_t start = HAS(7) ? seen[7].value : 0, end = HAS(8) ? seen[8].value : 0;
-    PyObject *item = PyTuple_New(10), *part;
-    if (item == NULL) return ERR;
-    /* each part made only while no exception is set; a partly filled tuple is freed safely */
-#define PUT(i, expr)                                                                                             \
-    do {                                                                                                        \
-        if ((part = (expr)) == NULL) {                                                                          \
-            Py_DECREF(item);                                                                                    \
-            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return ERR;                                  \
-            PyErr_Clear();                                                                                      \
-            return FALLBACK;                                                                                    \
-        }                                                                                                       \
-        PyTuple_SET_ITEM(item, i, part);                                                                        \
-    } while (0)
-    PUT(0, PyLong_FromSsize_t(scope));
-    PUT(1, PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
-    PUT(2, payload_bytes(d, HAS(1) ? &seen[1] : NULL));
-    PUT(3, PyBool_FromLong(root));
-    PUT(4, PyLong_FromLong(code));
-    PUT(5, PyLong_FromUnsignedLongLong(start));
-    PUT(6, PyLong_FromUnsignedLongLong(end));
-    PUT(7, payload_text(d, HAS(5) ? &seen[5] : NULL));
-    PUT(8, PyBool_FromLong(HAS(11)));
-    PUT(9, payload_text(d, HAS(3) ? &seen[3] : NULL));
-#undef PUT
-#undef HAS
-    return append_new(out, item);
-}
-
-/* A ResourceSpans (level 0) or a ScopeSpans (level 1), which have the same shape: its resource or scope
- * (field 1), its ScopeSpans or Spans (2), its schema URL (3). Appends its row to rows[level]; parent: the
- * index of a ScopeSpans' resource. */
-static int group_facts(const uint8_t *d, const Field *group, int level, Py_ssize_t parent, PyObject *rows[3]) {
-    Field head = {0}, url = {0};
-    int has_head = 0, has_url = 0;
-    Py_ssize_t index = PyList_GET_SIZE(rows[level]), pos = group->payload;
-    while (pos < group->end) {
-        Field f;
-        TRY(next_field(d, group->end, &pos, &f));
-        if (f.number > 3) continue;
-        if (f.type != WT_LEN) return FALLBACK;
-        if (f.number == 1) {
-            if (has_head) return FALLBACK; /* written twice: upb would merge them */
-            head = f;
-            has_head = 1;
-        } else if (f.number == 2) {
-            TRY(level == 0 ? group_facts(d, &f, 1, index, rows) : span_facts(d, &f, index, rows[2]));
-        } else {
-            url = f;
-            has_url = 1;
-        }
-    }
-    PyObject *schema;
-    TRY(schema_url(d, has_url ? &url : NULL, &schema));
-    PyObject *raw = payload_bytes(d, has_head ? &head : NULL);
-    PyObject *row = level == 0 ? Py_BuildValue("(NN)", raw, schema) : Py_BuildValue("(nNN)", parent, raw, schema);
-    return append_new(rows[level], row);
-}
-
-static PyObject *request_facts(PyObject *module, PyObject *arg) {
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
-    const uint8_t *d = data.buf;
-    PyObject *rows[3] = {PyList_New(0), PyList_New(0), PyList_New(0)}, *out = NULL; /* resources, scopes, spans */
-    int rc = rows[0] != NULL && rows[1] != NULL && rows[2] != NULL ? OK : ERR;
-    Py_ssize_t pos = 0;
-    while (rc == OK && pos < data.len) {
-        Field f;
-        rc = next_field(d, data.len, &pos, &f);
-        if (rc == OK && f.number == 1) rc = f.type == WT_LEN ? group_facts(d, &f, 0, 0, rows) : FALLBACK;
-    }
-    if (rc == OK) {
-        out = PyTuple_Pack(3, rows[0], rows[1], rows[2]);
-    } else if (rc == FALLBACK) {
-        out = Py_NewRef(Py_None);
-    }
-    for (int i = 0; i < 3; i++) Py_XDECREF(rows[i]);
-    PyBuffer_Release(&data);
-    return out;
-}
-
-/* ---- whole spans as Python values, for the normalizer (agents/normalize.py) -------------------------- */
+/* ---- attribute values as Python values (otlp/values.python_value) ------------------------------------ */
 
 /* python_value()'s nesting limit here; deeper values are left to upb (which refuses past its own). */
 #define MAX_VALUE_DEPTH 64
@@ -364,6 +165,239 @@ static int kv_into(const uint8_t *d, const Field *kv, PyObject *dict, int depth)
     Py_DECREF(python);
     return rc;
 }
+
+PyDoc_STRVAR(request_facts_doc,
+             "request_facts(data, watched=()) -> (resources, scopes, spans) | None\n\n"
+             "What the tail sampler reads of a serialized ExportTraceServiceRequest, in one pass:\n"
+             "resources: [(Resource bytes, schema_url bytes)], scopes: [(resource index, InstrumentationScope bytes,\n"
+             "schema_url bytes)], spans: [(scope index, Span bytes, trace_id, is root, status code, start ns, end ns,\n"
+             "name, has events, trace_state, watched)], watched: {key: python value} of the span's attributes whose\n"
+             "key is in watched (a tuple of str), unset values left out, or None where an attribute is written in a\n"
+             "way upb could read otherwise. None: malformed, or an encoding whose slices would not be the parsed\n"
+             "message's parts (a resource or scope written twice, a known field with another wire type).");
+
+/* A schema URL as bytes, checked to be UTF-8 as upb checks every string. */
+static int schema_url(const uint8_t *d, const Field *f, PyObject **out) {
+    if (f != NULL && utf8_chars(d + f->payload, f->end - f->payload) < 0) return FALLBACK;
+    *out = payload_bytes(d, f);
+    return *out == NULL ? ERR : OK;
+}
+
+/* The status code inside one Status field (code = 3); the last one written wins, as when upb merges. */
+static int status_code(const uint8_t *d, const Field *status, int32_t *code) {
+    Py_ssize_t pos = status->payload;
+    while (pos < status->end) {
+        Field f;
+        TRY(next_field(d, status->end, &pos, &f));
+        if (f.number == 3) {
+            if (f.type != WT_VARINT) return FALLBACK;
+            *code = (int32_t)(uint32_t)f.value;
+        } else if (f.number == 2 && (f.type != WT_LEN || utf8_chars(d + f.payload, f.end - f.payload) < 0)) {
+            return FALLBACK;
+        }
+    }
+    return OK;
+}
+
+/* Span fields read, by number: their wire type + 1 (0: not read). A repeated scalar or string: the last one
+ * written wins, as in upb. */
+static const int8_t SPAN_FIELDS[16] = {
+    [1] = WT_LEN + 1,  /* trace_id */
+    [3] = WT_LEN + 1,  /* trace_state */
+    [4] = WT_LEN + 1,  /* parent_span_id */
+    [5] = WT_LEN + 1,  /* name */
+    [7] = WT_I64 + 1,  /* start_time_unix_nano */
+    [8] = WT_I64 + 1,  /* end_time_unix_nano */
+    [11] = WT_LEN + 1, /* events */
+    [15] = WT_LEN + 1, /* status */
+};
+
+/* The attribute keys the sampler watches: the str objects its dicts are keyed by, and their UTF-8. */
+typedef struct {
+    PyObject *keys;
+    const char **bytes;
+    Py_ssize_t *sizes, n;
+} Watched;
+
+/* A span's attribute into found if its key is watched (a later one replaces an earlier one in its place, an
+ * unset value is left out: SpanInspector's reading); FALLBACK for an encoding upb could read otherwise. */
+static int watched_into(const uint8_t *d, const Field *kv, const Watched *watched, PyObject *found) {
+    Field key = {0}, value = {0};
+    int has_key = 0, has_value = 0, rc;
+    Py_ssize_t pos = kv->payload;
+    while (pos < kv->end) {
+        Field f;
+        TRY(next_field(d, kv->end, &pos, &f));
+        if (f.number > 2) continue;
+        if (f.type != WT_LEN || (f.number == 1 ? has_key : has_value)) return FALLBACK;
+        if (f.number == 1) {
+            key = f;
+            has_key = 1;
+        } else {
+            value = f;
+            has_value = 1;
+        }
+    }
+    Py_ssize_t length = has_key ? key.end - key.payload : 0;
+    for (Py_ssize_t k = 0; k < watched->n; k++) {
+        if (watched->sizes[k] != length || (length && memcmp(watched->bytes[k], d + key.payload, (size_t)length)))
+            continue;
+        if (!has_value) return OK;
+        PyObject *python = any_value(d, value.payload, value.end, 0, &rc);
+        if (python == NULL) return rc;
+        rc = python == Py_None || PyDict_SetItem(found, PyTuple_GET_ITEM(watched->keys, k), python) == 0 ? OK : ERR;
+        Py_DECREF(python);
+        return rc;
+    }
+    return OK;
+}
+
+static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Watched *watched, PyObject *out) {
+    Field seen[16];
+    uint32_t present = 0;
+    int32_t code = 0;
+    /* the watched attributes' values; None when an attribute is written in a way upb could read otherwise */
+    PyObject *found = PyDict_New();
+    if (found == NULL) return ERR;
+    int rc = OK;
+    Py_ssize_t pos = span->payload;
+    while (rc == OK && pos < span->end) {
+        Field f;
+        rc = next_field(d, span->end, &pos, &f);
+        if (rc != OK) break;
+        if (f.number == 9) {
+            if (f.type == WT_LEN && found != Py_None) {
+                rc = watched_into(d, &f, watched, found);
+                if (rc == FALLBACK) {
+                    Py_SETREF(found, Py_NewRef(Py_None));
+                    rc = OK;
+                }
+            }
+            continue;
+        }
+        if (f.number >= 16 || SPAN_FIELDS[f.number] == 0) continue;
+        if (f.type + 1 != SPAN_FIELDS[f.number]) {
+            rc = FALLBACK;
+            break;
+        }
+        if (f.number == 15) rc = status_code(d, &f, &code); /* statuses merge: the last code written wins */
+        seen[f.number] = f;
+        present |= 1u << f.number;
+    }
+    if (rc != OK) {
+        Py_DECREF(found);
+        return rc;
+    }
+#define HAS(n) ((present >> (n)) & 1u)
+    int root = !HAS(4) || seen[4].end == seen[4].payload;
+    uint64_t start = HAS(7) ? seen[7].value : 0, end = HAS(8) ? seen[8].value : 0;
+    PyObject *item = PyTuple_New(11), *part;
+    if (item == NULL) {
+        Py_DECREF(found);
+        return ERR;
+    }
+    PyTuple_SET_ITEM(item, 10, found);
+    /* each part made only while no exception is set; a partly filled tuple is freed safely */
+#define PUT(i, expr)                                                                                             \
+    do {                                                                                                        \
+        if ((part = (expr)) == NULL) {                                                                          \
+            Py_DECREF(item);                                                                                    \
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return ERR;                                  \
+            PyErr_Clear();                                                                                      \
+            return FALLBACK;                                                                                    \
+        }                                                                                                       \
+        PyTuple_SET_ITEM(item, i, part);                                                                        \
+    } while (0)
+    PUT(0, PyLong_FromSsize_t(scope));
+    PUT(1, PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
+    PUT(2, payload_bytes(d, HAS(1) ? &seen[1] : NULL));
+    PUT(3, PyBool_FromLong(root));
+    PUT(4, PyLong_FromLong(code));
+    PUT(5, PyLong_FromUnsignedLongLong(start));
+    PUT(6, PyLong_FromUnsignedLongLong(end));
+    PUT(7, payload_text(d, HAS(5) ? &seen[5] : NULL));
+    PUT(8, PyBool_FromLong(HAS(11)));
+    PUT(9, payload_text(d, HAS(3) ? &seen[3] : NULL));
+#undef PUT
+#undef HAS
+    return append_new(out, item);
+}
+
+/* A ResourceSpans (level 0) or a ScopeSpans (level 1), which have the same shape: its resource or scope
+ * (field 1), its ScopeSpans or Spans (2), its schema URL (3). Appends its row to rows[level]; parent: the
+ * index of a ScopeSpans' resource. */
+static int group_facts(const uint8_t *d, const Field *group, int level, Py_ssize_t parent, const Watched *watched,
+                       PyObject *rows[3]) {
+    Field head = {0}, url = {0};
+    int has_head = 0, has_url = 0;
+    Py_ssize_t index = PyList_GET_SIZE(rows[level]), pos = group->payload;
+    while (pos < group->end) {
+        Field f;
+        TRY(next_field(d, group->end, &pos, &f));
+        if (f.number > 3) continue;
+        if (f.type != WT_LEN) return FALLBACK;
+        if (f.number == 1) {
+            if (has_head) return FALLBACK; /* written twice: upb would merge them */
+            head = f;
+            has_head = 1;
+        } else if (f.number == 2) {
+            TRY(level == 0 ? group_facts(d, &f, 1, index, watched, rows) : span_facts(d, &f, index, watched, rows[2]));
+        } else {
+            url = f;
+            has_url = 1;
+        }
+    }
+    PyObject *schema;
+    TRY(schema_url(d, has_url ? &url : NULL, &schema));
+    PyObject *raw = payload_bytes(d, has_head ? &head : NULL);
+    PyObject *row = level == 0 ? Py_BuildValue("(NN)", raw, schema) : Py_BuildValue("(nNN)", parent, raw, schema);
+    return append_new(rows[level], row);
+}
+
+static PyObject *request_facts(PyObject *module, PyObject *args) {
+    Py_buffer data;
+    PyObject *keys = NULL;
+    if (!PyArg_ParseTuple(args, "y*|O!", &data, &PyTuple_Type, &keys)) return NULL;
+    const uint8_t *d = data.buf;
+    Watched watched = {keys, NULL, NULL, keys ? PyTuple_GET_SIZE(keys) : 0};
+    PyObject *rows[3] = {PyList_New(0), PyList_New(0), PyList_New(0)}, *out = NULL; /* resources, scopes, spans */
+    int rc = rows[0] != NULL && rows[1] != NULL && rows[2] != NULL ? OK : ERR;
+    if (rc == OK && watched.n) {
+        watched.bytes = PyMem_New(const char *, watched.n);
+        watched.sizes = PyMem_New(Py_ssize_t, watched.n);
+        if (watched.bytes == NULL || watched.sizes == NULL) {
+            PyErr_NoMemory();
+            rc = ERR;
+        }
+        for (Py_ssize_t k = 0; rc == OK && k < watched.n; k++) {
+            PyObject *key = PyTuple_GET_ITEM(keys, k);
+            if (!PyUnicode_Check(key)) {
+                PyErr_SetString(PyExc_TypeError, "watched keys must be str");
+                rc = ERR;
+            } else if ((watched.bytes[k] = PyUnicode_AsUTF8AndSize(key, &watched.sizes[k])) == NULL) {
+                rc = ERR;
+            }
+        }
+    }
+    Py_ssize_t pos = 0;
+    while (rc == OK && pos < data.len) {
+        Field f;
+        rc = next_field(d, data.len, &pos, &f);
+        if (rc == OK && f.number == 1) rc = f.type == WT_LEN ? group_facts(d, &f, 0, 0, &watched, rows) : FALLBACK;
+    }
+    if (rc == OK) {
+        out = PyTuple_Pack(3, rows[0], rows[1], rows[2]);
+    } else if (rc == FALLBACK) {
+        out = Py_NewRef(Py_None);
+    }
+    for (int i = 0; i < 3; i++) Py_XDECREF(rows[i]);
+    PyMem_Free(watched.bytes);
+    PyMem_Free(watched.sizes);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* ---- whole spans as Python values, for the normalizer (agents/normalize.py) -------------------------- */
 
 /* Singular fields of a message read once each (a second one: left to upb, which would merge them). */
 typedef struct {
@@ -511,8 +545,7 @@ static PyObject *attribute_dict(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"span_ranges", span_ranges, METH_O, span_ranges_doc},
-    {"watched_attributes", watched_attributes, METH_VARARGS, watched_doc},
-    {"request_facts", request_facts, METH_O, request_facts_doc},
+    {"request_facts", request_facts, METH_VARARGS, request_facts_doc},
     {"span_record", span_record, METH_O, span_record_doc},
     {"attribute_dict", attribute_dict, METH_VARARGS, attribute_dict_doc},
     {NULL, NULL, 0, NULL},

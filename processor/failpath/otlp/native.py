@@ -5,16 +5,15 @@ from collections.abc import Callable
 from typing import Any
 
 span_ranges: Callable[[bytes], list[int] | None] | None
-watched_attributes: Callable[[bytes, tuple[bytes, ...]], list[tuple[int, bytes]] | None] | None
-# (resources, scopes, spans) rows: sampling/span_reading.py names their types.
-request_facts: Callable[[bytes], tuple[list[Any], list[Any], list[Any]] | None] | None
+# (resources, scopes, spans) rows, with the values of the watched keys: sampling/span_reading.py names their types.
+request_facts: Callable[[bytes, tuple[str, ...]], tuple[list[Any], list[Any], list[Any]] | None] | None
 # A span as the normalizer reads it (agents/normalize.py names the record's type), a message's attributes.
 span_record: Callable[[bytes], tuple[Any, ...] | None] | None
 attribute_dict: Callable[[bytes, int], dict[str, Any] | None] | None
 try:
     from failpath.otlp import _spans
 except ImportError:
-    span_ranges = watched_attributes = request_facts = span_record = attribute_dict = None
+    span_ranges = request_facts = span_record = attribute_dict = None
 else:
-    span_ranges, watched_attributes, request_facts = _spans.span_ranges, _spans.watched_attributes, _spans.request_facts
+    span_ranges, request_facts = _spans.span_ranges, _spans.request_facts
     span_record, attribute_dict = _spans.span_record, _spans.attribute_dict

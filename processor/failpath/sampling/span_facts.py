@@ -1,20 +1,18 @@
 """What the sampler needs to know about each span, read once as it arrives: error signals, the condition
 leaves it passes, and (for a root span) the workflow it belongs to.
 
-One pass over the span's attributes keeps the values of watched keys only (measured: cheaper than first
-searching the serialized span for the keys, which costs ~0.2 µs per key per span); the rest is decided
-from those few values.
+The span reader hands over the values of watched keys only, read in the same native pass as the span's
+other facts (sampling/span_reading.py); the rest is decided from those few values.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from failpath.otlp.native import watched_attributes
 from failpath.otlp.values import Value, python_value
 from failpath.sampling.conditions import Leaf
+from failpath.sampling.span_reading import watched_values
 from failpath.signals.errors import ErrorReader
 from failpath.signals.workflow import workflow_name
 
@@ -32,27 +30,33 @@ class SpanInspector:
             if leaf.attribute is not None:
                 self._by_key.setdefault(leaf.attribute, []).append(leaf)
         self._watched = frozenset([*self._by_key, *self._errors.watched_keys, *workflow_key, *root_keys])
-        self._watched_keys = tuple(sorted(self._watched))
-        self._watched_bytes = tuple(key.encode() for key in self._watched_keys)
+        # The keys whose values the span reader hands over with each span (sampling/span_reading.py).
+        self.watched_keys = tuple(sorted(self._watched))
         self._event_names = self._errors.event_names
 
     def resource(self, attributes: Any) -> tuple[int, dict[str, Value]]:
         """Leaf bits a resource's attributes set for every span under it (root spans re-test them), and its
         watched values."""
-        found = self._watched_values(attributes)
+        found = watched_values(attributes, self._watched)
         return self._leaf_bits(found, root=False, name=None), found
 
     def inspect(
-        self, blob: bytes, root: bool, code: int, name: str, has_events: bool, resource_values: dict[str, Value]
+        self,
+        blob: bytes,
+        root: bool,
+        code: int,
+        name: str,
+        has_events: bool,
+        resource_values: dict[str, Value],
+        found: dict[str, Value] | None,
     ) -> tuple[int, str | None, dict[str, Value]]:
         """(leaf bits, error reason or None, the span's watched attribute values) of a span given as its bytes
-        and the facts read beside them: the native reader finds the watched attributes in the bytes; events
-        are parsed only for spans that have some, and only when an event can be an error signal."""
-        found = self._watched_in(blob) if watched_attributes is not None else None
-        span = None  # parsed at most once, and only where the native reader is not there or declines
+        and the facts read beside them (found: its watched values, None if the reader could not read them);
+        events are parsed only for spans that have some, and only when an event can be an error signal."""
+        span = None  # parsed at most once, and only where the reader declined the watched values
         if found is None:
             span = Span.FromString(blob)
-            found = self._watched_values(span.attributes)
+            found = watched_values(span.attributes, self._watched)
         errors = self._errors
         error: str | None = None
         if errors.status_failed(code):
@@ -71,31 +75,6 @@ class SpanInspector:
 
     def workflow(self, name: str, found: dict[str, Value], resource_values: dict[str, Value]) -> str:
         return workflow_name(self._workflow_key, (found, resource_values), name)
-
-    def _watched_in(self, blob: bytes) -> dict[str, Value] | None:
-        """The watched attributes read from the span's bytes (the native reader), or None if it cannot."""
-        assert watched_attributes is not None
-        pairs = watched_attributes(blob, self._watched_bytes)
-        if pairs is None:
-            return None
-        found: dict[str, Value] = {}
-        keys = self._watched_keys
-        for index, raw in pairs:
-            value = python_value(AnyValue.FromString(raw))
-            if value is not None:
-                found[keys[index]] = value
-        return found
-
-    def _watched_values(self, attributes: Any) -> dict[str, Value]:
-        watched = self._watched
-        found: dict[str, Value] = {}
-        for kv in attributes:
-            key = kv.key
-            if key in watched:
-                value = python_value(kv.value)
-                if value is not None:
-                    found[key] = value
-        return found
 
     def _leaf_bits(self, values: dict[str, Value], root: bool, name: str | None) -> int:
         bits = 0

@@ -168,7 +168,7 @@ class TailSamplingStage:
     def _split(self, batch: Batch) -> tuple[dict[bytes, list[_Item]], int]:
         """The batch's spans (each its own bytes) grouped by trace, and their total size."""
         buffer, inspector = self._buffer, self._inspector
-        resources, scopes, spans = read_batch(batch)
+        resources, scopes, spans = read_batch(batch, inspector.watched_keys)
         read: list[tuple[bytes, int, dict[str, Value]]] = []
         for resource, schema_url in resources:
             bits, values = inspector.resource(Resource.FromString(resource).attributes)
@@ -207,9 +207,9 @@ class TailSamplingStage:
     def _note(self, trace: Trace, item: _Item, now: float) -> bool:
         """What one span tells about its trace (error, conditions, times, root); True for the root span."""
         _, row, resource_bits, resource_values = item
-        _, blob, _, root, code, start, end, name, has_events, trace_state = row
+        _, blob, _, root, code, start, end, name, has_events, trace_state, watched = row
         # inline rather than through _inspect: this runs for every span
-        bits, error, found = self._inspector.inspect(blob, root, code, name, has_events, resource_values)
+        bits, error, found = self._inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
         trace.bits |= bits | resource_bits
         if error is not None and trace.error is None:
             trace.error = error
@@ -267,8 +267,8 @@ class TailSamplingStage:
 
     def _inspect(self, item: _Item) -> tuple[int, str | None, dict[str, Value]]:
         """The span's leaf bits, error reason (or None) and watched attribute values (as _note reads them)."""
-        _, (_, blob, _, root, code, _, _, name, has_events, _), _, resource_values = item
-        return self._inspector.inspect(blob, root, code, name, has_events, resource_values)
+        _, (_, blob, _, root, code, _, _, name, has_events, _, watched), _, resource_values = item
+        return self._inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
 
     def _release(self, spans: int, reason: str) -> None:
         if spans:
