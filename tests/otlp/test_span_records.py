@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.agents.config import AgentsConfig
@@ -20,6 +20,7 @@ from failpath.agents.normalize import Normalizer, native_records, record_of
 from failpath.agents.step_facts import attributes_of
 from failpath.otlp import json_codec, wire
 from failpath.signals.errors import ErrorSignalsConfig
+from tests.support.any_values import VALUES
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
@@ -64,26 +65,8 @@ def test_recorded_framework_traces_and_the_redaction_mix_read_alike() -> None:
         _same(message)
 
 
-_scalars = st.one_of(
-    st.text(max_size=20).map(lambda text: AnyValue(string_value=text)),
-    st.booleans().map(lambda flag: AnyValue(bool_value=flag)),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(lambda number: AnyValue(int_value=number)),
-    st.floats().map(lambda number: AnyValue(double_value=number)),  # NaN, infinities and -0.0 too
-    st.binary(max_size=8).map(lambda raw: AnyValue(bytes_value=raw)),
-    st.just(AnyValue()),
-)
-_values = st.recursive(
-    _scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3).map(lambda items: AnyValue(array_value=ArrayValue(values=items))),
-        st.lists(st.builds(KeyValue, key=st.text(max_size=6), value=inner), max_size=3).map(
-            lambda items: AnyValue(kvlist_value=KeyValueList(values=items))
-        ),
-    ),
-    max_leaves=8,
-)
 _attributes = st.lists(
-    st.builds(KeyValue, key=st.sampled_from(["a", "b", "", "é", "tool.name"]), value=_values), max_size=5
+    st.builds(KeyValue, key=st.sampled_from(["a", "b", "", "é", "tool.name"]), value=VALUES), max_size=5
 )
 _spans = st.builds(
     Span,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -22,6 +22,7 @@ from failpath.sampling.span_facts import SpanInspector
 from failpath.sampling.span_reading import read_message, watched_values
 from failpath.sampling.stage import TailSamplingStage as SamplingStage
 from failpath.signals.errors import ErrorReader
+from tests.support.any_values import VALUES
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
@@ -67,21 +68,8 @@ def test_span_bytes_and_watched_attributes_match_the_upb_reading() -> None:
     assert checked > 400
 
 
-_scalars = st.one_of(
-    st.text(max_size=20).map(lambda text: AnyValue(string_value=text)),
-    st.booleans().map(lambda flag: AnyValue(bool_value=flag)),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(lambda number: AnyValue(int_value=number)),
-    st.floats().map(lambda number: AnyValue(double_value=number)),  # NaN, infinities and -0.0 too
-    st.binary(max_size=8).map(lambda raw: AnyValue(bytes_value=raw)),
-    st.lists(st.integers(min_value=-5, max_value=5), max_size=3).map(
-        lambda items: AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=item) for item in items]))
-    ),
-    st.just(AnyValue()),
-)
-
-
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([*WATCHED, "other"]), _scalars), max_size=8))
+@given(st.lists(st.tuples(st.sampled_from([*WATCHED, "other"]), VALUES), max_size=8))
 def test_watched_values_of_every_kind_read_as_upb_reads_them(attributes: list[tuple[str, AnyValue]]) -> None:
     """Every kind of value, empty and unset ones too, keys repeated: the values (and their types: True is
     not 1, -0.0 is not 0.0, NaN is NaN) and their order must be the upb reading's."""
@@ -127,9 +115,7 @@ _spans = st.builds(
     end_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
     status=st.builds(Status, code=st.integers(min_value=-(2**31), max_value=2**31 - 1), message=_texts),
     events=st.lists(st.builds(Span.Event, name=_texts), max_size=2),
-    attributes=st.lists(
-        st.builds(KeyValue, key=st.one_of(st.sampled_from(WATCHED), _texts), value=_scalars), max_size=3
-    ),
+    attributes=st.lists(st.builds(KeyValue, key=st.one_of(st.sampled_from(WATCHED), _texts), value=VALUES), max_size=3),
 )
 _requests = st.builds(
     ExportTraceServiceRequest,

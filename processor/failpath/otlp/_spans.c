@@ -137,26 +137,32 @@ static PyObject *any_value(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int dep
     return out;
 }
 
-/* A KeyValue into dict: key (or "") -> python value (None without one); a later key replaces an earlier one,
- * as in a dict built in order. */
-static int kv_into(const uint8_t *d, const Field *kv, PyObject *dict, int depth) {
-    Field key = {0}, value = {0};
-    int has_key = 0, has_value = 0, rc;
+/* A KeyValue's key (1) and value (2), each at most once (upb would merge a value written twice). */
+static int read_key_value(const uint8_t *d, const Field *kv, Field *key, int *has_key, Field *value, int *has_value) {
     Py_ssize_t pos = kv->payload;
     while (pos < kv->end) {
         Field f;
         TRY(next_field(d, kv->end, &pos, &f));
         if (f.number > 2) continue;
-        if (f.type != WT_LEN || (f.number == 1 ? has_key : has_value)) return FALLBACK;
+        if (f.type != WT_LEN || (f.number == 1 ? *has_key : *has_value)) return FALLBACK;
         if (f.number == 1) {
-            if (utf8_chars(d + f.payload, f.end - f.payload) < 0) return FALLBACK;
-            key = f;
-            has_key = 1;
+            *key = f;
+            *has_key = 1;
         } else {
-            value = f;
-            has_value = 1;
+            *value = f;
+            *has_value = 1;
         }
     }
+    return OK;
+}
+
+/* A KeyValue into dict: key (or "") -> python value (None without one); a later key replaces an earlier one,
+ * as in a dict built in order. */
+static int kv_into(const uint8_t *d, const Field *kv, PyObject *dict, int depth) {
+    Field key = {0}, value = {0};
+    int has_key = 0, has_value = 0, rc;
+    TRY(read_key_value(d, kv, &key, &has_key, &value, &has_value));
+    if (has_key && utf8_chars(d + key.payload, key.end - key.payload) < 0) return FALLBACK;
     PyObject *python = has_value ? any_value(d, value.payload, value.end, depth, &rc) : Py_NewRef(Py_None);
     if (python == NULL) return has_value ? rc : ERR;
     PyObject *name = payload_text(d, has_key ? &key : NULL);
@@ -224,20 +230,7 @@ typedef struct {
 static int watched_into(const uint8_t *d, const Field *kv, const Watched *watched, PyObject *found) {
     Field key = {0}, value = {0};
     int has_key = 0, has_value = 0, rc;
-    Py_ssize_t pos = kv->payload;
-    while (pos < kv->end) {
-        Field f;
-        TRY(next_field(d, kv->end, &pos, &f));
-        if (f.number > 2) continue;
-        if (f.type != WT_LEN || (f.number == 1 ? has_key : has_value)) return FALLBACK;
-        if (f.number == 1) {
-            key = f;
-            has_key = 1;
-        } else {
-            value = f;
-            has_value = 1;
-        }
-    }
+    TRY(read_key_value(d, kv, &key, &has_key, &value, &has_value));
     Py_ssize_t length = has_key ? key.end - key.payload : 0;
     for (Py_ssize_t k = 0; k < watched->n; k++) {
         if (watched->sizes[k] != length || (length && memcmp(watched->bytes[k], d + key.payload, (size_t)length)))
