@@ -1,10 +1,11 @@
 """Fuzz the native redaction walk (atheris, libFuzzer's engine) with the reference as the oracle.
 
-Every input goes through the sampler's span reader (otlp/_spans.c), the normalizer's span records (the same
-extension) and NativeRedactor.redact. When the walk accepts it, upb must accept the same bytes and the
-reference must make exactly the same bytes and findings of them; when the reader gives rows (or records) for
-bytes upb accepts, they must be upb's reading of them (slices parse to the messages upb parsed; records are
-the parsed spans' records); whatever it is, nothing crashes.
+Every input goes through the sampler's span reader (otlp/_spans.c), the receiver's span-id count and the
+normalizer's span records (the same extension) and NativeRedactor.redact. When the walk accepts it, upb must
+accept the same bytes and the reference must make exactly the same bytes and findings of them; when the
+readers give rows, a count or records for bytes upb accepts, they must be upb's reading of them (slices
+parse to the messages upb parsed; the count is the parsed request's check; records are the parsed spans'
+records); whatever it is, nothing crashes.
 Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
 
     .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
@@ -33,6 +34,7 @@ with atheris.instrument_imports():
     from failpath.agents.normalize import native_records, record_of
     from failpath.agents.step_facts import attributes_of
     from failpath.otlp import _spans
+    from failpath.otlp.span_ids import reject_invalid_spans
     from failpath.redaction.config import RedactionConfig
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.stage import build_redactor
@@ -75,6 +77,19 @@ def check_rows(data: bytes) -> None:
         raise AssertionError("the sampler's rows and upb's reading disagree")
 
 
+def check_ids(data: bytes) -> None:
+    """The receiver's span-id count on the bytes against its check of the parsed request."""
+    count = _spans.valid_spans(data)
+    if count is None:
+        return
+    try:
+        parsed = ExportTraceServiceRequest.FromString(data)
+    except DecodeError:
+        return
+    if reject_invalid_spans(parsed) != (count, 0, ""):
+        raise AssertionError("the span-id count and the parsed request's check disagree")
+
+
 def check_records(data: bytes) -> None:
     """The normalizer's native records against the parsed request's, for bytes both accept."""
     records = native_records(data)
@@ -97,6 +112,7 @@ def check_records(data: bytes) -> None:
 def test_one_input(data: bytes) -> None:
     _spans.span_ranges(data)  # the redaction prefilter's reader: must not crash on anything
     check_rows(data)
+    check_ids(data)
     check_records(data)
     done = NATIVE.redact(data)
     if done is None:

@@ -52,6 +52,56 @@ static PyObject *payload_text(const uint8_t *d, const Field *f) {
     return PyUnicode_DecodeUTF8((const char *)d + f->payload, f->end - f->payload, NULL);
 }
 
+PyDoc_STRVAR(valid_spans_doc,
+             "valid_spans(data) -> int | None\n\n"
+             "The number of spans in a serialized ExportTraceServiceRequest when every one has valid ids (trace id\n"
+             "16 bytes and not all zero, span id 8 bytes and not all zero, parent span id empty or 8 bytes; a field\n"
+             "written twice counts as upb reads it, the last one); None when some span has not, or for bytes it\n"
+             "does not read (the caller then checks the parsed request, which names the problems).");
+
+static int nonzero(const uint8_t *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i]) return 1;
+    return 0;
+}
+
+/* level 0: the request, 1: ResourceSpans, 2: ScopeSpans, 3: a Span's ids. */
+static int count_valid(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int level, Py_ssize_t *count) {
+    Field ids[5] = {0};
+    Py_ssize_t pos = s;
+    while (pos < e) {
+        Field f;
+        TRY(next_field(d, e, &pos, &f));
+        if (level == 3) {
+            if (f.number == 1 || f.number == 2 || f.number == 4) {
+                if (f.type != WT_LEN) return FALLBACK;
+                ids[f.number] = f;
+            }
+            continue;
+        }
+        if (f.number != (level == 0 ? 1u : 2u)) continue;
+        if (f.type != WT_LEN) return FALLBACK;
+        TRY(count_valid(d, f.payload, f.end, level + 1, count));
+    }
+    if (level < 3) return OK;
+    Py_ssize_t trace = ids[1].end - ids[1].payload, span = ids[2].end - ids[2].payload, parent = ids[4].end - ids[4].payload;
+    if (trace != 16 || !nonzero(d + ids[1].payload, 16) || span != 8 || !nonzero(d + ids[2].payload, 8) ||
+        (parent != 0 && parent != 8))
+        return FALLBACK;
+    (*count)++;
+    return OK;
+}
+
+static PyObject *valid_spans(PyObject *module, PyObject *arg) {
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t count = 0;
+    int rc = count_valid(data.buf, 0, data.len, 0, &count);
+    PyBuffer_Release(&data);
+    if (rc == FALLBACK) Py_RETURN_NONE;
+    return rc == OK ? PyLong_FromSsize_t(count) : NULL;
+}
+
 /* ---- attribute values as Python values (otlp/values.python_value) ------------------------------------ */
 
 /* python_value()'s nesting limit here; deeper values are left to upb (which refuses past its own). */
@@ -538,6 +588,7 @@ static PyObject *attribute_dict(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"span_ranges", span_ranges, METH_O, span_ranges_doc},
+    {"valid_spans", valid_spans, METH_O, valid_spans_doc},
     {"request_facts", request_facts, METH_VARARGS, request_facts_doc},
     {"span_record", span_record, METH_O, span_record_doc},
     {"attribute_dict", attribute_dict, METH_VARARGS, attribute_dict_doc},

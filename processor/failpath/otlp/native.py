@@ -5,6 +5,8 @@ from collections.abc import Callable
 from typing import Any
 
 span_ranges: Callable[[bytes], list[int] | None] | None
+# The number of spans when every one has valid ids, else None (otlp/span_ids.py then checks the parsed request).
+valid_spans: Callable[[bytes], int | None] | None
 # (resources, scopes, spans) rows, with the values of the watched keys: sampling/span_reading.py names their types.
 request_facts: Callable[[bytes, tuple[str, ...]], tuple[list[Any], list[Any], list[Any]] | None] | None
 # A span as the normalizer reads it (agents/normalize.py names the record's type), a message's attributes.
@@ -13,7 +15,7 @@ attribute_dict: Callable[[bytes, int], dict[str, Any] | None] | None
 try:
     from failpath.otlp import _spans
 except ImportError:
-    span_ranges = request_facts = span_record = attribute_dict = None
+    span_ranges = valid_spans = request_facts = span_record = attribute_dict = None
 else:
-    span_ranges, request_facts = _spans.span_ranges, _spans.request_facts
+    span_ranges, valid_spans, request_facts = _spans.span_ranges, _spans.valid_spans, _spans.request_facts
     span_record, attribute_dict = _spans.span_record, _spans.attribute_dict

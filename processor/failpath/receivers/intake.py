@@ -31,7 +31,7 @@ class Intake:
         (handed on beside the request while no span was removed, so a stage working on bytes need not
         serialize the request again)."""
         metrics = self._metrics
-        accepted, rejected, message = reject_invalid_spans(request)
+        accepted, rejected, message = reject_invalid_spans(request, body)
         metrics.spans_received.labels(transport).inc(accepted + rejected)
         response = ExportTraceServiceResponse()
         if rejected:
