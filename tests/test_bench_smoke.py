@@ -63,3 +63,12 @@ def test_dashboard_benchmark_runs(tmp_path: Path) -> None:
 def test_store_benchmark_runs() -> None:
     output = _bench("store.py", "--traces", "20")
     assert output.count("current layout") == 2 and output.count("earlier layout") == 2
+
+
+def test_compare_builds_runs() -> None:
+    processor = str(BENCH.parent / "processor")
+    output = _bench(
+        "compare_builds.py", processor, processor, "--scenarios", "failpath", "--repeats", "1", "--duration", "1",
+        "--settle", "2",
+    )  # fmt: skip
+    assert "failpath    before" in output and "us/span" in output
