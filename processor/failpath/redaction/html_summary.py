@@ -18,8 +18,12 @@ _RAW_TEXT_CLOSE = {
 }
 
 
+# What an HTML document's first character can be (looks_like_html).
+HTML_FIRST_CHARS = "< \t\r\n"
+
+
 def looks_like_html(text: str) -> bool:
-    return text[:1] in "< \t\r\n" and _HTML.match(text) is not None
+    return text[:1] in HTML_FIRST_CHARS and _HTML.match(text) is not None
 
 
 def title(text: str) -> str:

@@ -17,7 +17,7 @@ from failpath.redaction import html_summary
 from failpath.redaction.card_networks import is_card_number
 from failpath.redaction.detectors import CARD_NUMBER
 from failpath.redaction.engine import Finding, Hints, HyperscanScanner, Scanner
-from failpath.redaction.html_summary import looks_like_html
+from failpath.redaction.html_summary import HTML_FIRST_CHARS, looks_like_html
 from failpath.redaction.key_rules import KeyAction, KeyRules
 from failpath.redaction.pseudonyms import Pseudonymizer
 
@@ -315,7 +315,10 @@ class Redactor:
         """Reduce HTML documents to a summary whose title is still scanned like any other text. Title and
         visible text come from the first max_scan_chars characters (noted as :scanned=N when that is not all)."""
         bound = self._max_scan_chars
-        for index, text in enumerate(walk.values):
+        values = walk.values
+        # a comprehension first: most values cannot be HTML by their first character, and a call per value costs
+        for index in [index for index, text in enumerate(values) if text[:1] in HTML_FIRST_CHARS]:
+            text = values[index]
             if index not in walk.summarize and looks_like_html(text):
                 head = text[:bound]
                 title = " ".join(html_summary.title(head).split())[:200]
