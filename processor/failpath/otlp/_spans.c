@@ -309,7 +309,7 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, con
         rc = next_field(d, span->end, &pos, &f);
         if (rc != OK) break;
         if (f.number == 9) {
-            if (f.type == WT_LEN && found != Py_None) {
+            if (watched->n && f.type == WT_LEN && found != Py_None) {
                 rc = watched_into(d, &f, watched, found);
                 if (rc == FALLBACK) {
                     Py_SETREF(found, Py_NewRef(Py_None));

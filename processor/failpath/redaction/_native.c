@@ -324,7 +324,7 @@ static int flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t en
     Py_ssize_t touched = 0;
     for (; j < w->nmatches && w->matches[j].end <= end; j++) {
         long pattern = w->matches[j].pattern;
-        if (pattern >= w->detectors) continue;
+        if (pattern < 0 || pattern >= w->detectors) continue;
         if (w->last_end[pattern] < 0) {
             w->touched[touched++] = pattern;
             w->first_end[pattern] = w->matches[j].end - start;
@@ -365,20 +365,19 @@ static int collect(Walk *w, const Field *f, int kind, int summarize) {
         PyErr_Clear();
         return kind == 1 ? OK : FALLBACK; /* binary bytes are left alone */
     }
+    Py_ssize_t index = PyList_GET_SIZE(w->values);
     if (summarize) { /* its summary's digest: of the whole value, which Python may scan only in part */
         char hex[16];
         blake2b_hex(&w->keyed, w->d + f->payload, (size_t)(f->end - f->payload), hex);
-        PyObject *index = PyLong_FromSsize_t(PyList_GET_SIZE(w->values));
-        PyObject *digest = PyUnicode_FromStringAndSize(hex, 16);
-        int rc = index && digest ? PyDict_SetItem(w->summarize, index, digest) : -1;
-        Py_XDECREF(index);
+        PyObject *key = PyLong_FromSsize_t(index), *digest = PyUnicode_FromStringAndSize(hex, 16);
+        int rc = key && digest ? PyDict_SetItem(w->summarize, key, digest) : -1;
+        Py_XDECREF(key);
         Py_XDECREF(digest);
         if (rc < 0) {
             Py_DECREF(text);
             return ERR;
         }
     }
-    Py_ssize_t index = PyList_GET_SIZE(w->values);
     int ascii = PyUnicode_IS_ASCII(text);
     if (append_new(w->values, text) != OK) return ERR;
     if (w->flagged != NULL && flag_value(w, index, f->payload, f->end, ascii) != OK) return ERR;

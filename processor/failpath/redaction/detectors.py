@@ -582,9 +582,16 @@ def _find_emails(text: str) -> Iterator[Span]:
         yield match.span()
 
 
-def _emails_near(text: str, first: int, last: int) -> Iterator[Span]:
-    for match in EMAILS_NEAR.finditer(text, max(0, first - _EMAIL_REACH), last):
+def _emails_from(text: str, pos: int, lead_end: int) -> Iterator[Span]:
+    for match in EMAILS_NEAR.finditer(text, pos, lead_end):
         yield match.span()
+
+
+def _within_reach(
+    find: Callable[[str, int, int], Iterator[Span]], reach: int
+) -> Callable[[str, int, int], Iterator[Span]]:
+    """A detector's near(): find from reach before the first raw match end, leads up to the last one."""
+    return lambda text, first, last: find(text, max(0, first - reach), last)
 
 
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
@@ -615,7 +622,7 @@ def _personal() -> list[Detector]:
             False,
             _find_emails,
             ("@",),
-            near=_emails_near,
+            near=_within_reach(_emails_from, _EMAIL_REACH),
         ),
         phone_detector(DEFAULT_REGIONS),
         Detector(
@@ -625,7 +632,7 @@ def _personal() -> list[Detector]:
             False,
             _find_cards,
             DIGITS,
-            near=lambda text, first, last: _find_cards(text, max(0, first - _CARD_REACH), last),
+            near=_within_reach(_find_cards, _CARD_REACH),
         ),
         Detector(
             "iban",
@@ -634,7 +641,7 @@ def _personal() -> list[Detector]:
             False,
             _find_ibans,
             DIGITS,
-            near=lambda text, first, last: _find_ibans(text, max(0, first - _IBAN_REACH), last),
+            near=_within_reach(_find_ibans, _IBAN_REACH),
         ),
         # Spaced, dotted and bare numbers count only next to "SSN"/"social security": that is what the
         # prefilter needs for them.

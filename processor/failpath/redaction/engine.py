@@ -198,17 +198,15 @@ class HyperscanScanner:
     def scan(self, values: Sequence[str]) -> dict[int, list[Finding]]:
         if not values:
             return {}
-        return self.confirm(values, self.flagged_pairs(values))
+        return self.confirm(values, dict.fromkeys(self.flagged_pairs(values)))
 
-    def confirm(
-        self, values: Sequence[str], pairs: Iterable[tuple[int, int]], near: Hints | None = None
-    ) -> dict[int, list[Finding]]:
+    def confirm(self, values: Sequence[str], pairs: Hints) -> dict[int, list[Finding]]:
         """Findings of each (value index, detector) pair: a pair no detector confirms costs a look, nothing more.
-        near: for some pairs, where the detector's raw prefilter matches in the value all end (_confirm)."""
+        Each pair maps to where the detector's raw prefilter matches in the value all end, if known (_confirm)."""
         found: dict[int, list[Finding]] = {}
-        for index, detector in sorted(pairs):
+        for (index, detector), near in sorted(pairs.items()):
             findings = found.setdefault(index, [])
-            _confirm(self.detectors[detector], values[index], findings, near.get((index, detector)) if near else None)
+            _confirm(self.detectors[detector], values[index], findings, near)
             if not findings:
                 del found[index]
         return found

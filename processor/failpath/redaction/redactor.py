@@ -384,7 +384,7 @@ class Redactor:
             fresh = self.scanner.flagged_pairs([values[index] for index in rescanned]) if rescanned else set()
             pairs = {pair: near for pair, near in flagged.items() if pair[0] not in walk.changed}
             pairs.update(((rescanned[position], detector), None) for position, detector in fresh)
-            found = self.scanner.confirm(values, pairs, pairs)
+            found = self.scanner.confirm(values, pairs)
         # Only values with findings, summaries, rewrites or excess length need any more work.
         todo = found.keys() | walk.summarize | walk.changed | originals.keys()
         writes: list[tuple[int, str]] = []
