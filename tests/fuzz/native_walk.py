@@ -39,6 +39,7 @@ with atheris.instrument_imports():
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.stage import build_redactor
     from failpath.sampling.span_reading import read_message
+    from failpath.store.span_rows import rows_of
     from tests.support.redaction_mix import request
 
 os.environ.setdefault("FAILPATH_REDACTION_KEY", "fuzzing-key-" + "7" * 30)
@@ -75,6 +76,30 @@ def check_rows(data: bytes) -> None:
         same = same and Span.FromString(row[1]) == Span.FromString(expected[1])
     if not same:
         raise AssertionError("the sampler's rows and upb's reading disagree")
+
+
+def check_store_rows(data: bytes) -> None:
+    """The store's rows against upb's reading, for bytes both accept (messages compared parsed: a slice keeps
+    the bytes as they came)."""
+    rows = _spans.store_rows(data)
+    if rows is None:
+        return
+    try:
+        parsed = ExportTraceServiceRequest.FromString(data)
+    except DecodeError:
+        return
+    resources, scopes, spans = rows_of(parsed)
+    same = [(Resource.FromString(raw), service) for raw, service in rows[0]] == [
+        (Resource.FromString(raw), service) for raw, service in resources
+    ]
+    same = same and [(row[0], InstrumentationScope.FromString(row[1]), *row[2:]) for row in rows[1]] == [
+        (row[0], InstrumentationScope.FromString(row[1]), *row[2:]) for row in scopes
+    ]
+    same = same and [(*row[:9], Span.FromString(row[9])) for row in rows[2]] == [
+        (*row[:9], Span.FromString(row[9])) for row in spans
+    ]
+    if not same:
+        raise AssertionError("the store's rows and upb's reading disagree")
 
 
 def check_ids(data: bytes) -> None:
@@ -114,6 +139,7 @@ def test_one_input(data: bytes) -> None:
     check_rows(data)
     check_ids(data)
     check_records(data)
+    check_store_rows(data)
     done = NATIVE.redact(data)
     if done is None:
         return

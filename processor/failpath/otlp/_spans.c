@@ -259,9 +259,11 @@ static int status_code(const uint8_t *d, const Field *status, int32_t *code) {
  * written wins, as in upb. */
 static const int8_t SPAN_FIELDS[16] = {
     [1] = WT_LEN + 1,  /* trace_id */
+    [2] = WT_LEN + 1,  /* span_id */
     [3] = WT_LEN + 1,  /* trace_state */
     [4] = WT_LEN + 1,  /* parent_span_id */
     [5] = WT_LEN + 1,  /* name */
+    [6] = WT_VARINT + 1, /* kind */
     [7] = WT_I64 + 1,  /* start_time_unix_nano */
     [8] = WT_I64 + 1,  /* end_time_unix_nano */
     [11] = WT_LEN + 1, /* events */
@@ -274,6 +276,15 @@ typedef struct {
     const char **bytes;
     Py_ssize_t *sizes, n;
 } Watched;
+
+/* What one reading makes of a request: a row per span, and one per resource (level 0) or scope (level 1)
+ * from its head (the Resource or InstrumentationScope, NULL when absent) and schema URL (NULL when absent). */
+typedef struct Reading Reading;
+struct Reading {
+    int (*span)(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out);
+    int (*head)(const uint8_t *d, int level, const Field *head, const Field *url, Py_ssize_t parent, PyObject *out);
+    const Watched *watched;
+};
 
 /* A span's attribute into found if its key is watched (a later one replaces an earlier one in its place, an
  * unset value is left out: SpanInspector's reading); FALLBACK for an encoding upb could read otherwise. */
@@ -295,38 +306,43 @@ static int watched_into(const uint8_t *d, const Field *kv, const Watched *watche
     return OK;
 }
 
-static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Watched *watched, PyObject *out) {
+/* The fields of SPAN_FIELDS a span has: into seen (the last one written of each, as upb reads them), with
+ * the status code (statuses merge: the last code written wins); with a watched key, the watched attributes'
+ * values into *found (set to None when one is written in a way upb could read otherwise). */
+static int span_fields(const uint8_t *d, const Field *span, const Watched *watched, Field seen[16], uint32_t *present,
+                       int32_t *code, PyObject **found) {
+    Py_ssize_t pos = span->payload;
+    while (pos < span->end) {
+        Field f;
+        TRY(next_field(d, span->end, &pos, &f));
+        if (f.number == 9) {
+            if (watched != NULL && watched->n && f.type == WT_LEN && *found != Py_None) {
+                int rc = watched_into(d, &f, watched, *found);
+                if (rc == FALLBACK) {
+                    Py_SETREF(*found, Py_NewRef(Py_None));
+                } else if (rc != OK) {
+                    return rc;
+                }
+            }
+            continue;
+        }
+        if (f.number >= 16 || SPAN_FIELDS[f.number] == 0) continue;
+        if (f.type + 1 != SPAN_FIELDS[f.number]) return FALLBACK;
+        if (f.number == 15) TRY(status_code(d, &f, code));
+        seen[f.number] = f;
+        *present |= 1u << f.number;
+    }
+    return OK;
+}
+
+static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
     Field seen[16];
     uint32_t present = 0;
     int32_t code = 0;
     /* the watched attributes' values; None when an attribute is written in a way upb could read otherwise */
     PyObject *found = PyDict_New();
     if (found == NULL) return ERR;
-    int rc = OK;
-    Py_ssize_t pos = span->payload;
-    while (rc == OK && pos < span->end) {
-        Field f;
-        rc = next_field(d, span->end, &pos, &f);
-        if (rc != OK) break;
-        if (f.number == 9) {
-            if (watched->n && f.type == WT_LEN && found != Py_None) {
-                rc = watched_into(d, &f, watched, found);
-                if (rc == FALLBACK) {
-                    Py_SETREF(found, Py_NewRef(Py_None));
-                    rc = OK;
-                }
-            }
-            continue;
-        }
-        if (f.number >= 16 || SPAN_FIELDS[f.number] == 0) continue;
-        if (f.type + 1 != SPAN_FIELDS[f.number]) {
-            rc = FALLBACK;
-            break;
-        }
-        if (f.number == 15) rc = status_code(d, &f, &code); /* statuses merge: the last code written wins */
-        seen[f.number] = f;
-        present |= 1u << f.number;
-    }
+    int rc = span_fields(d, span, reading->watched, seen, &present, &code, &found);
     if (rc != OK) {
         Py_DECREF(found);
         return rc;
@@ -369,8 +385,8 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, con
 /* A ResourceSpans (level 0) or a ScopeSpans (level 1), which have the same shape: its resource or scope
  * (field 1), its ScopeSpans or Spans (2), its schema URL (3). Appends its row to rows[level]; parent: the
  * index of a ScopeSpans' resource. */
-static int group_facts(const uint8_t *d, const Field *group, int level, Py_ssize_t parent, const Watched *watched,
-                       PyObject *rows[3]) {
+static int group_rows(const uint8_t *d, const Field *group, int level, Py_ssize_t parent, const Reading *reading,
+                      PyObject *rows[3]) {
     Field head = {0}, url = {0};
     int has_head = 0, has_url = 0;
     Py_ssize_t index = PyList_GET_SIZE(rows[level]), pos = group->payload;
@@ -384,28 +400,52 @@ static int group_facts(const uint8_t *d, const Field *group, int level, Py_ssize
             head = f;
             has_head = 1;
         } else if (f.number == 2) {
-            TRY(level == 0 ? group_facts(d, &f, 1, index, watched, rows) : span_facts(d, &f, index, watched, rows[2]));
+            TRY(level == 0 ? group_rows(d, &f, 1, index, reading, rows)
+                           : reading->span(d, &f, index, reading, rows[2]));
         } else {
             url = f;
             has_url = 1;
         }
     }
+    return reading->head(d, level, has_head ? &head : NULL, has_url ? &url : NULL, parent, rows[level]);
+}
+
+/* request_facts' resource and scope rows: (Resource bytes, schema URL), (resource index, scope bytes, URL). */
+static int facts_head(const uint8_t *d, int level, const Field *head, const Field *url, Py_ssize_t parent,
+                      PyObject *out) {
     PyObject *schema;
-    TRY(schema_url(d, has_url ? &url : NULL, &schema));
-    PyObject *raw = payload_bytes(d, has_head ? &head : NULL);
+    TRY(schema_url(d, url, &schema));
+    PyObject *raw = payload_bytes(d, head);
     PyObject *row = level == 0 ? Py_BuildValue("(NN)", raw, schema) : Py_BuildValue("(nNN)", parent, raw, schema);
-    return append_new(rows[level], row);
+    return append_new(out, row);
+}
+
+/* The request's rows[3] (resources, scopes, spans) as reading makes them, or None (FALLBACK) or NULL. */
+static PyObject *read_request(const uint8_t *d, Py_ssize_t size, const Reading *reading) {
+    PyObject *rows[3] = {PyList_New(0), PyList_New(0), PyList_New(0)}, *out = NULL;
+    int rc = rows[0] != NULL && rows[1] != NULL && rows[2] != NULL ? OK : ERR;
+    Py_ssize_t pos = 0;
+    while (rc == OK && pos < size) {
+        Field f;
+        rc = next_field(d, size, &pos, &f);
+        if (rc == OK && f.number == 1) rc = f.type == WT_LEN ? group_rows(d, &f, 0, 0, reading, rows) : FALLBACK;
+    }
+    if (rc == OK) {
+        out = PyTuple_Pack(3, rows[0], rows[1], rows[2]);
+    } else if (rc == FALLBACK) {
+        out = Py_NewRef(Py_None);
+    }
+    for (int i = 0; i < 3; i++) Py_XDECREF(rows[i]);
+    return out;
 }
 
 static PyObject *request_facts(PyObject *module, PyObject *args) {
     Py_buffer data;
-    PyObject *keys = NULL;
+    PyObject *keys = NULL, *out = NULL;
     if (!PyArg_ParseTuple(args, "y*|O!", &data, &PyTuple_Type, &keys)) return NULL;
-    const uint8_t *d = data.buf;
     Watched watched = {keys, NULL, NULL, keys ? PyTuple_GET_SIZE(keys) : 0};
-    PyObject *rows[3] = {PyList_New(0), PyList_New(0), PyList_New(0)}, *out = NULL; /* resources, scopes, spans */
-    int rc = rows[0] != NULL && rows[1] != NULL && rows[2] != NULL ? OK : ERR;
-    if (rc == OK && watched.n) {
+    int rc = OK;
+    if (watched.n) {
         watched.bytes = PyMem_New(const char *, watched.n);
         watched.sizes = PyMem_New(Py_ssize_t, watched.n);
         if (watched.bytes == NULL || watched.sizes == NULL) {
@@ -422,20 +462,109 @@ static PyObject *request_facts(PyObject *module, PyObject *args) {
             }
         }
     }
-    Py_ssize_t pos = 0;
-    while (rc == OK && pos < data.len) {
-        Field f;
-        rc = next_field(d, data.len, &pos, &f);
-        if (rc == OK && f.number == 1) rc = f.type == WT_LEN ? group_facts(d, &f, 0, 0, &watched, rows) : FALLBACK;
-    }
     if (rc == OK) {
-        out = PyTuple_Pack(3, rows[0], rows[1], rows[2]);
-    } else if (rc == FALLBACK) {
-        out = Py_NewRef(Py_None);
+        Reading reading = {span_facts, facts_head, &watched};
+        out = read_request(data.buf, data.len, &reading);
     }
-    for (int i = 0; i < 3; i++) Py_XDECREF(rows[i]);
     PyMem_Free(watched.bytes);
     PyMem_Free(watched.sizes);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* ---- rows for the embedded span store (store/spans.py) ------------------------------------------------ */
+
+PyDoc_STRVAR(store_rows_doc,
+             "store_rows(data) -> (resources, scopes, spans) | None\n\n"
+             "The embedded store's rows of a serialized ExportTraceServiceRequest, in one pass: resources:\n"
+             "[(Resource bytes, service.name)], scopes: [(resource index, InstrumentationScope bytes, name, version)],\n"
+             "spans: [(scope index, trace_id, span_id, parent_span_id, name, kind, start ns, end ns, status code,\n"
+             "Span bytes)], times past the signed 64-bit range saturated. None: as request_facts().");
+
+/* A row appended, or FALLBACK where one of its strings is not UTF-8 (upb would not read the request). */
+static int append_row(PyObject *list, PyObject *row) {
+    if (row == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        return FALLBACK;
+    }
+    return append_new(list, row);
+}
+
+static PyObject *saturated(const Field *time) {
+    uint64_t ns = time != NULL ? time->value : 0;
+    return PyLong_FromLongLong(ns > (uint64_t)INT64_MAX ? INT64_MAX : (long long)ns);
+}
+
+static int store_span(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
+    Field seen[16];
+    uint32_t present = 0;
+    int32_t code = 0;
+    PyObject *unused = NULL; /* watched values: none without watched keys */
+    TRY(span_fields(d, span, reading->watched, seen, &present, &code, &unused));
+#define FIELD(n) (((present >> (n)) & 1u) ? &seen[n] : NULL)
+    int32_t kind = FIELD(6) != NULL ? (int32_t)(uint32_t)seen[6].value : 0; /* an open enum: int32, as upb */
+    PyObject *row = Py_BuildValue(
+        "(nNNNNiNNiN)", scope, payload_bytes(d, FIELD(1)), payload_bytes(d, FIELD(2)), payload_bytes(d, FIELD(4)),
+        payload_text(d, FIELD(5)), kind, saturated(FIELD(7)), saturated(FIELD(8)), code,
+        PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
+#undef FIELD
+    return append_row(out, row);
+}
+
+/* The first service.name attribute's string value ("" when it holds another type, or there is none). */
+static int service_name(const uint8_t *d, const Field *resource, PyObject **out) {
+    Py_ssize_t pos = resource != NULL ? resource->payload : 0, end = resource != NULL ? resource->end : 0;
+    while (pos < end) {
+        Field f, key = {0}, value = {0};
+        int has_key = 0, has_value = 0, rc;
+        TRY(next_field(d, end, &pos, &f));
+        if (f.number != 1) continue;
+        if (f.type != WT_LEN) return FALLBACK;
+        TRY(read_key_value(d, &f, &key, &has_key, &value, &has_value));
+        if (!has_key || key.end - key.payload != 12 || memcmp(d + key.payload, "service.name", 12) != 0) continue;
+        PyObject *python = has_value ? any_value(d, value.payload, value.end, 0, &rc) : Py_NewRef(Py_None);
+        if (python == NULL) return rc;
+        if (PyUnicode_Check(python)) {
+            *out = python;
+            return OK;
+        }
+        Py_DECREF(python);
+        break;
+    }
+    *out = PyUnicode_FromStringAndSize(NULL, 0);
+    return *out == NULL ? ERR : OK;
+}
+
+/* A resource's row (its bytes, service name) or a scope's (its resource's index, its bytes, name, version). */
+static int store_head(const uint8_t *d, int level, const Field *head, const Field *url, Py_ssize_t parent,
+                      PyObject *out) {
+    (void)url;
+    if (level == 0) {
+        PyObject *service;
+        TRY(service_name(d, head, &service));
+        return append_row(out, Py_BuildValue("(NN)", payload_bytes(d, head), service));
+    }
+    Field strings[3];
+    int has[3] = {0, 0, 0};
+    Py_ssize_t pos = head != NULL ? head->payload : 0, end = head != NULL ? head->end : 0;
+    while (pos < end) {
+        Field f;
+        TRY(next_field(d, end, &pos, &f));
+        if (f.number > 2) continue;
+        if (f.type != WT_LEN) return FALLBACK;
+        strings[f.number] = f; /* name (1), version (2): the last one written, as upb reads them */
+        has[f.number] = 1;
+    }
+    return append_row(out, Py_BuildValue("(nNNN)", parent, payload_bytes(d, head),
+                                         payload_text(d, has[1] ? &strings[1] : NULL),
+                                         payload_text(d, has[2] ? &strings[2] : NULL)));
+}
+
+static PyObject *store_rows(PyObject *module, PyObject *arg) {
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
+    Reading reading = {store_span, store_head, NULL};
+    PyObject *out = read_request(data.buf, data.len, &reading);
     PyBuffer_Release(&data);
     return out;
 }
@@ -590,6 +719,7 @@ static PyMethodDef methods[] = {
     {"span_ranges", span_ranges, METH_O, span_ranges_doc},
     {"valid_spans", valid_spans, METH_O, valid_spans_doc},
     {"request_facts", request_facts, METH_VARARGS, request_facts_doc},
+    {"store_rows", store_rows, METH_O, store_rows_doc},
     {"span_record", span_record, METH_O, span_record_doc},
     {"attribute_dict", attribute_dict, METH_VARARGS, attribute_dict_doc},
     {NULL, NULL, 0, NULL},

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from failpath.otlp.timestamps import parse_iso_time
-from failpath.store.private_files import private_dir, private_file
+from failpath.store.connection import open_for_writing
+from failpath.store.private_files import private_dir
 from failpath.store.write_errors import int64
 
 _SCHEMA = """
@@ -98,12 +99,7 @@ class PacketStore:
             self._hourly = _has_table(self._db, "packet_counts")
         else:
             private_dir(folder)
-            private_file(db_path)
-            self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            # As the span store: WAL with NORMAL sync survives a process crash; the packet file itself is fsynced.
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_for_writing(db_path)
             counted = _has_table(self._db, "packet_counts")
             self._db.executescript(_SCHEMA)
             if not counted:  # an index written before the counts existed: count what it holds

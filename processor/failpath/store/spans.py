@@ -16,8 +16,8 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from failpath.store.private_files import private_file
-from failpath.store.write_errors import int64
+from failpath.store.connection import open_for_writing
+from failpath.store.span_rows import read_rows
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -54,12 +54,7 @@ class SpanStore:
     """Not thread-safe: one writer thread owns it (see exporters/store.py)."""
 
     def __init__(self, path: Path) -> None:
-        private_file(path)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # The packet writer shares the database: wait for its lock rather than fail the batch at once.
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db = open_for_writing(path)
         self._db.executescript(_SCHEMA)
         if not _keyed_by_id(self._db):  # the rowid layout: the unique (trace id, span id) is an index
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS spans_by_id ON spans (trace_id, span_id)")
@@ -93,41 +88,25 @@ class SpanStore:
 
     def write(self, payload: bytes) -> int:
         """Store every span of a serialized ExportTraceServiceRequest; returns the number written."""
-        request = ExportTraceServiceRequest.FromString(payload)
-        rows: list[tuple[object, ...]] = []
+        resources, scopes, spans = read_rows(payload)
         self._db.execute("BEGIN")
         try:
-            for resource_spans in request.resource_spans:
-                resource = resource_spans.resource
-                service = next((a.value.string_value for a in resource.attributes if a.key == "service.name"), "")
-                resource_id = self._resource_id(resource.SerializeToString(deterministic=True), service)
-                for scope_spans in resource_spans.scope_spans:
-                    scope = scope_spans.scope
-                    scope_id = self._scope_id(scope.SerializeToString(deterministic=True), scope.name, scope.version)
-                    rows.extend(
-                        (
-                            span.trace_id,
-                            span.span_id,
-                            span.parent_span_id,
-                            span.name,
-                            span.kind,
-                            int64(span.start_time_unix_nano),
-                            int64(span.end_time_unix_nano),
-                            span.status.code,
-                            resource_id,
-                            scope_id,
-                            span.SerializeToString(),
-                        )
-                        for span in scope_spans.spans
-                    )
-            self._db.executemany("INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            resource_ids = [self._resource_id(body, service) for body, service in resources]
+            ids = [
+                (resource_ids[resource], self._scope_id(body, name, version))
+                for resource, body, name, version in scopes
+            ]
+            self._db.executemany(
+                "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(*row[1:9], *ids[row[0]], row[9]) for row in spans],
+            )
             self._db.execute("COMMIT")
         except BaseException:
             # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
-        return len(rows)
+        return len(spans)
 
     def prune(self, oldest_start_ns: int, max_spans: int) -> int:
         """Delete spans that started before oldest_start_ns, then the oldest beyond max_spans (0: no limit).

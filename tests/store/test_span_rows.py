@@ -1,0 +1,160 @@
+"""The store's native row reading (otlp/_spans.c: store_rows) against the reference (store/span_rows.rows_of,
+upb messages): the same rows on recorded framework traces, the redaction mix and generated requests; encodings
+a slice cannot reproduce give None; and a store written through either path holds the same rows."""
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+
+from failpath.otlp import json_codec, wire
+from failpath.store import span_rows
+from failpath.store.connection import PAGE_SIZE
+from failpath.store.span_rows import rows_of
+from failpath.store.spans import SpanStore
+from tests.support.any_values import VALUES
+from tests.support.redaction_mix import request
+
+spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "frameworks"
+
+
+def _recorded() -> list[ExportTraceServiceRequest]:
+    messages = []
+    for name in sorted(json.loads((FIXTURES / "labels.json").read_text())):
+        message = ExportTraceServiceRequest()
+        json_codec.decode_request((FIXTURES / f"{name}.json").read_bytes(), message)
+        messages.append(message)
+    return messages
+
+
+def test_recorded_framework_traces_and_the_redaction_mix_give_the_reference_rows() -> None:
+    rng = random.Random(5)
+    messages = _recorded() + [request(rng) for _ in range(4)]
+    checked = 0
+    for message in messages:
+        data = message.SerializeToString()
+        native = spans.store_rows(data)
+        assert native == rows_of(ExportTraceServiceRequest.FromString(data))
+        checked += len(native[2])
+    assert checked > 300
+
+
+_texts = st.text(max_size=10)
+_service_values = st.one_of(
+    st.builds(AnyValue, string_value=_texts), st.builds(AnyValue, int_value=st.integers(-5, 5)), VALUES
+)
+_resources = st.builds(
+    Resource,
+    attributes=st.lists(
+        st.builds(KeyValue, key=st.sampled_from(["service.name", "service.version", "", "é"]), value=_service_values),
+        max_size=3,
+    ),
+)
+_spans = st.builds(
+    Span,
+    trace_id=st.binary(max_size=16),
+    span_id=st.binary(max_size=8),
+    parent_span_id=st.binary(max_size=8),
+    name=_texts,
+    kind=st.integers(min_value=-(2**31), max_value=2**31 - 1),
+    start_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
+    end_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
+    status=st.builds(Status, code=st.integers(min_value=-(2**31), max_value=2**31 - 1), message=_texts),
+    attributes=st.lists(st.builds(KeyValue, key=_texts, value=VALUES), max_size=2),
+)
+_requests = st.builds(
+    ExportTraceServiceRequest,
+    resource_spans=st.lists(
+        st.builds(
+            ResourceSpans,
+            resource=st.one_of(st.none(), _resources),
+            scope_spans=st.lists(
+                st.builds(
+                    ScopeSpans,
+                    scope=st.one_of(st.none(), st.builds(InstrumentationScope, name=_texts, version=_texts)),
+                    spans=st.lists(_spans, max_size=4),
+                ),
+                max_size=3,
+            ),
+        ),
+        max_size=3,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_requests)
+def test_generated_requests_give_the_reference_rows(message: ExportTraceServiceRequest) -> None:
+    """Absent and empty resources and scopes, service.name of every type and written twice (the first one
+    counts), every kind and status code (negative ones too), times up to 2**64 - 1 (saturated)."""
+    data = message.SerializeToString()
+    assert spans.store_rows(data) == rows_of(ExportTraceServiceRequest.FromString(data))
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return wire.field(wire.varint(number << 3 | 2), payload)
+
+
+def test_repeated_singular_fields_read_as_upb_reads_them() -> None:
+    """A span's name and kind written twice: the last one, as upb keeps it (the row keeps the span's bytes as
+    they came, which parse to the same span)."""
+    span = _field(5, b"first") + b"\x30\x02" + _field(5, b"second") + b"\x30\x03" + b"\x39" + b"\xff" * 8
+    data = _field(1, _field(2, _field(1, _field(1, b"lib") + _field(1, b"lib2")) + _field(2, span)))
+    (resource,), (scope,), (row,) = spans.store_rows(data)
+    _, _, (expected,) = rows_of(ExportTraceServiceRequest.FromString(data))
+    assert row[:9] == expected[:9] and row[4:9] == ("second", 3, 2**63 - 1, 0, 0)
+    assert row[9] == span and Span.FromString(row[9]) == Span.FromString(expected[9])
+    assert resource == (b"", "") and scope[2:] == ("lib2", "")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _field(1, _field(2, _field(2, _field(5, b"\xff")))),  # a span name that is not UTF-8
+        _field(1, _field(2, _field(2, _field(6, b"x")))),  # kind as a length-delimited field
+        _field(1, _field(2, _field(1, _field(2, b"\xc3")) + _field(2, b""))),  # a scope version that is not UTF-8
+        _field(1, _field(1, b"") + _field(1, b"")),  # a resource written twice: upb merges them
+        _field(1, _field(1, _field(1, _field(1, b"service.name") + _field(2, b"\x0a\x01a\x18\x01")))),  # 2 members
+        _field(1, _field(2, _field(2, b"\x0a\x10" + b"\1" * 15))),  # cut short
+    ],
+)
+def test_what_a_slice_cannot_reproduce_gives_none(data: bytes) -> None:
+    assert spans.store_rows(data) is None
+
+
+def _contents(path: Path) -> list[list[tuple[object, ...]]]:
+    db = sqlite3.connect(path)
+    try:
+        return [
+            db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            for table, order in (("spans", "rowid"), ("resources", "id"), ("scopes", "id"))
+        ]
+    finally:
+        db.close()
+
+
+def test_a_store_written_natively_holds_what_the_reference_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(8)
+    payloads = [message.SerializeToString() for message in _recorded() + [request(rng) for _ in range(3)]]
+    native, reference = tmp_path / "native.db", tmp_path / "reference.db"
+    store = SpanStore(native)
+    written = sum(map(store.write, payloads))
+    store.close()
+    monkeypatch.setattr(span_rows, "store_rows", None)
+    store = SpanStore(reference)
+    assert sum(map(store.write, payloads)) == written > 300
+    store.close()
+    assert _contents(native) == _contents(reference)
+    assert sqlite3.connect(native).execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
