@@ -20,6 +20,7 @@ from failpath.redaction.config import RedactionConfig
 from failpath.redaction.stage import RedactionStage
 from failpath.sampling.config import SamplingConfig
 from failpath.sampling.stage import TailSamplingStage
+from failpath.store.packets import MAX_ATTEMPTS
 from tests.support.agent_dialects import BUCKETS, DIALECTS, EMAIL, SECRET, Step, build_run, healthy, scenario
 from tests.support.packet_chain import Chain, send_shuffled
 
@@ -147,6 +148,35 @@ def test_retries_of_one_run_are_linked(tmp_path: Path) -> None:
     first, second = sorted(asyncio.run(main()), key=lambda packet: len(packet["related_attempts"]))
     assert first["related_attempts"] == []
     assert [attempt["trace_id"] for attempt in second["related_attempts"]] == [first["trace_id"]]
+
+
+def test_a_run_retried_many_times_lists_its_latest_attempts(tmp_path: Path) -> None:
+    """A retry loop reusing one run id: each packet lists at most the latest MAX_ATTEMPTS others, and says
+    when there were more."""
+    attempts = MAX_ATTEMPTS + 2
+
+    async def main() -> list[Packet]:
+        chain = Chain(tmp_path)
+        await chain.start()
+        for attempt in range(attempts):
+            spans = build_run("plain", scenario("tool_execution"), run_id="run-loop")
+            for span in spans:  # one second apart
+                span.start_time_unix_nano += attempt * 10**9
+                span.end_time_unix_nano += attempt * 10**9
+            await chain.send(spans)
+            await chain.decide()
+            chain.clock.now += 1
+        await chain.stop()
+        return sorted((load_file(path) for path in chain.packet_files()), key=lambda packet: packet["started_at"])
+
+    packets = asyncio.run(main())
+    ids = [packet["trace_id"] for packet in packets]
+    assert len(set(ids)) == attempts
+    full, over = packets[MAX_ATTEMPTS], packets[-1]
+    assert [attempt["trace_id"] for attempt in full["related_attempts"]] == ids[:MAX_ATTEMPTS]
+    assert "related_attempts" not in full["trimmed"]
+    assert [attempt["trace_id"] for attempt in over["related_attempts"]] == ids[1 : MAX_ATTEMPTS + 1]
+    assert over["trimmed"] == ["related_attempts"]
 
 
 def test_huge_run_is_trimmed_to_the_cap(tmp_path: Path) -> None:

@@ -404,7 +404,7 @@ def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None, other
     findings = "".join(
         f"<li>{_text(f['finding'])}{' (recovered)' if f['recovered'] else ''}</li>" for f in diagnosis["findings"]
     )
-    trimmed = f"<p class=muted>Trimmed to fit: {_text(', '.join(packet['trimmed']))}</p>" if packet["trimmed"] else ""
+    trimmed = f"<p class=muted>Trimmed: {_text(', '.join(packet['trimmed']))}</p>" if packet["trimmed"] else ""
     body = (
         f"<h1>Run <code>{_text(trace_id)}</code></h1>{envelope_box}{summary}"
         f"<h2>Evidence</h2><ul>{evidence}</ul>"

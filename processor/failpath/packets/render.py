@@ -32,7 +32,7 @@ def replay_text(packet: Packet) -> str:
     for attempt in packet["related_attempts"]:
         lines.append(f"earlier attempt: {attempt['trace_id']} at {attempt['started_at']} ({attempt['failure_bucket']})")
     if packet["trimmed"]:
-        lines.append(f"trimmed to fit: {', '.join(packet['trimmed'])}")
+        lines.append(f"trimmed: {', '.join(packet['trimmed'])}")
     return "\n".join(lines)
 
 

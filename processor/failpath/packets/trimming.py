@@ -7,6 +7,8 @@
   5. steps: the first 5 and the 10 before the failure kept;
   6. evidence: the first 3 lines kept; tool result summaries dropped, argument keys cut to 5;
   7. everything: tool events and retrieval references, the last 5 kept; every string cut to 200 characters.
+Whatever the size, `related_attempts` lists a run's latest 20 other attempts (store/packets.py MAX_ATTEMPTS);
+when it has more, `trimmed` says "related_attempts" too (before any of the steps above).
 """
 
 import json

@@ -23,6 +23,9 @@ from failpath.store.connection import open_for_writing
 from failpath.store.private_files import private_dir
 from failpath.store.write_errors import int64
 
+# A packet lists at most this many of its run's other attempts, the latest (packets/trimming.py says so).
+MAX_ATTEMPTS = 20
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packets (
     trace_id TEXT PRIMARY KEY,
@@ -190,9 +193,13 @@ class PacketStore:
         if rows:
             self._db.execute("DELETE FROM packet_counts WHERE n <= 0")
 
-    def attempts(self, run_id: str, trace_id: str) -> list[IndexedPacket]:
-        """The packets of the run's other attempts (earlier and later), oldest first."""
-        return self._select("WHERE run_id = ? AND trace_id != ? ORDER BY started_ns", (run_id, trace_id))
+    def attempts(self, run_id: str, trace_id: str, limit: int = MAX_ATTEMPTS) -> list[IndexedPacket]:
+        """The packets of the run's other attempts (earlier and later), oldest first: the latest `limit` of
+        them (a retry loop can reuse a run id thousands of times)."""
+        latest = self._select(
+            "WHERE run_id = ? AND trace_id != ? ORDER BY started_ns DESC LIMIT ?", (run_id, trace_id, limit)
+        )
+        return latest[::-1]
 
     def prune(self, max_age_s: float, max_packets: int) -> int:
         """Delete packets older than max_age or beyond the newest max_packets; returns how many."""
