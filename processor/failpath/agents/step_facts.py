@@ -42,7 +42,7 @@ def _text(value: object) -> str | None:
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
@@ -65,7 +65,7 @@ def _number(value: object) -> float | None:
 
 
 def _flag(value: object) -> bool | None:
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
@@ -87,7 +87,7 @@ def _items(value: object) -> list[str] | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)  # read for every span of a failing run: slots make creating and filling it cheaper
 class StepFacts:
     tool: str | None = None
     request_model: str | None = None
