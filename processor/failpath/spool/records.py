@@ -7,10 +7,11 @@ after it can be framed reliably, and the count says so.
 """
 
 import struct
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from zlib_ng.zlib_ng import crc32  # zlib's CRC-32 (the same values), ~10x faster
 
 from failpath.consumer import Settled
 
@@ -30,7 +31,7 @@ class Record:
 
 
 def encode(kind: int, lsn: int, payload: bytes) -> bytes:
-    checksum = zlib.crc32(payload, zlib.crc32(bytes((kind,)) + _LSN.pack(lsn)))
+    checksum = crc32(payload, crc32(bytes((kind,)) + _LSN.pack(lsn)))
     return HEADER.pack(kind, len(payload), lsn, checksum) + payload
 
 
@@ -53,7 +54,7 @@ def read_segment(path: Path) -> tuple[list[Record], bool]:
             kind not in (REQUEST, SETTLED)
             or length > _MAX_PAYLOAD
             or len(payload) != length
-            or zlib.crc32(payload, zlib.crc32(bytes((kind,)) + _LSN.pack(lsn))) != checksum
+            or crc32(payload, crc32(bytes((kind,)) + _LSN.pack(lsn))) != checksum
         ):
             return records, True
         records.append(Record(kind, lsn, payload))
