@@ -103,14 +103,15 @@ def check_store_rows(data: bytes) -> None:
 
 
 def check_ids(data: bytes) -> None:
-    """The receiver's span-id count on the bytes against its check of the parsed request."""
+    """The receivers' check on the bytes: what it vouches for, upb must read, with the same span count as the
+    parsed request's id check (the receiver then parses nothing)."""
     count = _spans.valid_spans(data)
     if count is None:
         return
     try:
         parsed = ExportTraceServiceRequest.FromString(data)
-    except DecodeError:
-        return
+    except DecodeError as error:
+        raise AssertionError("the receivers' check vouched for bytes upb refuses") from error
     if reject_invalid_spans(parsed) != (count, 0, ""):
         raise AssertionError("the span-id count and the parsed request's check disagree")
 

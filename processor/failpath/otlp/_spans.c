@@ -54,10 +54,12 @@ static PyObject *payload_text(const uint8_t *d, const Field *f) {
 
 PyDoc_STRVAR(valid_spans_doc,
              "valid_spans(data) -> int | None\n\n"
-             "The number of spans in a serialized ExportTraceServiceRequest when every one has valid ids (trace id\n"
-             "16 bytes and not all zero, span id 8 bytes and not all zero, parent span id empty or 8 bytes; a field\n"
-             "written twice counts as upb reads it, the last one); None when some span has not, or for bytes it\n"
-             "does not read (the caller then checks the parsed request, which names the problems).");
+             "The number of spans in a serialized ExportTraceServiceRequest when upb certainly reads it (every field\n"
+             "one the schema has, with its wire type; every string valid UTF-8; nesting well within upb's limit) and\n"
+             "every span has valid ids (trace id 16 bytes and not all zero, span id 8 bytes and not all zero, parent\n"
+             "span id empty or 8 bytes; an id written twice counts as upb reads it, the last one). None otherwise:\n"
+             "the caller parses the request (which refuses malformed bytes) and checks the parsed spans (which names\n"
+             "the problems).");
 
 static int nonzero(const uint8_t *p, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
@@ -65,28 +67,78 @@ static int nonzero(const uint8_t *p, Py_ssize_t n) {
     return 0;
 }
 
-/* level 0: the request, 1: ResourceSpans, 2: ScopeSpans, 3: a Span's ids. */
-static int count_valid(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int level, Py_ssize_t *count) {
-    Field ids[5] = {0};
+/* The OTLP trace messages a request can hold, and what each of their fields is (by number). A field the
+ * schema does not have here (an unknown one, or one added later, such as Resource.entity_refs) makes the
+ * check give up: upb decides. */
+enum { V_NONE = 0, V_STRING, V_BYTES, V_VARINT, V_I64, V_I32, V_MESSAGE };
+enum { T_REQUEST, T_RESOURCE_SPANS, T_RESOURCE, T_SCOPE_SPANS, T_SCOPE, T_SPAN, T_EVENT, T_LINK, T_STATUS, T_KV,
+       T_ANY, T_ARRAY, T_KVLIST, T_TYPES };
+typedef struct {
+    uint8_t kind, message;
+} Slot;
+#define MSG(t) {V_MESSAGE, t}
+#define STR {V_STRING, 0}
+#define BYTES {V_BYTES, 0}
+#define VARINT {V_VARINT, 0}
+#define I64 {V_I64, 0}
+#define I32 {V_I32, 0}
+static const Slot SCHEMA[T_TYPES][17] = {
+    [T_REQUEST] = {[1] = MSG(T_RESOURCE_SPANS)},
+    [T_RESOURCE_SPANS] = {[1] = MSG(T_RESOURCE), [2] = MSG(T_SCOPE_SPANS), [3] = STR},
+    [T_RESOURCE] = {[1] = MSG(T_KV), [2] = VARINT},
+    [T_SCOPE_SPANS] = {[1] = MSG(T_SCOPE), [2] = MSG(T_SPAN), [3] = STR},
+    [T_SCOPE] = {[1] = STR, [2] = STR, [3] = MSG(T_KV), [4] = VARINT},
+    [T_SPAN] = {[1] = BYTES, [2] = BYTES, [3] = STR, [4] = BYTES, [5] = STR, [6] = VARINT, [7] = I64, [8] = I64,
+                [9] = MSG(T_KV), [10] = VARINT, [11] = MSG(T_EVENT), [12] = VARINT, [13] = MSG(T_LINK),
+                [14] = VARINT, [15] = MSG(T_STATUS), [16] = I32},
+    [T_EVENT] = {[1] = I64, [2] = STR, [3] = MSG(T_KV), [4] = VARINT},
+    [T_LINK] = {[1] = BYTES, [2] = BYTES, [3] = STR, [4] = MSG(T_KV), [5] = VARINT, [6] = I32},
+    [T_STATUS] = {[2] = STR, [3] = VARINT},
+    [T_KV] = {[1] = STR, [2] = MSG(T_ANY)},
+    [T_ANY] = {[1] = STR, [2] = VARINT, [3] = VARINT, [4] = I64, [5] = MSG(T_ARRAY), [6] = MSG(T_KVLIST), [7] = BYTES,
+               [8] = VARINT},
+    [T_ARRAY] = {[1] = MSG(T_ANY)},
+    [T_KVLIST] = {[1] = MSG(T_KV)},
+};
+#undef MSG
+#undef STR
+#undef BYTES
+#undef VARINT
+#undef I64
+#undef I32
+static const int WIRE_TYPE[] = {[V_STRING] = WT_LEN, [V_BYTES] = WT_LEN, [V_VARINT] = WT_VARINT,
+                                [V_I64] = WT_I64,    [V_I32] = WT_I32,   [V_MESSAGE] = WT_LEN};
+/* Nesting the check follows (upb refuses past 100): deeper, upb decides. */
+#define MAX_CHECK_DEPTH 64
+
+/* A message of the given type, and below it, as upb reads it; each span's ids checked and the span counted. */
+static int check_message(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int type, int depth, Py_ssize_t *count) {
+    if (depth > MAX_CHECK_DEPTH) return FALLBACK;
+    /* a span's ids: where the last one written of each starts, and its length */
+    Py_ssize_t trace_at = 0, trace = 0, span_at = 0, span = 0, parent = 0;
     Py_ssize_t pos = s;
     while (pos < e) {
         Field f;
         TRY(next_field(d, e, &pos, &f));
-        if (level == 3) {
-            if (f.number == 1 || f.number == 2 || f.number == 4) {
-                if (f.type != WT_LEN) return FALLBACK;
-                ids[f.number] = f;
-            }
-            continue;
+        if (f.number > 16) return FALLBACK;
+        Slot slot = SCHEMA[type][f.number];
+        if (slot.kind == V_NONE || f.type != WIRE_TYPE[slot.kind]) return FALLBACK;
+        if (slot.kind == V_STRING) {
+            if (!utf8_valid(d + f.payload, f.end - f.payload)) return FALLBACK;
+        } else if (slot.kind == V_MESSAGE) {
+            TRY(check_message(d, f.payload, f.end, slot.message, depth + 1, count));
+        } else if (type == T_SPAN && f.number == 1) {
+            trace_at = f.payload;
+            trace = f.end - f.payload;
+        } else if (type == T_SPAN && f.number == 2) {
+            span_at = f.payload;
+            span = f.end - f.payload;
+        } else if (type == T_SPAN && f.number == 4) {
+            parent = f.end - f.payload;
         }
-        if (f.number != (level == 0 ? 1u : 2u)) continue;
-        if (f.type != WT_LEN) return FALLBACK;
-        TRY(count_valid(d, f.payload, f.end, level + 1, count));
     }
-    if (level < 3) return OK;
-    Py_ssize_t trace = ids[1].end - ids[1].payload, span = ids[2].end - ids[2].payload, parent = ids[4].end - ids[4].payload;
-    if (trace != 16 || !nonzero(d + ids[1].payload, 16) || span != 8 || !nonzero(d + ids[2].payload, 8) ||
-        (parent != 0 && parent != 8))
+    if (type != T_SPAN) return OK;
+    if (trace != 16 || !nonzero(d + trace_at, 16) || span != 8 || !nonzero(d + span_at, 8) || (parent != 0 && parent != 8))
         return FALLBACK;
     (*count)++;
     return OK;
@@ -96,7 +148,7 @@ static PyObject *valid_spans(PyObject *module, PyObject *arg) {
     Py_buffer data;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
     Py_ssize_t count = 0;
-    int rc = count_valid(data.buf, 0, data.len, 0, &count);
+    int rc = check_message(data.buf, 0, data.len, T_REQUEST, 0, &count);
     PyBuffer_Release(&data);
     if (rc == FALLBACK) Py_RETURN_NONE;
     return rc == OK ? PyLong_FromSsize_t(count) : NULL;

@@ -61,6 +61,17 @@ static inline Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
     return chars;
 }
 
+/* Whether p[0:n] is valid UTF-8 (as utf8_chars judges it), ASCII 32 bytes at a time. */
+static inline int utf8_valid(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) break;
+    }
+    return i == n || utf8_chars(p + i, n - i) >= 0;
+}
+
 /* ---- wire reading ------------------------------------------------------------------------------------- */
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
@@ -75,7 +86,7 @@ typedef struct {
 } Field;
 
 /* A varint at *pos (minimal encoding only: a longer one would not be written back the same). */
-static inline int read_varint(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, uint64_t *out) {
+static inline __attribute__((always_inline)) int read_varint(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, uint64_t *out) {
     uint64_t v = 0;
     Py_ssize_t p = *pos;
     for (int shift = 0; shift < 70; shift += 7) {
@@ -93,7 +104,7 @@ static inline int read_varint(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos,
     return FALLBACK;
 }
 
-static inline int next_field(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, Field *f) {
+static inline __attribute__((always_inline)) int next_field(const uint8_t *d, Py_ssize_t end, Py_ssize_t *pos, Field *f) {
     uint64_t tag;
     f->start = *pos;
     if (read_varint(d, end, pos, &tag) != OK) return FALLBACK;

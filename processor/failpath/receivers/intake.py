@@ -24,14 +24,24 @@ class Intake:
         self.closed = False
 
     async def accept(
-        self, request: ExportTraceServiceRequest, transport: str, body_bytes: int = 0, body: bytes | None = None
+        self,
+        request: ExportTraceServiceRequest | None,
+        transport: str,
+        body_bytes: int = 0,
+        body: bytes | None = None,
+        checked: int | None = None,
     ) -> ExportTraceServiceResponse:
         """Pass the request's valid spans on; raises Refused (nothing kept) if the pipeline cannot take them.
         body_bytes: the size of the (decompressed) body it came in; body: that body, when it was protobuf
         (handed on beside the request while no span was removed, so a stage working on bytes need not
-        serialize the request again)."""
+        serialize the request again); checked: its span count when checked_spans() vouched for the body, which
+        then is not parsed at all (request None: a stage that wants the message parses it)."""
         metrics = self._metrics
-        accepted, rejected, message = reject_invalid_spans(request, body)
+        if checked is not None and body is not None:
+            accepted, rejected, message = checked, 0, ""
+        else:
+            assert request is not None, "a request, or a body checked_spans() vouched for"
+            accepted, rejected, message = reject_invalid_spans(request)
         metrics.spans_received.labels(transport).inc(accepted + rejected)
         response = ExportTraceServiceResponse()
         if rejected:

@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from failpath.consumer import Refused
 from failpath.listen import ListenError, connection_cap
+from failpath.otlp.span_ids import checked_spans
 from failpath.otlp.status import GRPC_STATUS_DETAILS_KEY, build_status
 from failpath.receivers.config import GrpcReceiverConfig, ServerTLSConfig
 from failpath.receivers.intake import SharedByReceivers
@@ -106,19 +107,22 @@ class OtlpGrpcReceiver:
             refusal = auth.refusal(values)
             if refusal:
                 await self._abort(context, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", refusal)
-        try:
-            request = ExportTraceServiceRequest.FromString(body)
-        except DecodeError as error:
-            await self._abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "malformed",
-                f"not an ExportTraceServiceRequest: {error}",
-            )
+        checked = checked_spans(body)
+        request = None
+        if checked is None:  # not vouched for on its bytes: parsed, which refuses what is malformed
+            try:
+                request = ExportTraceServiceRequest.FromString(body)
+            except DecodeError as error:
+                await self._abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "malformed",
+                    f"not an ExportTraceServiceRequest: {error}",
+                )
         in_flight = metrics.requests_in_flight.labels(_TRANSPORT)
         in_flight.inc()
         try:
-            return await self._shared.intake.accept(request, _TRANSPORT, len(body), body)
+            return await self._shared.intake.accept(request, _TRANSPORT, len(body), body, checked)
         except Refused as refused:
             await self._abort(
                 context, grpc.StatusCode.UNAVAILABLE, refused.reason, str(refused), self._shared.retry_after

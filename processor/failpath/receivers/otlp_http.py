@@ -12,6 +12,7 @@ from failpath.http_server import HttpService, ServerLimits, serve
 from failpath.listen import bind, connection_cap, server_tls
 from failpath.otlp import json_codec
 from failpath.otlp.compression import BadEncoding, TooLarge, decompress
+from failpath.otlp.span_ids import checked_spans
 from failpath.otlp.status import build_status, code_pb2
 from failpath.receivers.config import HttpReceiverConfig
 from failpath.receivers.intake import SharedByReceivers
@@ -102,8 +103,9 @@ class OtlpHttpReceiver:
 
     async def _decode(
         self, request: web.BaseRequest, content_type: str
-    ) -> tuple[ExportTraceServiceRequest, int, bytes | None]:
-        """The request, the size of the decompressed body it came in, and that body when it is protobuf."""
+    ) -> tuple[ExportTraceServiceRequest | None, int, bytes | None, int | None]:
+        """The request, the size of the decompressed body it came in, that body when it is protobuf, and its
+        span count when checked_spans() vouched for it (the request is then None: not parsed here)."""
         raw = await self._read_body(request)
         try:
             body = decompress(raw, request.headers.get("Content-Encoding", ""), self._config.max_request_body_size)
@@ -111,6 +113,10 @@ class OtlpHttpReceiver:
             raise _Reply(413, code_pb2.RESOURCE_EXHAUSTED, "too_large", str(error)) from None
         except BadEncoding as error:
             raise _Reply(400, code_pb2.INVALID_ARGUMENT, "bad_encoding", str(error)) from None
+        if content_type == _PROTOBUF:
+            checked = checked_spans(body)
+            if checked is not None:  # vouched for on its bytes: not parsed here
+                return None, len(body), body, checked
         message = ExportTraceServiceRequest()
         try:
             if content_type == _JSON:
@@ -121,7 +127,7 @@ class OtlpHttpReceiver:
             raise _Reply(
                 400, code_pb2.INVALID_ARGUMENT, "malformed", f"not an ExportTraceServiceRequest: {error}"
             ) from None
-        return message, len(body), body if content_type == _PROTOBUF else None
+        return message, len(body), body if content_type == _PROTOBUF else None, None
 
     async def _handle(self, request: web.BaseRequest) -> web.Response:
         metrics = self._metrics
@@ -145,9 +151,9 @@ class OtlpHttpReceiver:
                     "content_type",
                     f"unsupported Content-Type {request.content_type!r}; use {_PROTOBUF} or {_JSON}",
                 )
-            message, size, body = await self._decode(request, content_type)
+            message, size, body, checked = await self._decode(request, content_type)
             try:
-                response = await self._shared.intake.accept(message, _TRANSPORT, size, body)
+                response = await self._shared.intake.accept(message, _TRANSPORT, size, body, checked)
             except Refused as refused:
                 headers["Retry-After"] = str(max(1, round(self._shared.retry_after)))
                 raise _Reply(503, code_pb2.UNAVAILABLE, refused.reason, str(refused)) from None
