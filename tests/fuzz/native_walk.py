@@ -51,15 +51,19 @@ NATIVE = NativeRedactor(build_redactor(_CONFIG))
 _WATCHED = ("note", "gen_ai.prompt", "user.id", "")
 
 
+def _parsed(data: bytes) -> "ExportTraceServiceRequest | None":
+    """upb's reading of the bytes, or None where it refuses them."""
+    try:
+        return ExportTraceServiceRequest.FromString(data)
+    except DecodeError:
+        return None
+
+
 def check_rows(data: bytes) -> None:
     """The sampler's rows against upb's reading, for bytes both accept (the reader checks only the strings it
     reads: the intake has parsed every request before the sampler sees it)."""
     rows = _spans.request_facts(data, _WATCHED)
-    if rows is None:
-        return
-    try:
-        parsed = ExportTraceServiceRequest.FromString(data)
-    except DecodeError:
+    if rows is None or (parsed := _parsed(data)) is None:
         return
     resources, scopes, spans = read_message(parsed, _WATCHED)
     same = [(Resource.FromString(raw), url) for raw, url in rows[0]] == [
@@ -82,11 +86,7 @@ def check_store_rows(data: bytes) -> None:
     """The store's rows against upb's reading, for bytes both accept (messages compared parsed: a slice keeps
     the bytes as they came)."""
     rows = _spans.store_rows(data)
-    if rows is None:
-        return
-    try:
-        parsed = ExportTraceServiceRequest.FromString(data)
-    except DecodeError:
+    if rows is None or (parsed := _parsed(data)) is None:
         return
     resources, scopes, spans = rows_of(parsed)
     same = [(Resource.FromString(raw), service) for raw, service in rows[0]] == [
@@ -108,10 +108,9 @@ def check_ids(data: bytes) -> None:
     count = _spans.valid_spans(data)
     if count is None:
         return
-    try:
-        parsed = ExportTraceServiceRequest.FromString(data)
-    except DecodeError as error:
-        raise AssertionError("the receivers' check vouched for bytes upb refuses") from error
+    parsed = _parsed(data)
+    if parsed is None:
+        raise AssertionError("the receivers' check vouched for bytes upb refuses")
     if reject_invalid_spans(parsed) != (count, 0, ""):
         raise AssertionError("the span-id count and the parsed request's check disagree")
 
@@ -119,11 +118,7 @@ def check_ids(data: bytes) -> None:
 def check_records(data: bytes) -> None:
     """The normalizer's native records against the parsed request's, for bytes both accept."""
     records = native_records(data)
-    if records is None:
-        return
-    try:
-        parsed = ExportTraceServiceRequest.FromString(data)
-    except DecodeError:
+    if records is None or (parsed := _parsed(data)) is None:
         return
     expected = [
         (attributes_of(rs.resource.attributes), record_of(span))

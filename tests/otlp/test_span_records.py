@@ -4,9 +4,7 @@ normalised run the same, on traces recorded from real frameworks, the redaction 
 with values of every kind; encodings upb could read otherwise give None, and the run is then read from the
 parsed request."""
 
-import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,14 +16,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from failpath.agents.config import AgentsConfig
 from failpath.agents.normalize import Normalizer, native_records, record_of
 from failpath.agents.step_facts import attributes_of
-from failpath.otlp import json_codec, wire
+from failpath.otlp import wire
 from failpath.signals.errors import ErrorSignalsConfig
 from tests.support.any_values import VALUES
+from tests.support.framework_traces import recorded_requests
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "frameworks"
 NORMALIZER = Normalizer(AgentsConfig(), ErrorSignalsConfig(), ("workflow.name",))
 
 
@@ -47,17 +45,8 @@ def _same(message: ExportTraceServiceRequest) -> None:
     assert repr(NORMALIZER.read(data)) == repr(NORMALIZER.run(ExportTraceServiceRequest.FromString(data)))
 
 
-def _fixtures() -> list[ExportTraceServiceRequest]:
-    messages = []
-    for name in sorted(json.loads((FIXTURES / "labels.json").read_text())):
-        message = ExportTraceServiceRequest()
-        json_codec.decode_request((FIXTURES / f"{name}.json").read_bytes(), message)
-        messages.append(message)
-    return messages
-
-
 def test_recorded_framework_traces_and_the_redaction_mix_read_alike() -> None:
-    messages = _fixtures()
+    messages = recorded_requests()
     assert len(messages) >= 10
     rng = random.Random(3)
     messages += [request(rng) for _ in range(4)]
@@ -122,7 +111,7 @@ def test_encodings_upb_reads_otherwise_give_none_and_the_parsed_reading(span: by
 
 
 def test_malformed_bytes_give_none() -> None:
-    blob = _fixtures()[0].resource_spans[0].scope_spans[0].spans[0].SerializeToString()
+    blob = recorded_requests()[0].resource_spans[0].scope_spans[0].spans[0].SerializeToString()
     assert spans.span_record(blob[:-1]) is None
     assert spans.span_record(_kv(b"\xff", _field(1, b"v"))) is None  # a key that is not UTF-8
     assert spans.attribute_dict(_field(1, _field(1, b"k") + _field(2, b"\x0a\x02\xc3")), 1) is None

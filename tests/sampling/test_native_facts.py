@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from failpath.consumer import Batch
 from failpath.metrics import Metrics
@@ -22,7 +22,7 @@ from failpath.sampling.span_facts import SpanInspector
 from failpath.sampling.span_reading import read_message, watched_values
 from failpath.sampling.stage import TailSamplingStage as SamplingStage
 from failpath.signals.errors import ErrorReader
-from tests.support.any_values import VALUES
+from tests.support.any_values import VALUES, requests
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
@@ -117,28 +117,7 @@ _spans = st.builds(
     events=st.lists(st.builds(Span.Event, name=_texts), max_size=2),
     attributes=st.lists(st.builds(KeyValue, key=st.one_of(st.sampled_from(WATCHED), _texts), value=VALUES), max_size=3),
 )
-_requests = st.builds(
-    ExportTraceServiceRequest,
-    resource_spans=st.lists(
-        st.builds(
-            ResourceSpans,
-            resource=st.one_of(
-                st.none(), st.builds(Resource, attributes=st.lists(st.builds(KeyValue, key=_texts), max_size=2))
-            ),
-            schema_url=_texts,
-            scope_spans=st.lists(
-                st.builds(
-                    ScopeSpans,
-                    scope=st.one_of(st.none(), st.builds(InstrumentationScope, name=_texts, version=_texts)),
-                    schema_url=_texts,
-                    spans=st.lists(_spans, max_size=4),
-                ),
-                max_size=3,
-            ),
-        ),
-        max_size=3,
-    ),
-)
+_requests = requests(_spans, st.builds(Resource, attributes=st.lists(st.builds(KeyValue, key=_texts), max_size=2)))
 
 
 @settings(max_examples=300, deadline=None)

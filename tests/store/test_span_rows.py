@@ -2,7 +2,6 @@
 upb messages): the same rows on recorded framework traces, the redaction mix and generated requests; encodings
 a slice cannot reproduce give None; and a store written through either path holds the same rows."""
 
-import json
 import random
 import sqlite3
 from pathlib import Path
@@ -11,35 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from failpath.otlp import json_codec, wire
+from failpath.otlp import wire
 from failpath.store import span_rows
 from failpath.store.connection import PAGE_SIZE
 from failpath.store.span_rows import rows_of
 from failpath.store.spans import SpanStore
-from tests.support.any_values import VALUES
+from tests.support.any_values import VALUES, requests
+from tests.support.framework_traces import recorded_requests
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "frameworks"
-
-
-def _recorded() -> list[ExportTraceServiceRequest]:
-    messages = []
-    for name in sorted(json.loads((FIXTURES / "labels.json").read_text())):
-        message = ExportTraceServiceRequest()
-        json_codec.decode_request((FIXTURES / f"{name}.json").read_bytes(), message)
-        messages.append(message)
-    return messages
-
 
 def test_recorded_framework_traces_and_the_redaction_mix_give_the_reference_rows() -> None:
     rng = random.Random(5)
-    messages = _recorded() + [request(rng) for _ in range(4)]
+    messages = recorded_requests() + [request(rng) for _ in range(4)]
     checked = 0
     for message in messages:
         data = message.SerializeToString()
@@ -72,24 +61,7 @@ _spans = st.builds(
     status=st.builds(Status, code=st.integers(min_value=-(2**31), max_value=2**31 - 1), message=_texts),
     attributes=st.lists(st.builds(KeyValue, key=_texts, value=VALUES), max_size=2),
 )
-_requests = st.builds(
-    ExportTraceServiceRequest,
-    resource_spans=st.lists(
-        st.builds(
-            ResourceSpans,
-            resource=st.one_of(st.none(), _resources),
-            scope_spans=st.lists(
-                st.builds(
-                    ScopeSpans,
-                    scope=st.one_of(st.none(), st.builds(InstrumentationScope, name=_texts, version=_texts)),
-                    spans=st.lists(_spans, max_size=4),
-                ),
-                max_size=3,
-            ),
-        ),
-        max_size=3,
-    ),
-)
+_requests = requests(_spans, _resources)
 
 
 @settings(max_examples=300, deadline=None)
@@ -147,7 +119,7 @@ def test_a_store_written_natively_holds_what_the_reference_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(8)
-    payloads = [message.SerializeToString() for message in _recorded() + [request(rng) for _ in range(3)]]
+    payloads = [message.SerializeToString() for message in recorded_requests() + [request(rng) for _ in range(3)]]
     native, reference = tmp_path / "native.db", tmp_path / "reference.db"
     store = SpanStore(native)
     written = sum(map(store.write, payloads))

@@ -1,7 +1,11 @@
-"""Hypothesis strategies for OTLP attribute values of every kind, for the native readers' differential tests."""
+"""Hypothesis strategies for OTLP attribute values of every kind, and requests made of generated spans, for the
+native readers' differential tests."""
 
 from hypothesis import strategies as st
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 SCALARS = st.one_of(
     st.text(max_size=20).map(lambda text: AnyValue(string_value=text)),
@@ -22,3 +26,30 @@ VALUES = st.recursive(
     ),
     max_leaves=8,
 )
+
+
+def requests(
+    spans: st.SearchStrategy[Span], resources: st.SearchStrategy[Resource]
+) -> st.SearchStrategy[ExportTraceServiceRequest]:
+    """Up to 3 resources of up to 3 scopes of up to 4 spans; resources and scopes absent or not, schema URLs."""
+    texts = st.text(max_size=10)
+    return st.builds(
+        ExportTraceServiceRequest,
+        resource_spans=st.lists(
+            st.builds(
+                ResourceSpans,
+                resource=st.one_of(st.none(), resources),
+                schema_url=texts,
+                scope_spans=st.lists(
+                    st.builds(
+                        ScopeSpans,
+                        scope=st.one_of(st.none(), st.builds(InstrumentationScope, name=texts, version=texts)),
+                        schema_url=texts,
+                        spans=st.lists(spans, max_size=4),
+                    ),
+                    max_size=3,
+                ),
+            ),
+            max_size=3,
+        ),
+    )
