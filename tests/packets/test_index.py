@@ -5,11 +5,14 @@ the top workflows and models of each bucket."""
 import itertools
 import random
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from failpath.otlp.timestamps import iso_time
-from failpath.store.packets import IndexedPacket, PacketStore
+from failpath.store.packets import IndexedPacket, PacketStore, PacketWriteError
 
 HOUR_NS = 3600 * 10**9  # packets keep milliseconds: every time here is whole ms
 BASE_NS = 494_444 * HOUR_NS  # the start of an hour (2026-05-29 20:00 UTC)
@@ -131,3 +134,18 @@ def test_the_hourly_counts_follow_replaced_and_pruned_packets_and_an_old_index_i
     assert _counted(PacketStore(tmp_path / "store.db", tmp_path / "packets")) == expected
     with sqlite3.connect(tmp_path / "store.db") as db:
         assert db.execute("SELECT SUM(n) FROM packet_counts").fetchone() == (4,)
+
+
+def test_a_dated_folder_removed_by_hand_is_made_again(tmp_path: Path) -> None:
+    """The store makes each dated folder once; one removed behind its back fails one write (which the packet
+    stage retries) and is made again for the next."""
+    store = _store(tmp_path, [_packet(1, BASE_NS, "tool_execution", "refunds", None)])
+    day = tmp_path / "packets" / iso_time(BASE_NS)[:10]
+    for file in day.iterdir():
+        file.unlink()
+    day.rmdir()
+    second = _packet(2, BASE_NS + 1_000_000, "tool_execution", "refunds", None)
+    with pytest.raises(PacketWriteError):
+        store.write(second, b"{}")
+    assert store.write(second, b"{}") == day / f"{second['trace_id']}.json"
+    assert stat.S_IMODE(day.stat().st_mode) == 0o700

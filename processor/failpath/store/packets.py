@@ -94,6 +94,7 @@ class PacketStore:
 
     def __init__(self, db_path: Path, folder: Path, readonly: bool = False) -> None:
         self.folder = folder
+        self._days: dict[str, Path] = {}  # the dated folders made so far
         if readonly:
             if not db_path.exists():
                 raise FileNotFoundError(f"no store at {db_path}")
@@ -131,7 +132,9 @@ class PacketStore:
 
     def _write_file(self, packet: Mapping[str, Any], encoded: bytes) -> Path:
         day = packet["started_at"][:10]
-        directory = private_dir(self.folder / day)
+        directory = self._days.get(day)
+        if directory is None:  # made once (pruning forgets what it removes; a failed write forgets its day)
+            directory = self._days[day] = private_dir(self.folder / day)
         path = directory / f"{packet['trace_id']}.json"
         temporary = directory / f".{packet['trace_id']}.json.tmp"
         try:
@@ -145,6 +148,7 @@ class PacketStore:
                 os.close(fd)
             os.replace(temporary, path)
         except OSError:
+            self._days.pop(day, None)  # the folder made again at the next try, if it is what went missing
             with contextlib.suppress(OSError):  # on a read-only disk this fails too; the first error matters
                 temporary.unlink(missing_ok=True)
             raise
@@ -218,6 +222,7 @@ class PacketStore:
         for directory in self.folder.iterdir() if doomed else ():
             if directory.is_dir() and not any(directory.iterdir()):
                 directory.rmdir()
+                self._days.pop(directory.name, None)
         return len(doomed)
 
     # -- reading ---------------------------------------------------------------------------------------------
