@@ -206,14 +206,18 @@ class PacketStore:
         return latest[::-1]
 
     def prune(self, max_age_s: float, max_packets: int) -> int:
-        """Delete packets older than max_age or beyond the newest max_packets; returns how many."""
+        """Delete packets older than max_age, then the oldest runs beyond max_packets; returns how many."""
         cutoff = time.time_ns() - int(max_age_s * 1e9)
-        doomed = self._db.execute(
-            "SELECT trace_id, path FROM packets WHERE written_ns < ? UNION "
-            "SELECT trace_id, path FROM packets WHERE trace_id NOT IN "
-            "(SELECT trace_id FROM packets ORDER BY started_ns DESC LIMIT ?)",
-            (cutoff, max_packets),
-        ).fetchall()
+        db = self._db
+        doomed = db.execute("SELECT trace_id, path FROM packets WHERE written_ns < ?", (cutoff,)).fetchall()
+        # Counted, then only the excess read in start order: a NOT IN over the newest max_packets read and
+        # sorted the whole index every time (~0.3 s of CPU at 100k packets, every 500 packets written).
+        excess = db.execute("SELECT count(*) FROM packets").fetchone()[0] - len(doomed) - max_packets
+        if excess > 0:
+            doomed += db.execute(
+                "SELECT trace_id, path FROM packets WHERE written_ns >= ? ORDER BY started_ns LIMIT ?",
+                (cutoff, excess),
+            ).fetchall()
         for trace_id, relative in doomed:
             (self.folder / relative).unlink(missing_ok=True)
             with self._transaction():
