@@ -2,6 +2,7 @@
 upb messages): the same rows on recorded framework traces, the redaction mix and generated requests; encodings
 a slice cannot reproduce give None; and a store written through either path holds the same rows."""
 
+import hashlib
 import random
 import sqlite3
 from pathlib import Path
@@ -130,3 +131,61 @@ def test_a_store_written_natively_holds_what_the_reference_writes(
     store.close()
     assert _contents(native) == _contents(reference)
     assert sqlite3.connect(native).execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+
+
+def _spans_of(service: str, starts: list[int]) -> bytes:
+    message = ExportTraceServiceRequest()
+    resource_spans = message.resource_spans.add()
+    resource_spans.resource.attributes.add(key="service.name").value.string_value = service
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = f"{service}-lib"
+    for index, start in enumerate(starts):
+        span_id = hashlib.blake2b(f"{service}/{index}".encode(), digest_size=8).digest()
+        scope_spans.spans.add(trace_id=bytes([index + 1]) * 16, span_id=span_id, start_time_unix_nano=start)
+    return message.SerializeToString()
+
+
+def _services(path: Path) -> list[list[str]]:
+    db = sqlite3.connect(path)
+    try:
+        return [
+            [row[0] for row in db.execute(query)]
+            for query in ("SELECT service_name FROM resources ORDER BY id", "SELECT name FROM scopes ORDER BY id")
+        ]
+    finally:
+        db.close()
+
+
+def test_pruning_removes_the_resources_and_scopes_no_span_is_left_in(tmp_path: Path) -> None:
+    """Judged by the latest start of their spans against the oldest span left, never by reading every span."""
+    path = tmp_path / "spans.db"
+    store = SpanStore(path)
+    store.write(_spans_of("old-service", [100, 200]))
+    store.write(_spans_of("shared", [150, 900]))
+    store.write(_spans_of("new-service", [1_000]))
+    assert store.prune(oldest_start_ns=300, max_spans=0) == 3  # old-service's two spans and shared's first
+    assert _services(path) == [["shared", "new-service"], ["shared-lib", "new-service-lib"]]
+    assert store.prune(oldest_start_ns=0, max_spans=1) == 1  # shared's last span
+    assert _services(path) == [["new-service"], ["new-service-lib"]]
+    store.write(_spans_of("old-service", [2_000]))  # a pruned resource comes back
+    assert _services(path) == [["new-service", "old-service"], ["new-service-lib", "old-service-lib"]]
+    store.close()
+
+
+def test_a_store_from_before_the_column_keeps_its_rows_and_prunes_new_ones(tmp_path: Path) -> None:
+    path = tmp_path / "spans.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE resources (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, service_name TEXT NOT NULL,"
+        " body BLOB NOT NULL);"
+        "CREATE TABLE scopes (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, name TEXT NOT NULL,"
+        " version TEXT NOT NULL, body BLOB NOT NULL);"
+        "INSERT INTO resources VALUES (1, x'00', 'from-before', x'');"
+    )
+    db.close()
+    store = SpanStore(path)
+    store.write(_spans_of("later", [100]))
+    store.write(_spans_of("latest", [500]))
+    assert store.prune(oldest_start_ns=200, max_spans=0) == 1
+    assert _services(path)[0] == ["from-before", "latest"]  # its spans unknown: kept
+    store.close()

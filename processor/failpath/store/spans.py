@@ -18,20 +18,23 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from failpath.store.connection import open_for_writing
 from failpath.store.span_rows import read_rows
+from failpath.store.write_errors import INT64_MAX
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
     digest BLOB NOT NULL UNIQUE,
     service_name TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    last_start_ns INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS scopes (
     id INTEGER PRIMARY KEY,
     digest BLOB NOT NULL UNIQUE,
     name TEXT NOT NULL,
     version TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    last_start_ns INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS spans (
     trace_id BLOB NOT NULL,
@@ -58,6 +61,10 @@ class SpanStore:
         self._db.executescript(_SCHEMA)
         if not _keyed_by_id(self._db):  # the rowid layout: the unique (trace id, span id) is an index
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS spans_by_id ON spans (trace_id, span_id)")
+        for table in ("resources", "scopes"):
+            if "last_start_ns" not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                # a store from before the column: its rows count as still in use (never pruned as unused)
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN last_start_ns INTEGER NOT NULL DEFAULT {INT64_MAX}")
         self._resources: dict[bytes, int] = {}
         self._scopes: dict[bytes, int] = {}
 
@@ -67,7 +74,7 @@ class SpanStore:
         row_id = self._resources.get(digest)
         if row_id is None:
             self._db.execute(
-                "INSERT OR IGNORE INTO resources (digest, body, service_name) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO resources (digest, body, service_name, last_start_ns) VALUES (?, ?, ?, 0)",
                 (digest, body, service_name),
             )
             row_id = int(self._db.execute("SELECT id FROM resources WHERE digest = ?", (digest,)).fetchone()[0])
@@ -79,7 +86,7 @@ class SpanStore:
         row_id = self._scopes.get(digest)
         if row_id is None:
             self._db.execute(
-                "INSERT OR IGNORE INTO scopes (digest, body, name, version) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO scopes (digest, body, name, version, last_start_ns) VALUES (?, ?, ?, ?, 0)",
                 (digest, body, name, version),
             )
             row_id = int(self._db.execute("SELECT id FROM scopes WHERE digest = ?", (digest,)).fetchone()[0])
@@ -100,6 +107,16 @@ class SpanStore:
                 "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(*row[1:9], *ids[row[0]], row[9]) for row in spans],
             )
+            if spans:  # the latest start among the spans of each resource and scope, at most: see prune()
+                latest = max(row[6] for row in spans)
+                self._db.executemany(
+                    "UPDATE resources SET last_start_ns = max(last_start_ns, ?) WHERE id = ?",
+                    [(latest, row_id) for row_id in set(resource_ids)],
+                )
+                self._db.executemany(
+                    "UPDATE scopes SET last_start_ns = max(last_start_ns, ?) WHERE id = ?",
+                    [(latest, scope_id) for scope_id in {scope for _, scope in ids}],
+                )
             self._db.execute("COMMIT")
         except BaseException:
             # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
@@ -122,8 +139,13 @@ class SpanStore:
                     (excess,),
                 ).rowcount
         if deleted:
-            db.execute("DELETE FROM resources WHERE id NOT IN (SELECT DISTINCT resource_id FROM spans)")
-            db.execute("DELETE FROM scopes WHERE id NOT IN (SELECT DISTINCT scope_id FROM spans)")
+            # Every span of a resource (or scope) started by its last_start_ns: one whose last start is before
+            # the oldest span left has none left. (Asking the spans which ids they use read the whole table,
+            # every KB-sized row of it, at every prune.)
+            oldest = db.execute("SELECT min(start_ns) FROM spans").fetchone()[0]
+            bound = INT64_MAX if oldest is None else oldest
+            db.execute("DELETE FROM resources WHERE last_start_ns < ?", (bound,))
+            db.execute("DELETE FROM scopes WHERE last_start_ns < ?", (bound,))
             self._resources.clear()
             self._scopes.clear()
         return int(deleted)
