@@ -170,6 +170,14 @@ def test_pruning_removes_the_resources_and_scopes_no_span_is_left_in(tmp_path: P
     store.write(_spans_of("old-service", [2_000]))  # a pruned resource comes back
     assert _services(path) == [["new-service", "old-service"], ["new-service-lib", "old-service-lib"]]
     store.close()
+    db = sqlite3.connect(path)  # a row as an earlier version writes it, without the latest start
+    db.execute("INSERT INTO resources (digest, service_name, body) VALUES (x'01', 'earlier-version', x'')")
+    db.commit()
+    db.close()
+    store = SpanStore(path)
+    assert store.prune(oldest_start_ns=1_500, max_spans=0) == 1
+    assert _services(path)[0] == ["old-service", "earlier-version"]
+    store.close()
 
 
 def test_a_store_from_before_the_column_keeps_its_rows_and_prunes_new_ones(tmp_path: Path) -> None:

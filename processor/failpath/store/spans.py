@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS resources (
     digest BLOB NOT NULL UNIQUE,
     service_name TEXT NOT NULL,
     body BLOB NOT NULL,
-    last_start_ns INTEGER NOT NULL DEFAULT 0
+    last_start_ns INTEGER NOT NULL DEFAULT 9223372036854775807
 );
 CREATE TABLE IF NOT EXISTS scopes (
     id INTEGER PRIMARY KEY,
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS scopes (
     name TEXT NOT NULL,
     version TEXT NOT NULL,
     body BLOB NOT NULL,
-    last_start_ns INTEGER NOT NULL DEFAULT 0
+    last_start_ns INTEGER NOT NULL DEFAULT 9223372036854775807
 );
 CREATE TABLE IF NOT EXISTS spans (
     trace_id BLOB NOT NULL,
@@ -63,7 +63,8 @@ class SpanStore:
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS spans_by_id ON spans (trace_id, span_id)")
         for table in ("resources", "scopes"):
             if "last_start_ns" not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
-                # a store from before the column: its rows count as still in use (never pruned as unused)
+                # a store from before the column: its rows (like any an earlier version writes, by the column's
+                # default) count as still in use, never pruned as unused
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN last_start_ns INTEGER NOT NULL DEFAULT {INT64_MAX}")
         self._resources: dict[bytes, int] = {}
         self._scopes: dict[bytes, int] = {}
