@@ -68,7 +68,8 @@ class SpanInspector:
             events = ((event.name, _pairs(event.attributes)) for event in span.events)
             error = next((reason for reason, _ in errors.event_reasons(events)), None)
         bits = 0
-        if found or self._name_leaves:
+        # (no leaf on any attribute: the values cannot set a bit, so they are not even merged)
+        if (found and self._by_key) or self._name_leaves:
             values = {**resource_values, **found} if found and resource_values else found or resource_values
             bits = self._leaf_bits(values, root, name if self._name_leaves else None)
         return bits, error, found
