@@ -15,7 +15,7 @@ from failpath.diagnosis.blame import UNKNOWN
 from failpath.diagnosis.config import BucketRuleConfig
 from failpath.otlp.timestamps import parse_iso_time
 from failpath.packets.packet import Packet, StepRecord
-from failpath.store.packets import BucketSummary, IndexedPacket
+from failpath.store.packets import MAX_ATTEMPTS, BucketSummary, IndexedPacket
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
@@ -361,7 +361,10 @@ def _stored(stored: StoredTrace | None, failing: str | None) -> str:
 
 
 def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None, others: list[IndexedPacket]) -> str:
-    """others: the run's other attempts in the index (earlier and later ones)."""
+    """others: the run's other attempts in the index (earlier and later ones), oldest first; past
+    MAX_ATTEMPTS, the latest of them are listed and the page says there are more."""
+    unlisted = len(others) > MAX_ATTEMPTS
+    others = others[-MAX_ATTEMPTS:]
     trace_id = packet["trace_id"]
     diagnosis, bucket, envelope = packet["diagnosis"], packet["bucket"], packet["run"]
     failing = packet["failing_span"]
@@ -411,6 +414,7 @@ def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None, other
         + (f"<h2>Findings</h2><ul>{findings}</ul>" if findings else "")
         + f"<h2>Steps</h2>{_steps(packet)}{_activity(packet)}"
         + (f"<h2>Other attempts of this run</h2><ul>{attempts}</ul>" if attempts else "")
+        + (f"<p class=muted>Earlier attempts are not listed: the latest {MAX_ATTEMPTS} are.</p>" if unlisted else "")
         + f"<h2>Replay</h2><pre>failpath replay {_text(trace_id)}</pre>"
         f"<p><a download href='/runs/{quote(trace_id)}.json'>Download the packet (JSON)</a>{backend}</p>{trimmed}"
         f"<h2>Stored spans</h2>{_stored(stored, failing['span_id'] if failing else None)}"

@@ -33,7 +33,7 @@ from failpath.http_server import HttpService, ServerLimits, serve
 from failpath.listen import bind, server_tls
 from failpath.packets.reader import load_file
 from failpath.receivers.auth import BearerCheck
-from failpath.store.packets import BucketSummary, IndexedPacket, PacketStore
+from failpath.store.packets import MAX_ATTEMPTS, BucketSummary, IndexedPacket, PacketStore
 
 log = logging.getLogger("failpath.dashboard")
 
@@ -173,7 +173,9 @@ class DashboardServer:
         stored = await self._read(lambda _: stored_trace(self._store_path, trace_id), None)
         # The run's other attempts as the index has them now: a packet lists only those written before it.
         run_id = packet["run"]["run_id"]
-        others = await self._read(lambda store: store.attempts(run_id, trace_id), _NONE) if run_id else _NONE
+        # one more than the page lists: whether the run has more attempts than that
+        more = MAX_ATTEMPTS + 1
+        others = await self._read(lambda store: store.attempts(run_id, trace_id, more), _NONE) if run_id else _NONE
         return _html(pages.run(packet, self._config.trace_url, stored, others))
 
     # -- the index -------------------------------------------------------------------------------------------
