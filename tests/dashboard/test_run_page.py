@@ -29,16 +29,16 @@ def _packet(tmp_path: Path) -> Packet:
 def test_a_run_retried_many_times_lists_its_latest_attempts_and_says_there_are_more(tmp_path: Path) -> None:
     packet = _packet(tmp_path)
     started = parse_iso_time(packet["started_at"])
-    others = [  # oldest first, as the index gives them, one more than the page lists
+    others = [  # oldest first, as the index gives them; the first one is beyond the latest MAX_ATTEMPTS
         IndexedPacket(
             f"{i:032x}", "run-loop", "refunds", "tool_execution", None, started - (50 - i) * 10**9, 1.0, tmp_path
         )
         for i in range(MAX_ATTEMPTS + 1)
     ]
-    page = pages.run(packet, None, None, others)
+    page = pages.run(packet, None, None, others[1:], True)
     assert f"/runs/{0:032x}'" not in page
     assert all(f"/runs/{i:032x}'" in page for i in range(1, MAX_ATTEMPTS + 1))
     assert f"Earlier attempts are not listed: the latest {MAX_ATTEMPTS} are." in page
-    page = pages.run(packet, None, None, others[1:])
+    page = pages.run(packet, None, None, others[1:], False)
     assert all(f"/runs/{i:032x}'" in page for i in range(1, MAX_ATTEMPTS + 1))
     assert "Earlier attempts are not listed" not in page

@@ -360,11 +360,11 @@ def _stored(stored: StoredTrace | None, failing: str | None) -> str:
     )
 
 
-def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None, others: list[IndexedPacket]) -> str:
-    """others: the run's other attempts in the index (earlier and later ones), oldest first; past
-    MAX_ATTEMPTS, the latest of them are listed and the page says there are more."""
-    unlisted = len(others) > MAX_ATTEMPTS
-    others = others[-MAX_ATTEMPTS:]
+def run(
+    packet: Packet, trace_url: str | None, stored: StoredTrace | None, others: list[IndexedPacket], more: bool
+) -> str:
+    """others: the run's other attempts in the index (earlier and later ones), the latest MAX_ATTEMPTS; more:
+    whether it has more (the page says so)."""
     trace_id = packet["trace_id"]
     diagnosis, bucket, envelope = packet["diagnosis"], packet["bucket"], packet["run"]
     failing = packet["failing_span"]
@@ -414,7 +414,7 @@ def run(packet: Packet, trace_url: str | None, stored: StoredTrace | None, other
         + (f"<h2>Findings</h2><ul>{findings}</ul>" if findings else "")
         + f"<h2>Steps</h2>{_steps(packet)}{_activity(packet)}"
         + (f"<h2>Other attempts of this run</h2><ul>{attempts}</ul>" if attempts else "")
-        + (f"<p class=muted>Earlier attempts are not listed: the latest {MAX_ATTEMPTS} are.</p>" if unlisted else "")
+        + (f"<p class=muted>Earlier attempts are not listed: the latest {MAX_ATTEMPTS} are.</p>" if more else "")
         + f"<h2>Replay</h2><pre>failpath replay {_text(trace_id)}</pre>"
         f"<p><a download href='/runs/{quote(trace_id)}.json'>Download the packet (JSON)</a>{backend}</p>{trimmed}"
         f"<h2>Stored spans</h2>{_stored(stored, failing['span_id'] if failing else None)}"

@@ -33,7 +33,7 @@ from failpath.http_server import HttpService, ServerLimits, serve
 from failpath.listen import bind, server_tls
 from failpath.packets.reader import load_file
 from failpath.receivers.auth import BearerCheck
-from failpath.store.packets import MAX_ATTEMPTS, BucketSummary, IndexedPacket, PacketStore
+from failpath.store.packets import BucketSummary, IndexedPacket, PacketStore
 
 log = logging.getLogger("failpath.dashboard")
 
@@ -49,6 +49,7 @@ HEADERS = {
 _PAGE = 50
 T = TypeVar("T")
 _NONE: list[IndexedPacket] = []
+_NO_ATTEMPTS: tuple[list[IndexedPacket], bool] = ([], False)
 _NO_SUMMARY: list[BucketSummary] = []
 _NO_TIMELINE: list[tuple[int, str, int]] = []
 _FILTERS = ("bucket", "workflow", "model", "trace", "hours")
@@ -173,10 +174,10 @@ class DashboardServer:
         stored = await self._read(lambda _: stored_trace(self._store_path, trace_id), None)
         # The run's other attempts as the index has them now: a packet lists only those written before it.
         run_id = packet["run"]["run_id"]
-        # one more than the page lists: whether the run has more attempts than that
-        more = MAX_ATTEMPTS + 1
-        others = await self._read(lambda store: store.attempts(run_id, trace_id, more), _NONE) if run_id else _NONE
-        return _html(pages.run(packet, self._config.trace_url, stored, others))
+        others, more = (
+            await self._read(lambda store: store.attempts(run_id, trace_id), _NO_ATTEMPTS) if run_id else _NO_ATTEMPTS
+        )
+        return _html(pages.run(packet, self._config.trace_url, stored, others, more))
 
     # -- the index -------------------------------------------------------------------------------------------
     async def _read(self, query: Callable[[PacketStore], T], empty: T) -> T:

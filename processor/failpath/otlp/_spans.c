@@ -52,6 +52,17 @@ static PyObject *payload_text(const uint8_t *d, const Field *f) {
     return PyUnicode_DecodeUTF8((const char *)d + f->payload, f->end - f->payload, NULL);
 }
 
+/* payload_text(), or NULL with *rc FALLBACK where the bytes are not UTF-8 (upb refuses them: the caller's
+ * reader declines) and ERR for any other error. Python's decoder judges UTF-8 as upb does. */
+static PyObject *decoded(const uint8_t *d, const Field *f, int *rc) {
+    PyObject *text = payload_text(d, f);
+    if (text == NULL) {
+        *rc = PyErr_ExceptionMatches(PyExc_UnicodeDecodeError) ? FALLBACK : ERR;
+        if (*rc == FALLBACK) PyErr_Clear();
+    }
+    return text;
+}
+
 PyDoc_STRVAR(valid_spans_doc,
              "valid_spans(data) -> int | None\n\n"
              "The number of spans in a serialized ExportTraceServiceRequest when upb certainly reads it (every field\n"
@@ -184,10 +195,8 @@ static PyObject *any_value(const uint8_t *d, Py_ssize_t s, Py_ssize_t e, int dep
         if (f.type != WT_LEN) return NULL;
         if (f.number == 7) {
             out = payload_bytes(d, &f);
-        } else if (utf8_chars(d + f.payload, f.end - f.payload) < 0) {
+        } else if ((out = decoded(d, &f, rc)) == NULL) {
             return NULL;
-        } else {
-            out = payload_text(d, &f);
         }
         break;
     case 2:
@@ -264,12 +273,15 @@ static int kv_into(const uint8_t *d, const Field *kv, PyObject *dict, int depth)
     Field key = {0}, value = {0};
     int has_key = 0, has_value = 0, rc;
     TRY(read_key_value(d, kv, &key, &has_key, &value, &has_value));
-    if (has_key && utf8_chars(d + key.payload, key.end - key.payload) < 0) return FALLBACK;
+    PyObject *name = decoded(d, has_key ? &key : NULL, &rc);
+    if (name == NULL) return rc;
     PyObject *python = has_value ? any_value(d, value.payload, value.end, depth, &rc) : Py_NewRef(Py_None);
-    if (python == NULL) return has_value ? rc : ERR;
-    PyObject *name = payload_text(d, has_key ? &key : NULL);
-    rc = name != NULL && PyDict_SetItem(dict, name, python) == 0 ? OK : ERR;
-    Py_XDECREF(name);
+    if (python == NULL) {
+        Py_DECREF(name);
+        return has_value ? rc : ERR;
+    }
+    rc = PyDict_SetItem(dict, name, python) == 0 ? OK : ERR;
+    Py_DECREF(name);
     Py_DECREF(python);
     return rc;
 }
@@ -286,7 +298,7 @@ PyDoc_STRVAR(request_facts_doc,
 
 /* A schema URL as bytes, checked to be UTF-8 as upb checks every string. */
 static int schema_url(const uint8_t *d, const Field *f, PyObject **out) {
-    if (f != NULL && utf8_chars(d + f->payload, f->end - f->payload) < 0) return FALLBACK;
+    if (f != NULL && !utf8_valid(d + f->payload, f->end - f->payload)) return FALLBACK;
     *out = payload_bytes(d, f);
     return *out == NULL ? ERR : OK;
 }
@@ -300,7 +312,7 @@ static int status_code(const uint8_t *d, const Field *status, int32_t *code) {
         if (f.number == 3) {
             if (f.type != WT_VARINT) return FALLBACK;
             *code = (int32_t)(uint32_t)f.value;
-        } else if (f.number == 2 && (f.type != WT_LEN || utf8_chars(d + f.payload, f.end - f.payload) < 0)) {
+        } else if (f.number == 2 && (f.type != WT_LEN || !utf8_valid(d + f.payload, f.end - f.payload))) {
             return FALLBACK;
         }
     }
@@ -655,7 +667,7 @@ static int event_record(const uint8_t *d, const Field *event, PyObject *events) 
             rc = f.type == WT_LEN ? kv_into(d, &f, attributes, 0) : FALLBACK;
         } else {
             rc = single(&seen, &f, TYPES[f.number]);
-            if (rc == OK && f.number == 2 && utf8_chars(d + f.payload, f.end - f.payload) < 0) rc = FALLBACK;
+            if (rc == OK && f.number == 2 && !utf8_valid(d + f.payload, f.end - f.payload)) rc = FALLBACK;
         }
     }
     if (rc != OK) {
@@ -679,7 +691,7 @@ static int status_record(const uint8_t *d, const Field *status, int32_t *code, P
         TRY(next_field(d, status->end, &pos, &f));
         if (f.number == 2) {
             TRY(single(&seen, &f, WT_LEN));
-            if (utf8_chars(d + f.payload, f.end - f.payload) < 0) return FALLBACK;
+            if (!utf8_valid(d + f.payload, f.end - f.payload)) return FALLBACK;
         } else if (f.number == 3) {
             TRY(single(&seen, &f, WT_VARINT));
             *code = (int32_t)(uint32_t)f.value;
@@ -720,7 +732,7 @@ static PyObject *span_record(PyObject *module, PyObject *arg) {
             rc = f.type == WT_LEN ? OK : FALLBACK; /* links: not read */
         } else {
             rc = single(&seen, &f, TYPES[f.number]);
-            if (rc == OK && (f.number == 3 || f.number == 5) && utf8_chars(d + f.payload, f.end - f.payload) < 0)
+            if (rc == OK && (f.number == 3 || f.number == 5) && !utf8_valid(d + f.payload, f.end - f.payload))
                 rc = FALLBACK;
         }
     }

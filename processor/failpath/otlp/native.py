@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 span_ranges: Callable[[bytes], list[int] | None] | None
-# The number of spans when every one has valid ids, else None (otlp/span_ids.py then checks the parsed request).
+# The span count of a request upb certainly reads and whose spans all have valid ids, else None (otlp/span_ids.py).
 valid_spans: Callable[[bytes], int | None] | None
 # (resources, scopes, spans) rows, with the values of the watched keys: sampling/span_reading.py names their types.
 request_facts: Callable[[bytes, tuple[str, ...]], tuple[list[Any], list[Any], list[Any]] | None] | None

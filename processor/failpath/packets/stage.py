@@ -29,7 +29,7 @@ from failpath.packets.builder import PacketBuilder
 from failpath.packets.config import PacketsConfig
 from failpath.packets.packet import Packet
 from failpath.signals.errors import ErrorSignalsConfig
-from failpath.store.packets import MAX_ATTEMPTS, PacketStore, PacketWriteError
+from failpath.store.packets import PacketStore, PacketWriteError
 from failpath.store.write_errors import cause_of
 
 log = logging.getLogger("failpath.packets")
@@ -199,13 +199,12 @@ class PacketStage:
             try:
                 run_id = packet["run"]["run_id"]
                 if run_id:
-                    # one more than listed: whether there are more than that
-                    attempts = self._store.attempts(run_id, trace_id, MAX_ATTEMPTS + 1)
+                    attempts, more = self._store.attempts(run_id, trace_id)
                     packet["related_attempts"] = [
                         {"trace_id": p.trace_id, "started_at": iso_time(p.started_ns), "failure_bucket": p.bucket}
-                        for p in attempts[-MAX_ATTEMPTS:]
+                        for p in attempts
                     ]
-                    if len(attempts) > MAX_ATTEMPTS and "related_attempts" not in packet["trimmed"]:
+                    if more and "related_attempts" not in packet["trimmed"]:
                         packet["trimmed"].append("related_attempts")
                 self._store.write(packet, self._maker.encode(packet))
                 return True

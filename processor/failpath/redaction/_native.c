@@ -386,7 +386,7 @@ static int check_scalar(const Field *f, int kind, const uint8_t *d) {
         return f->type == WT_LEN ? OK : FALLBACK;
     case K_STR:
         if (f->type != WT_LEN || f->end == f->payload) return FALLBACK; /* proto3: "" is never written */
-        return utf8_chars(d + f->payload, f->end - f->payload) < 0 ? FALLBACK : OK;
+        return utf8_valid(d + f->payload, f->end - f->payload) ? OK : FALLBACK;
     case K_BYTES:
         return f->type == WT_LEN && f->end > f->payload ? OK : FALLBACK;
     case K_U32:
@@ -583,7 +583,7 @@ typedef struct {
 static int check_value_field(Walk *w, const Field *f) {
     switch (f->number) {
     case 1:
-        return f->type == WT_LEN && utf8_chars(w->d + f->payload, f->end - f->payload) >= 0 ? OK : FALLBACK;
+        return f->type == WT_LEN && utf8_valid(w->d + f->payload, f->end - f->payload) ? OK : FALLBACK;
     case 2:
         return f->type == WT_VARINT && f->value <= 1 ? OK : FALLBACK;
     case 3:

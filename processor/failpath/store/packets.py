@@ -197,13 +197,13 @@ class PacketStore:
         if rows:
             self._db.execute("DELETE FROM packet_counts WHERE n <= 0")
 
-    def attempts(self, run_id: str, trace_id: str, limit: int = MAX_ATTEMPTS) -> list[IndexedPacket]:
-        """The packets of the run's other attempts (earlier and later), oldest first: the latest `limit` of
-        them (a retry loop can reuse a run id thousands of times)."""
+    def attempts(self, run_id: str, trace_id: str) -> tuple[list[IndexedPacket], bool]:
+        """The packets of the run's other attempts (earlier and later), oldest first: the latest MAX_ATTEMPTS of
+        them (a retry loop can reuse a run id thousands of times), and whether there are more."""
         latest = self._select(
-            "WHERE run_id = ? AND trace_id != ? ORDER BY started_ns DESC LIMIT ?", (run_id, trace_id, limit)
+            "WHERE run_id = ? AND trace_id != ? ORDER BY started_ns DESC LIMIT ?", (run_id, trace_id, MAX_ATTEMPTS + 1)
         )
-        return latest[::-1]
+        return latest[:MAX_ATTEMPTS][::-1], len(latest) > MAX_ATTEMPTS
 
     def prune(self, max_age_s: float, max_packets: int) -> int:
         """Delete packets older than max_age, then the oldest runs beyond max_packets; returns how many."""

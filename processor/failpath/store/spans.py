@@ -11,6 +11,7 @@ the span's bytes keep them exact.
 
 import hashlib
 import sqlite3
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -69,29 +70,20 @@ class SpanStore:
         self._resources: dict[bytes, int] = {}
         self._scopes: dict[bytes, int] = {}
 
-    def _resource_id(self, body: bytes, service_name: str) -> int:
-        """The row id of a resource, stored once however many spans share it."""
+    def _row_id(self, table: str, cache: dict[bytes, int], body: bytes, columns: str, values: tuple[str, ...]) -> int:
+        """The row id of a resource or scope (by its bytes), stored once however many spans share it; a new
+        row's latest span start is set by write()."""
         digest = hashlib.blake2b(body, digest_size=16).digest()
-        row_id = self._resources.get(digest)
+        row_id = cache.get(digest)
         if row_id is None:
+            marks = ", ?" * len(values)
             self._db.execute(
-                "INSERT OR IGNORE INTO resources (digest, body, service_name, last_start_ns) VALUES (?, ?, ?, 0)",
-                (digest, body, service_name),
+                f"INSERT OR IGNORE INTO {table} (digest, body, {columns}, last_start_ns) VALUES (?, ?{marks}, 0)",
+                (digest, body, *values),
             )
-            row_id = int(self._db.execute("SELECT id FROM resources WHERE digest = ?", (digest,)).fetchone()[0])
-            self._resources[digest] = row_id
-        return row_id
-
-    def _scope_id(self, body: bytes, name: str, version: str) -> int:
-        digest = hashlib.blake2b(body, digest_size=16).digest()
-        row_id = self._scopes.get(digest)
-        if row_id is None:
-            self._db.execute(
-                "INSERT OR IGNORE INTO scopes (digest, body, name, version, last_start_ns) VALUES (?, ?, ?, ?, 0)",
-                (digest, body, name, version),
+            row_id = cache[digest] = int(
+                self._db.execute(f"SELECT id FROM {table} WHERE digest = ?", (digest,)).fetchone()[0]
             )
-            row_id = int(self._db.execute("SELECT id FROM scopes WHERE digest = ?", (digest,)).fetchone()[0])
-            self._scopes[digest] = row_id
         return row_id
 
     def write(self, payload: bytes) -> int:
@@ -99,9 +91,12 @@ class SpanStore:
         resources, scopes, spans = read_rows(payload)
         self._db.execute("BEGIN")
         try:
-            resource_ids = [self._resource_id(body, service) for body, service in resources]
+            resource_ids = [
+                self._row_id("resources", self._resources, body, "service_name", (service,))
+                for body, service in resources
+            ]
             ids = [
-                (resource_ids[resource], self._scope_id(body, name, version))
+                (resource_ids[resource], self._row_id("scopes", self._scopes, body, "name, version", (name, version)))
                 for resource, body, name, version in scopes
             ]
             self._db.executemany(
@@ -109,15 +104,12 @@ class SpanStore:
                 [(*row[1:9], *ids[row[0]], row[9]) for row in spans],
             )
             if spans:  # the latest start among the spans of each resource and scope, at most: see prune()
-                latest = max(row[6] for row in spans)
-                self._db.executemany(
-                    "UPDATE resources SET last_start_ns = max(last_start_ns, ?) WHERE id = ?",
-                    [(latest, row_id) for row_id in set(resource_ids)],
-                )
-                self._db.executemany(
-                    "UPDATE scopes SET last_start_ns = max(last_start_ns, ?) WHERE id = ?",
-                    [(latest, scope_id) for scope_id in {scope for _, scope in ids}],
-                )
+                latest = max(map(itemgetter(6), spans))
+                for table, used in (("resources", set(resource_ids)), ("scopes", {scope for _, scope in ids})):
+                    self._db.executemany(
+                        f"UPDATE {table} SET last_start_ns = max(last_start_ns, ?) WHERE id = ?",
+                        [(latest, row_id) for row_id in used],
+                    )
             self._db.execute("COMMIT")
         except BaseException:
             # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
