@@ -242,6 +242,23 @@ def test_an_earlier_failpaths_counters_are_left_to_the_reference(monkeypatch: py
     assert metrics.redaction_requests.labels("reference")._value.get() == 1
 
 
+def test_summaries_count_characters_not_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk writes the summaries of spans no prefilter fires in itself: their chars= is the text's length
+    in characters, whatever mix of one- to four-byte characters and wherever they fall in eight-byte words."""
+    reference, ported = _pair(monkeypatch, {})
+    message = ExportTraceServiceRequest()
+    spans = message.resource_spans.add().scope_spans.add().spans
+    pieces = ["plain ", "é", "日本語", "🙂", "ü" * 9, "x" * 37, "€ "]
+    rng = random.Random(11)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(40)]
+    for index, text in enumerate(texts):
+        span = spans.add(trace_id=b"\5" * 16, span_id=(index + 1).to_bytes(8, "big"), name="chat")
+        span.attributes.append(KeyValue(key="gen_ai.prompt", value=AnyValue(string_value=text)))
+    payload = _agree(reference, ported, message)
+    for text in texts:
+        assert f"<summary:chars={len(text)}:".encode() in payload
+
+
 class _Keep:
     async def consume(self, batch: Batch) -> None:
         pass
@@ -285,13 +302,15 @@ def test_a_flood_of_prefilter_matches_gives_the_reference_bytes(monkeypatch: pyt
 def test_the_walk_places_matches_in_spans_and_values_whatever_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """The raw scan's matches decide which spans take the full walk and which detectors each value is
     confirmed for: a match counts only in the span and the value it ends in; Hyperscan reports them by end,
-    and any other order gives the same plan."""
+    and any other order gives the same plan. Values nothing will read (no detector's match ends in them, not
+    summarized, not maybe HTML, not long) are left as "", and the walk lists those that may be HTML or long."""
     monkeypatch.setenv("FAILPATH_REDACTION_KEY", KEY)
     reference = build_redactor(RedactionConfig())
     ported = NativeRedactor(reference)
     message = ExportTraceServiceRequest()
     spans = message.resource_spans.add().scope_spans.add().spans
-    for index, text in enumerate(["plain words", "mail lena.ortiz@example.com now", "more plain words"]):
+    texts = ["plain words", "mail lena.ortiz@example.com now", "more plain words", "<p>hi</p>", "é" * 45]
+    for index, text in enumerate(texts):
         span = spans.add(trace_id=b"\3" * 16, span_id=(index + 1).to_bytes(8, "big"), name=f"step {index}")
         span.attributes.append(KeyValue(key="note", value=AnyValue(string_value=text)))
     data = message.SerializeToString()
@@ -301,26 +320,24 @@ def test_the_walk_places_matches_in_spans_and_values_whatever_their_order(monkey
     table, key = ported._table, reference.pseudonyms.digest_key
     last = data.rindex(b"words")  # a match of a pattern past `detectors` (the extras) in the third span
     matches = [(email, at), (email, at + 1), (email + 1, last)]
-    plan = native.walk(data, table, None, key, matches, 10_000, email + 1)
+    # long_chars 40: only the last note is longer (45 characters; 90 bytes, the first note 11)
+    plan = native.walk(data, table, None, key, matches, 10_000, email + 1, 40)
     assert plan is not None
-    values, flagged = plan[0], plan[7]
-    # The second and third spans are walked in full (name and note collected); only the email is flagged.
-    assert values == ["step 1", "mail lena.ortiz@example.com now", "step 2", "more plain words"]
-    assert flagged == {(1, email): (17, 18)}  # where those matches end in the note (its @ is at 15)
-    assert native.walk(data, table, None, key, matches[::-1], 10_000, email + 1) == plan
-    # span_limit -1: every span in full; without matches, no flagged set.
-    every = native.walk(data, table, None, key, [], -1, email + 1)
+    # The second and third spans are walked in full (name and note collected); only the email is flagged,
+    # and only that note is read.
+    assert plan[0] == ["", "mail lena.ortiz@example.com now", "", ""]
+    assert plan[7] == {(1, email): (17, 18)}  # where those matches end in the note (its @ is at 15)
+    assert plan[8:] == ([], [])
+    assert native.walk(data, table, None, key, matches[::-1], 10_000, email + 1, 40) == plan
+    # span_limit -1: every span in full; the notes that may be HTML or are long are read too.
+    every = native.walk(data, table, None, key, matches, -1, email + 1, 40)
     assert every is not None
-    assert every[0] == [
-        "step 0",
-        "plain words",
-        "step 1",
-        "mail lena.ortiz@example.com now",
-        "step 2",
-        "more plain words",
-    ]
-    without = native.walk(data, table, None, key, None, -1, 0)
-    assert without is not None and without[7] is None
+    assert every[0] == ["", "", "", "mail lena.ortiz@example.com now", "", "", "", "<p>hi</p>", "", "é" * 45]
+    assert every[7:] == ({(3, email): (17, 18)}, [7], [9])
+    # Without matches: every value read, and no flagged set.
+    without = native.walk(data, table, None, key, None, -1, 0, 40)
+    assert without is not None and without[7:] == (None, None, None)
+    assert without[0] == [value for index in range(5) for value in (f"step {index}", texts[index])]
 
 
 def test_random_damage_never_crashes_and_never_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,14 @@ static inline Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
     while (i < n) {
         uint8_t c = p[i];
         if (c < 0x80) {
-            /* runs of ASCII, eight bytes at a time */
+            /* runs of ASCII, 32 then eight bytes at a time */
+            while (i + 32 <= n) {
+                uint64_t words[4];
+                memcpy(words, p + i, 32);
+                if ((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) break;
+                i += 32;
+                chars += 32;
+            }
             while (i + 8 <= n) {
                 uint64_t word;
                 memcpy(&word, p + i, 8);
@@ -59,6 +66,20 @@ static inline Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
         chars++;
     }
     return chars;
+}
+
+/* Code points in a string already known to be valid UTF-8: the bytes that do not continue a sequence
+ * (10xxxxxx), eight at a time. */
+static inline Py_ssize_t utf8_count(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t continuing = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, p + i, 8);
+        uint64_t ones = (word & ~(word << 1) & 0x8080808080808080ULL) >> 7; /* a 1 in each such byte */
+        continuing += (Py_ssize_t)((ones * 0x0101010101010101ULL) >> 56);   /* summed into the top byte */
+    }
+    for (; i < n; i++) continuing += (p[i] & 0xC0) == 0x80;
+    return n - continuing;
 }
 
 /* Whether p[0:n] is valid UTF-8 (as utf8_chars judges it), ASCII 32 bytes at a time. */
@@ -145,6 +166,24 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t *d, Py
     f->end = *pos;
     return OK;
 }
+
+/* A tuple of n sizes: Py_BuildValue("(nn..)") without parsing a format string at every call (rows are built
+ * per value and per span). */
+static inline PyObject *sizes_tuple(Py_ssize_t n, const Py_ssize_t *values) {
+    PyObject *tuple = PyTuple_New(n);
+    if (tuple == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyLong_FromSsize_t(values[i]);
+        if (item == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, i, item);
+    }
+    return tuple;
+}
+#define SIZES(...) \
+    sizes_tuple((Py_ssize_t)(sizeof((Py_ssize_t[]){__VA_ARGS__}) / sizeof(Py_ssize_t)), (Py_ssize_t[]){__VA_ARGS__})
 
 static inline int append_new(PyObject *list, PyObject *item) {
     if (item == NULL) return ERR;

@@ -428,6 +428,11 @@ typedef struct {
     int by_matches;
     Blake2b keyed;
     PyObject *values, *slots, *summarize, *ints, *edits, *owners, *flagged;
+    /* With the scan's matches, values nothing will read are left as "" (Python only confirms the values a
+     * match ends in, and rewrites those it summarizes, those that may be HTML and those longer than
+     * long_chars: listed here so that it need not look at every value). */
+    PyObject *html_values, *long_values, *empty;
+    Py_ssize_t long_chars;
     Py_ssize_t owner;
     /* Actions per owner and counter (C_*), summed here rather than handed to Python one by one. */
     Py_ssize_t *tally, tally_size;
@@ -494,7 +499,7 @@ static int count(Walk *w, int counter) {
  * value's bytes [start, end): where its matches end, as offsets in the value (characters too, for an ASCII
  * value; None for any other). As Hyperscan reports only where a match ends, a superset of what scanning the
  * value alone would flag. */
-static int flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end, int ascii) {
+static Py_ssize_t flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end, int ascii) {
     if (start < w->last_value) w->value_cursor = 0; /* values come in byte order; only a guard */
     w->last_value = start;
     Py_ssize_t j = w->value_cursor;
@@ -514,16 +519,15 @@ static int flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t en
     for (Py_ssize_t t = 0; t < touched; t++) {
         long pattern = w->touched[t];
         if (rc == OK) {
-            PyObject *pair = Py_BuildValue("(nl)", index, pattern);
-            PyObject *near = ascii ? Py_BuildValue("(nn)", w->first_end[pattern], w->last_end[pattern])
-                                   : Py_NewRef(Py_None);
+            PyObject *pair = SIZES(index, pattern);
+            PyObject *near = ascii ? SIZES(w->first_end[pattern], w->last_end[pattern]) : Py_NewRef(Py_None);
             if (pair == NULL || near == NULL || PyDict_SetItem(w->flagged, pair, near) < 0) rc = ERR;
             Py_XDECREF(pair);
             Py_XDECREF(near);
         }
         w->last_end[pattern] = -1;
     }
-    return rc;
+    return rc == OK ? touched : ERR;
 }
 
 /* Whether the span [s, e) takes the full walk: a match ends in it, or it is too long to have been judged. */
@@ -537,42 +541,104 @@ static int span_is_full(Walk *w, Py_ssize_t s, Py_ssize_t e) {
 }
 
 /* A value to scan: its text, and where it is (kind 0: a string field, 1: a bytes field). */
-static int collect(Walk *w, const Field *f, int kind, int summarize) {
-    PyObject *text = PyUnicode_DecodeUTF8((const char *)w->d + f->payload, f->end - f->payload, NULL);
-    if (text == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return ERR;
-        PyErr_Clear();
-        return kind == 1 ? OK : FALLBACK; /* binary bytes are left alone */
+/* Whether p[0:n] is all ASCII, 32 then 8 bytes at a time. */
+static int ascii_only(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t words[4];
+        memcpy(words, p + i, 32);
+        if ((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) return 0;
     }
+    for (; i < n; i++)
+        if (p[i] & 0x80) return 0;
+    return 1;
+}
+
+/* What Redactor._html_summaries tries as HTML: text starting with one of HTML_FIRST_CHARS. */
+static int html_first(uint8_t c) { return c == '<' || c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static int collect(Walk *w, const Field *f, int kind, int summarize) {
+    const uint8_t *p = w->d + f->payload;
+    Py_ssize_t n = f->end - f->payload;
+    /* strings were checked by read_value; bytes that are not UTF-8 are binary, left alone */
+    if (kind == 1 && !utf8_valid(p, n)) return OK;
     Py_ssize_t index = PyList_GET_SIZE(w->values);
+    int ascii = ascii_only(p, n);
+    Py_ssize_t chars = ascii ? n : utf8_count(p, n);
+    int html = n > 0 && html_first(p[0]), long_value = chars > w->long_chars;
+    int needed = 1;
+    if (w->flagged != NULL) {
+        Py_ssize_t touched = flag_value(w, index, f->payload, f->end, ascii);
+        if (touched == ERR) return ERR;
+        needed = touched > 0 || summarize || html || long_value;
+        if (html && append_new(w->html_values, PyLong_FromSsize_t(index)) != OK) return ERR;
+        if (long_value && append_new(w->long_values, PyLong_FromSsize_t(index)) != OK) return ERR;
+    }
+    PyObject *text = needed ? PyUnicode_DecodeUTF8((const char *)p, n, NULL) : Py_NewRef(w->empty);
+    if (text == NULL) return ERR;
     /* its summary's digest: of the whole value, which Python may scan only in part */
-    if (summarize && want_digest(w, w->d + f->payload, (size_t)(f->end - f->payload), NULL, index) != OK) {
+    if (summarize && want_digest(w, p, (size_t)n, NULL, index) != OK) {
         Py_DECREF(text);
         return ERR;
     }
-    int ascii = PyUnicode_IS_ASCII(text);
     if (append_new(w->values, text) != OK) return ERR;
-    if (w->flagged != NULL && flag_value(w, index, f->payload, f->end, ascii) != OK) return ERR;
-    return append_new(w->slots, Py_BuildValue("(nnni)", f->payload, f->end, w->owner, kind));
+    return append_new(w->slots, SIZES(f->payload, f->end, w->owner, kind));
+}
+
+/* An edit (container, start, end, replacement bytes), stealing the bytes (NULL: an error already set). */
+static PyObject *edit(Py_ssize_t container, Py_ssize_t start, Py_ssize_t end, PyObject *bytes) {
+    if (bytes == NULL) return NULL;
+    PyObject *tuple = PyTuple_New(4);
+    if (tuple == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, 3, bytes);
+    const Py_ssize_t at[3] = {container, start, end};
+    for (int i = 0; i < 3; i++) {
+        PyObject *item = PyLong_FromSsize_t(at[i]);
+        if (item == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, i, item);
+    }
+    return tuple;
+}
+
+/* head + the decimal digits of number (>= 0) + tail into out (big enough), NUL-terminated: snprintf's
+ * format parsing cost more than the rest of a summary. */
+static void decimal_between(char *out, const char *head, Py_ssize_t number, const char *tail) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + number % 10);
+        number /= 10;
+    } while (number > 0);
+    size_t at = strlen(head);
+    memcpy(out, head, at);
+    while (n > 0) out[at++] = digits[--n];
+    strcpy(out + at, tail);
 }
 
 /* Replace an AnyValue's payload [start, end) with string_value = prefix + 16 hex digits + suffix (the digest
  * of hashed, written once the walk is over). */
 static int replace_value(Walk *w, Py_ssize_t start, Py_ssize_t end, const char *prefix, const uint8_t *hashed,
                          Py_ssize_t hashed_len, const char *suffix) {
-    char text[256];
-    int n = snprintf(text + 2, sizeof(text) - 2, "%s%s%s", prefix, "................", suffix);
-    if (n < 0 || n > 127) {
+    size_t head = strlen(prefix), tail = strlen(suffix), n = head + 16 + tail;
+    if (n > 127) {
         PyErr_SetString(PyExc_ValueError, "replacement too long");
         return ERR;
     }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n + 2);
+    if (bytes == NULL) return ERR;
+    char *text = PyBytes_AS_STRING(bytes);
     text[0] = 0x0a; /* AnyValue.string_value, LEN */
     text[1] = (char)n;
-    PyObject *bytes = PyBytes_FromStringAndSize(text, n + 2);
-    if (bytes == NULL) return ERR;
-    char *digits = PyBytes_AS_STRING(bytes) + 2 + strlen(prefix);
-    if (append_new(w->edits, Py_BuildValue("(nnnN)", (Py_ssize_t)-1, start, end, bytes)) != OK) return ERR;
-    return want_digest(w, hashed, (size_t)hashed_len, digits, -1);
+    memcpy(text + 2, prefix, head);
+    memcpy(text + 2 + head + 16, suffix, tail);
+    if (append_new(w->edits, edit(-1, start, end, bytes)) != OK) return ERR;
+    return want_digest(w, hashed, (size_t)hashed_len, text + 2 + head, -1);
 }
 
 typedef struct {
@@ -724,7 +790,7 @@ static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container,
         return full && has_value ? walk_value(w, value.payload, value.end, depth) : OK;
     case A_DROP:
         TRY(count(w, C_DROPPED));
-        return append_new(w->edits, Py_BuildValue("(nnny#)", container, kv->start, kv->end, "", (Py_ssize_t)0));
+        return append_new(w->edits, edit(container, kv->start, kv->end, PyBytes_FromStringAndSize("", 0)));
     }
     /* hash or summarize */
     if (v.kind == 0 || v.kind == 2 || v.kind == 4) return OK;
@@ -738,7 +804,8 @@ static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container,
         }
         if (full) return collect(w, &v.field, 0, 1);
         char chars[48];
-        snprintf(chars, sizeof(chars), "<summary:chars=%zd:hmac=", utf8_chars(text, n));
+        /* read_value checked it is valid UTF-8 */
+        decimal_between(chars, "<summary:chars=", utf8_count(text, n), ":hmac=");
         TRY(count(w, C_SUMMARIZED));
         return replace_value(w, value.payload, value.end, chars, text, n, ":hits=none>");
     }
@@ -759,12 +826,12 @@ static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container,
  * its message is met: absent, to be added as field `field` at the start of the payload at `parent`. */
 static int open_owner(Walk *w, Py_ssize_t parent, int field, int attributes) {
     w->owner = PyList_GET_SIZE(w->owners);
-    return append_new(w->owners, Py_BuildValue("(nnini)", (Py_ssize_t)-1, (Py_ssize_t)-1, attributes, parent, field));
+    return append_new(w->owners, SIZES(-1, -1, attributes, parent, field));
 }
 
 /* container: the owner's message payload; insert: where attributes go after its own; field: their number. */
 static int place_owner(Walk *w, Py_ssize_t container, Py_ssize_t insert, int field) {
-    PyObject *owner = Py_BuildValue("(nnini)", container, insert, field, (Py_ssize_t)-1, 0);
+    PyObject *owner = SIZES(container, insert, field, -1, 0);
     return owner == NULL || PyList_SetItem(w->owners, w->owner, owner) < 0 ? ERR : OK;
 }
 
@@ -942,8 +1009,9 @@ static int walk_request(Walk *w, Py_ssize_t n) {
 }
 
 PyDoc_STRVAR(walk_doc,
-             "walk(data, table, dirty, digest_key, matches, span_limit, detectors)\n"
-             "    -> (values, slots, summarize, ints, edits, counts, owners, flagged) | None\n\n"
+             "walk(data, table, dirty, digest_key, matches, span_limit, detectors, long_chars)\n"
+             "    -> (values, slots, summarize, ints, edits, counts, owners, flagged, html_values, long_values)\n"
+             "       | None\n\n"
              "Which spans take the full walk: with matches None, dirty (a byte per span, nonzero for the full\n"
              "walk; None: every span); else those a match ends in or longer than span_limit (-1: every span).\n"
              "matches: (pattern, end offset) of the raw prefilter scan of data, or None. values: str to scan;\n"
@@ -953,8 +1021,11 @@ PyDoc_STRVAR(walk_doc,
              "amount); owners: (message start or -1, where counters go, their field number, and for an absent\n"
              "message: where it goes, its field number); flagged (None without matches): (value index,\n"
              "pattern) -> (first, last) offsets in the value where that pattern's matches end (None for a\n"
-             "value not ASCII), for every pattern below detectors with a match ending in the value. None:\n"
-             "the reference path.");
+             "value not ASCII), for every pattern below detectors with a match ending in the value. With\n"
+             "matches, values nothing reads are \"\" (none of those patterns ends in them, not summarized, not\n"
+             "in html_values, not in long_values); html_values: indexes of values starting with one of\n"
+             "\"< \\t\\r\\n\"; long_values: of values longer than long_chars characters (both None without\n"
+             "matches). None: the reference path.");
 
 static int match_order(const void *a, const void *b) {
     Py_ssize_t x = ((const Match *)a)->end, y = ((const Match *)b)->end;
@@ -1000,7 +1071,7 @@ static PyObject *tallied(const Walk *w) {
     PyObject *counts = PyList_New(0);
     if (counts == NULL) return NULL;
     for (Py_ssize_t at = 0; at < w->tally_size; at++) {
-        if (w->tally[at] && append_new(counts, Py_BuildValue("(nin)", at / 3, (int)(at % 3), w->tally[at])) != OK) {
+        if (w->tally[at] && append_new(counts, SIZES(at / 3, at % 3, w->tally[at])) != OK) {
             Py_DECREF(counts);
             return NULL;
         }
@@ -1011,10 +1082,10 @@ static PyObject *tallied(const Walk *w) {
 static PyObject *native_walk(PyObject *module, PyObject *args) {
     Py_buffer data, dirty = {0}, key;
     PyObject *table, *dirty_obj, *matches;
-    Py_ssize_t span_limit;
+    Py_ssize_t span_limit, long_chars;
     long detectors;
-    if (!PyArg_ParseTuple(args, "y*O!Oy*Onl", &data, &KeyTableType, &table, &dirty_obj, &key, &matches, &span_limit,
-                          &detectors))
+    if (!PyArg_ParseTuple(args, "y*O!Oy*Onln", &data, &KeyTableType, &table, &dirty_obj, &key, &matches, &span_limit,
+                          &detectors, &long_chars))
         return NULL;
     PyObject *result = NULL, *counts = NULL;
     Walk w = {0};
@@ -1029,6 +1100,7 @@ static PyObject *native_walk(PyObject *module, PyObject *args) {
     w.ndirty = dirty_obj == Py_None ? 0 : dirty.len;
     w.span_limit = span_limit;
     w.detectors = detectors;
+    w.long_chars = long_chars;
     blake2b_keyed(&w.keyed, key.buf, (size_t)key.len, 8);
     if (matches != Py_None) {
         if (detectors < 0 || detectors > 1 << 16) {
@@ -1040,7 +1112,10 @@ static PyObject *native_walk(PyObject *module, PyObject *args) {
         w.last_end = PyMem_New(Py_ssize_t, detectors + 1);
         w.touched = PyMem_New(long, detectors + 1);
         w.flagged = PyDict_New();
-        if (!w.first_end || !w.last_end || !w.touched || !w.flagged) {
+        w.html_values = PyList_New(0);
+        w.long_values = PyList_New(0);
+        w.empty = PyUnicode_New(0, 0);
+        if (!w.first_end || !w.last_end || !w.touched || !w.flagged || !w.html_values || !w.long_values || !w.empty) {
             if (!PyErr_Occurred()) PyErr_NoMemory();
             goto done;
         }
@@ -1062,8 +1137,9 @@ static PyObject *native_walk(PyObject *module, PyObject *args) {
     if (write_digests(&w) != OK) goto done;
     counts = tallied(&w);
     if (counts == NULL) goto done;
-    result = PyTuple_Pack(8, w.values, w.slots, w.summarize, w.ints, w.edits, counts, w.owners,
-                          w.flagged ? w.flagged : Py_None);
+    result = PyTuple_Pack(10, w.values, w.slots, w.summarize, w.ints, w.edits, counts, w.owners,
+                          w.flagged ? w.flagged : Py_None, w.html_values ? w.html_values : Py_None,
+                          w.long_values ? w.long_values : Py_None);
 done:
     Py_XDECREF(w.values);
     Py_XDECREF(w.slots);
@@ -1072,6 +1148,9 @@ done:
     Py_XDECREF(w.edits);
     Py_XDECREF(w.owners);
     Py_XDECREF(w.flagged);
+    Py_XDECREF(w.html_values);
+    Py_XDECREF(w.long_values);
+    Py_XDECREF(w.empty);
     Py_XDECREF(counts);
     PyMem_Free(w.matches);
     PyMem_Free(w.first_end);

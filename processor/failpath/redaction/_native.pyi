@@ -6,7 +6,7 @@ from typing_extensions import Buffer
 class KeyTable:
     def __init__(self, decide: Callable[[str], int]) -> None: ...
 
-# (values, slots, summarize, ints, edits, counts, owners, flagged)
+# (values, slots, summarize, ints, edits, counts, owners, flagged, html_values, long_values)
 Plan = tuple[
     list[str],
     list[tuple[int, int, int, int]],
@@ -16,6 +16,8 @@ Plan = tuple[
     list[tuple[int, int, int]],
     list[tuple[int, int, int, int, int]],
     dict[tuple[int, int], tuple[int, int] | None] | None,
+    list[int] | None,
+    list[int] | None,
 ]
 
 def walk(
@@ -26,6 +28,7 @@ def walk(
     matches: Sequence[tuple[int, int]] | None,
     span_limit: int,
     detectors: int,
+    long_chars: int,
 ) -> Plan | None: ...
 def splice(data: Buffer, edits: Sequence[tuple[int, int, int, bytes]]) -> bytes: ...
 def digests(key: bytes, datas: list[bytes], lanes: bool = True) -> list[str]: ...

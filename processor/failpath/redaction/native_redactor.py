@@ -71,17 +71,20 @@ class NativeRedactor:
             # The walk places each match in its span (which then takes the full walk) and in its value (the
             # detectors to confirm there), as Redactor._clean_spans and a scan of the values would decide.
             limit = self._max_chars if self._flag_blobs is not None else -1
-            plan = _native.walk(data, self._table, None, self._digest_key, matches, limit, self._detectors)
+            plan = _native.walk(
+                data, self._table, None, self._digest_key, matches, limit, self._detectors, self._max_chars
+            )
             scanned_raw = True
         else:
             dirty = self._dirty(data)
-            plan = _native.walk(data, self._table, dirty, self._digest_key, None, -1, 0)
+            plan = _native.walk(data, self._table, dirty, self._digest_key, None, -1, 0, self._max_chars)
             scanned_raw = dirty is not None
         if plan is None:
             return None
-        values, slots, summarize, ints, edits, counts, owners, flagged = plan
+        values, slots, summarize, ints, edits, counts, owners, flagged, html_values, long_values = plan
         walk = Walk()
         walk.values, walk.slots, walk.summarize, walk.digests = values, slots, set(summarize), summarize
+        walk.html_values, walk.long_values = html_values, long_values
         walk.raw_bytes = len(data) if scanned_raw else 0
         for owner, counter, amount in counts:
             walk.count(owner, _COUNTERS[counter], amount)

@@ -49,7 +49,9 @@ class Walk:
         "counted",
         "counts",
         "digests",
+        "html_values",
         "keys",
+        "long_values",
         "owners",
         "raw_bytes",
         "slots",
@@ -75,6 +77,10 @@ class Walk:
         # Owners that already carry redaction.*.count attributes (from a failpath earlier in the chain).
         self.counted: set[int] = set()
         self.raw_bytes = 0
+        # From the native walk, which leaves "" for the values nothing reads: the indexes of the values that may
+        # be HTML (by their first character) and of those longer than max_value_chars. None: look at each value.
+        self.html_values: list[int] | None = None
+        self.long_values: list[int] | None = None
 
     def count(self, owner: int, what: str, amount: int = 1, key: str = "") -> None:
         counts = self.counts.get(owner)
@@ -317,7 +323,10 @@ class Redactor:
         bound = self._max_scan_chars
         values = walk.values
         # a comprehension first: most values cannot be HTML by their first character, and a call per value costs
-        for index in [index for index, text in enumerate(values) if text[:1] in HTML_FIRST_CHARS]:
+        candidates = walk.html_values
+        if candidates is None:
+            candidates = [index for index, text in enumerate(values) if text[:1] in HTML_FIRST_CHARS]
+        for index in candidates:
             text = values[index]
             if index not in walk.summarize and looks_like_html(text):
                 head = text[:bound]
@@ -338,7 +347,10 @@ class Redactor:
         never kept) is scanned up to max_scan_chars for its list of hits."""
         originals: dict[int, str] = {}
         values, limit, scan_limit = walk.values, self.max_value_chars, self._max_scan_chars
-        for index, text in enumerate(values):
+        # the native walk lists the long values; an HTML summary written since may be long too
+        indexes = range(len(values)) if walk.long_values is None else sorted({*walk.long_values, *walk.changed})
+        for index in indexes:
+            text = values[index]
             if len(text) <= limit:
                 continue
             bound = scan_limit if index in walk.summarize else limit + _CUT_MARGIN
