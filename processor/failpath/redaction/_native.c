@@ -588,21 +588,13 @@ static int collect(Walk *w, const Field *f, int kind, int summarize) {
 /* An edit (container, start, end, replacement bytes), stealing the bytes (NULL: an error already set). */
 static PyObject *edit(Py_ssize_t container, Py_ssize_t start, Py_ssize_t end, PyObject *bytes) {
     if (bytes == NULL) return NULL;
-    PyObject *tuple = PyTuple_New(4);
+    PyObject *tuple = SIZES(container, start, end, 0); /* the 0 holds the bytes' place */
     if (tuple == NULL) {
         Py_DECREF(bytes);
         return NULL;
     }
+    Py_DECREF(PyTuple_GET_ITEM(tuple, 3));
     PyTuple_SET_ITEM(tuple, 3, bytes);
-    const Py_ssize_t at[3] = {container, start, end};
-    for (int i = 0; i < 3; i++) {
-        PyObject *item = PyLong_FromSsize_t(at[i]);
-        if (item == NULL) {
-            Py_DECREF(tuple);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(tuple, i, item);
-    }
     return tuple;
 }
 
