@@ -20,6 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from failpath.consumer import Batch
 from failpath.metrics import Metrics
 from failpath.redaction.config import RedactionConfig
+from failpath.redaction.html_summary import HTML_FIRST_CHARS
 from failpath.redaction.stage import RedactionStage, active_detectors, build_redactor
 from tests.support.redaction_mix import PLANTS, WORDS, request
 
@@ -338,6 +339,21 @@ def test_the_walk_places_matches_in_spans_and_values_whatever_their_order(monkey
     without = native.walk(data, table, None, key, None, -1, 0, 40)
     assert without is not None and without[7:] == (None, None, None)
     assert without[0] == [value for index in range(5) for value in (f"step {index}", texts[index])]
+
+
+def test_the_walk_lists_as_maybe_html_what_the_reference_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk's html_values are the values Redactor._html_summaries would try: those whose first character
+    is one of HTML_FIRST_CHARS (the two lists must not drift apart)."""
+    monkeypatch.setenv("FAILPATH_REDACTION_KEY", KEY)
+    ported = NativeRedactor(build_redactor(RedactionConfig()))
+    texts = [f"{first}<html><title>t</title></html>" for first in HTML_FIRST_CHARS] + ["x<html>", "é<html>", "0<p>"]
+    message = ExportTraceServiceRequest()
+    span = message.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\4" * 16, span_id=b"\1" * 8)
+    span.attributes.extend(KeyValue(key=f"note.{i}", value=AnyValue(string_value=t)) for i, t in enumerate(texts))
+    plan = native.walk(message.SerializeToString(), ported._table, None, b"k", [], -1, 0, 10_000)
+    assert plan is not None
+    values, html_values = plan[0], plan[8]
+    assert [values[index] for index in html_values] == texts[: len(HTML_FIRST_CHARS)]
 
 
 def test_random_damage_never_crashes_and_never_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
