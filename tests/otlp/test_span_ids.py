@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from failpath.otlp import wire
 from failpath.otlp.span_ids import checked_spans, reject_invalid_spans
+from failpath.otlp.wire import numbered_field as _field
 from tests.support.redaction_mix import request
 
 spans = pytest.importorskip("failpath.otlp._spans", reason="the C extension is not built")
@@ -57,10 +57,6 @@ def test_generated_ids_are_judged_alike(generated: list[Span], scopes: int) -> N
     for index in range(scopes):
         resource_spans.scope_spans.add().spans.extend(generated[index::scopes])
     _agree(message)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return wire.field(wire.varint(number << 3 | 2), payload)
 
 
 def test_ids_written_twice_count_as_upb_reads_them() -> None:

@@ -16,7 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from failpath.agents.config import AgentsConfig
 from failpath.agents.normalize import Normalizer, native_records, record_of
 from failpath.agents.step_facts import attributes_of
-from failpath.otlp import wire
+from failpath.otlp.wire import numbered_field as _field
 from failpath.signals.errors import ErrorSignalsConfig
 from tests.support.any_values import VALUES
 from tests.support.framework_traces import recorded_requests
@@ -81,10 +81,6 @@ def test_generated_spans_read_alike(generated: list[Span], resource: list[KeyVal
     resource_spans.resource.attributes.extend(resource)
     resource_spans.scope_spans.add().spans.extend(generated)
     _same(message)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return wire.field(wire.varint(number << 3 | 2), payload)
 
 
 def _kv(key: bytes, value: bytes) -> bytes:

@@ -13,14 +13,15 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from failpath.otlp import wire
+from failpath.otlp.wire import numbered_field as _field
 from failpath.store import span_rows
 from failpath.store.connection import PAGE_SIZE
 from failpath.store.span_rows import rows_of
 from failpath.store.spans import SpanStore
 from tests.support.any_values import VALUES, requests
+from tests.support.any_values import spans as spans_of
 from tests.support.framework_traces import recorded_requests
 from tests.support.redaction_mix import request
 
@@ -50,19 +51,7 @@ _resources = st.builds(
         max_size=3,
     ),
 )
-_spans = st.builds(
-    Span,
-    trace_id=st.binary(max_size=16),
-    span_id=st.binary(max_size=8),
-    parent_span_id=st.binary(max_size=8),
-    name=_texts,
-    kind=st.integers(min_value=-(2**31), max_value=2**31 - 1),
-    start_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
-    end_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
-    status=st.builds(Status, code=st.integers(min_value=-(2**31), max_value=2**31 - 1), message=_texts),
-    attributes=st.lists(st.builds(KeyValue, key=_texts, value=VALUES), max_size=2),
-)
-_requests = requests(_spans, _resources)
+_requests = requests(spans_of(_texts), _resources)
 
 
 @settings(max_examples=300, deadline=None)
@@ -72,10 +61,6 @@ def test_generated_requests_give_the_reference_rows(message: ExportTraceServiceR
     counts), every kind and status code (negative ones too), times up to 2**64 - 1 (saturated)."""
     data = message.SerializeToString()
     assert spans.store_rows(data) == rows_of(ExportTraceServiceRequest.FromString(data))
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return wire.field(wire.varint(number << 3 | 2), payload)
 
 
 def test_repeated_singular_fields_read_as_upb_reads_them() -> None:

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 SCALARS = st.one_of(
     st.text(max_size=20).map(lambda text: AnyValue(string_value=text)),
@@ -26,6 +26,28 @@ VALUES = st.recursive(
     ),
     max_leaves=8,
 )
+
+
+def spans(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Span]:
+    """Spans with every field the native readers read: ids of any length (empty, wrong, right), trace state,
+    name, any kind and status code (negative ones too), times up to 2**64 - 1, named events, and up to three
+    attributes keyed from keys with values of every kind."""
+    texts = st.text(max_size=12)
+    int32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+    return st.builds(
+        Span,
+        trace_id=st.binary(max_size=16),
+        span_id=st.binary(max_size=8),
+        parent_span_id=st.binary(max_size=8),
+        trace_state=texts,
+        name=texts,
+        kind=int32,
+        start_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
+        end_time_unix_nano=st.integers(min_value=0, max_value=2**64 - 1),
+        status=st.builds(Status, code=int32, message=texts),
+        events=st.lists(st.builds(Span.Event, name=texts), max_size=2),
+        attributes=st.lists(st.builds(KeyValue, key=keys, value=VALUES), max_size=3),
+    )
 
 
 def requests(

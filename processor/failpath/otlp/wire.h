@@ -19,6 +19,23 @@ enum { OK = 0, FALLBACK = 1, ERR = -1 };
 
 /* ---- UTF-8 --------------------------------------------------------------------------------------------- */
 
+/* The length of the run of ASCII bytes p[0:n] starts with, 32 then eight bytes at a time. */
+static inline Py_ssize_t ascii_run(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t words[4];
+        memcpy(words, p + i, 32);
+        if ((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) break;
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, p + i, 8);
+        if (word & 0x8080808080808080ULL) break;
+    }
+    while (i < n && p[i] < 0x80) i++;
+    return i;
+}
+
 /* Code points in a valid UTF-8 string, or -1 when it is not valid UTF-8 (as upb and Python judge it:
  * no overlong forms, no surrogates, nothing past U+10FFFF). */
 static inline Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
@@ -26,25 +43,9 @@ static inline Py_ssize_t utf8_chars(const uint8_t *p, Py_ssize_t n) {
     while (i < n) {
         uint8_t c = p[i];
         if (c < 0x80) {
-            /* runs of ASCII, 32 then eight bytes at a time */
-            while (i + 32 <= n) {
-                uint64_t words[4];
-                memcpy(words, p + i, 32);
-                if ((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) break;
-                i += 32;
-                chars += 32;
-            }
-            while (i + 8 <= n) {
-                uint64_t word;
-                memcpy(&word, p + i, 8);
-                if (word & 0x8080808080808080ULL) break;
-                i += 8;
-                chars += 8;
-            }
-            if (i < n && p[i] < 0x80) {
-                i++;
-                chars++;
-            }
+            Py_ssize_t run = ascii_run(p + i, n - i);
+            i += run;
+            chars += run;
             continue;
         } else if (c >= 0xC2 && c <= 0xDF) {
             if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return -1;
@@ -82,16 +83,8 @@ static inline Py_ssize_t utf8_count(const uint8_t *p, Py_ssize_t n) {
     return n - continuing;
 }
 
-/* Whether p[0:n] is valid UTF-8 (as utf8_chars judges it), ASCII 32 bytes at a time. */
-static inline int utf8_valid(const uint8_t *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        uint64_t w[4];
-        memcpy(w, p + i, 32);
-        if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) break;
-    }
-    return i == n || utf8_chars(p + i, n - i) >= 0;
-}
+/* Whether p[0:n] is valid UTF-8 (as utf8_chars judges it). */
+static inline int utf8_valid(const uint8_t *p, Py_ssize_t n) { return utf8_chars(p, n) >= 0; }
 
 /* ---- wire reading ------------------------------------------------------------------------------------- */
 

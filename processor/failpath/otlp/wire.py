@@ -34,6 +34,11 @@ def field(tag: bytes, payload: bytes) -> bytes:
     return tag + varint(len(payload)) + payload
 
 
+def numbered_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited field, by its field number."""
+    return field(varint(number << 3 | 2), payload)
+
+
 def span_attributes(attributes: list[KeyValue]) -> bytes:
     """Encoded Span.attributes entries: appended to a serialized span, they add to its attributes."""
     return b"".join(field(SPAN_ATTRIBUTES, kv.SerializeToString()) for kv in attributes)

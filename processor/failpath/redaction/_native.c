@@ -540,36 +540,24 @@ static int span_is_full(Walk *w, Py_ssize_t s, Py_ssize_t e) {
     return j < w->nmatches && w->matches[j].end <= e;
 }
 
-/* A value to scan: its text, and where it is (kind 0: a string field, 1: a bytes field). */
-/* Whether p[0:n] is all ASCII, 32 then 8 bytes at a time. */
-static int ascii_only(const uint8_t *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        uint64_t words[4];
-        memcpy(words, p + i, 32);
-        if ((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) return 0;
-    }
-    for (; i < n; i++)
-        if (p[i] & 0x80) return 0;
-    return 1;
-}
-
 /* What Redactor._html_summaries tries as HTML: text starting with one of HTML_FIRST_CHARS. */
 static int html_first(uint8_t c) { return c == '<' || c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+/* A value to scan: its text, and where it is (kind 0: a string field, 1: a bytes field). */
 static int collect(Walk *w, const Field *f, int kind, int summarize) {
     const uint8_t *p = w->d + f->payload;
     Py_ssize_t n = f->end - f->payload;
     /* strings were checked by read_value; bytes that are not UTF-8 are binary, left alone */
     if (kind == 1 && !utf8_valid(p, n)) return OK;
     Py_ssize_t index = PyList_GET_SIZE(w->values);
-    int ascii = ascii_only(p, n);
-    Py_ssize_t chars = ascii ? n : utf8_count(p, n);
-    int html = n > 0 && html_first(p[0]), long_value = chars > w->long_chars;
     int needed = 1;
     if (w->flagged != NULL) {
+        int ascii = ascii_run(p, n) == n;
         Py_ssize_t touched = flag_value(w, index, f->payload, f->end, ascii);
         if (touched == ERR) return ERR;
+        int html = n > 0 && html_first(p[0]);
+        /* no more characters than bytes: counted only when the bytes are more than the limit */
+        int long_value = n > w->long_chars && (ascii ? n : utf8_count(p, n)) > w->long_chars;
         needed = touched > 0 || summarize || html || long_value;
         if (html && append_new(w->html_values, PyLong_FromSsize_t(index)) != OK) return ERR;
         if (long_value && append_new(w->long_values, PyLong_FromSsize_t(index)) != OK) return ERR;

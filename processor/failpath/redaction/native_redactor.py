@@ -32,16 +32,11 @@ _ACTION_CODES = {
 _COUNTERS = (DROPPED, HASHED, SUMMARIZED)
 
 
-def _tag(number: int) -> bytes:
-    """A length-delimited field's tag."""
-    return wire.varint(number << 3 | 2)
-
-
 @lru_cache(maxsize=4096)
 def _counter(attributes_field: int, what: str, amount: int) -> bytes:
     """A redaction.<what>.count attribute, as the attributes field of its owner's message."""
     counter = KeyValue(key=f"redaction.{what}.count", value=AnyValue(int_value=amount))
-    return wire.field(_tag(attributes_field), counter.SerializeToString())
+    return wire.numbered_field(attributes_field, counter.SerializeToString())
 
 
 class NativeRedactor:
@@ -109,7 +104,7 @@ class NativeRedactor:
                         edits.append((container, insert, insert, _counter(attributes_field, what, amount)))
                 else:  # a resource or scope the request leaves out (a finding in a schema URL): added, as upb does
                     counters = b"".join(_counter(attributes_field, what, amount) for what, amount in done_in_order)
-                    edits.append((parent, parent, parent, wire.field(_tag(message_field), counters)))
+                    edits.append((parent, parent, parent, wire.numbered_field(message_field, counters)))
         result.actions.update(totals)
         return (_native.splice(data, edits) if edits else data), result
 

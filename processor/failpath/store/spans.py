@@ -21,13 +21,16 @@ from failpath.store.connection import open_for_writing
 from failpath.store.span_rows import read_rows
 from failpath.store.write_errors import INT64_MAX
 
-_SCHEMA = """
+# A resource's or scope's last_start_ns: the latest start among its spans; rows an earlier version wrote (which
+# the ALTER TABLE in SpanStore gives the default) count as still in use.
+_LAST_START = f"last_start_ns INTEGER NOT NULL DEFAULT {INT64_MAX}"
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
     digest BLOB NOT NULL UNIQUE,
     service_name TEXT NOT NULL,
     body BLOB NOT NULL,
-    last_start_ns INTEGER NOT NULL DEFAULT 9223372036854775807
+    {_LAST_START}
 );
 CREATE TABLE IF NOT EXISTS scopes (
     id INTEGER PRIMARY KEY,
@@ -35,7 +38,7 @@ CREATE TABLE IF NOT EXISTS scopes (
     name TEXT NOT NULL,
     version TEXT NOT NULL,
     body BLOB NOT NULL,
-    last_start_ns INTEGER NOT NULL DEFAULT 9223372036854775807
+    {_LAST_START}
 );
 CREATE TABLE IF NOT EXISTS spans (
     trace_id BLOB NOT NULL,
@@ -64,9 +67,7 @@ class SpanStore:
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS spans_by_id ON spans (trace_id, span_id)")
         for table in ("resources", "scopes"):
             if "last_start_ns" not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
-                # a store from before the column: its rows (like any an earlier version writes, by the column's
-                # default) count as still in use, never pruned as unused
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN last_start_ns INTEGER NOT NULL DEFAULT {INT64_MAX}")
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {_LAST_START}")  # a store from before the column
         self._resources: dict[bytes, int] = {}
         self._scopes: dict[bytes, int] = {}
 
