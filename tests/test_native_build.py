@@ -12,7 +12,9 @@ def _compiler() -> None:
         pytest.skip("no C compiler on this machine")
 
 
-@pytest.mark.parametrize("module", ["failpath.redaction._native", "failpath.otlp._spans"])
+@pytest.mark.parametrize(
+    "module", ["failpath.redaction._native", "failpath.redaction._digit_runs", "failpath.otlp._spans"]
+)
 def test_the_extensions_are_built_wherever_a_compiler_is(module: str) -> None:
     _compiler()
     importlib.import_module(module)
@@ -21,7 +23,8 @@ def test_the_extensions_are_built_wherever_a_compiler_is(module: str) -> None:
 def test_the_stages_use_them() -> None:
     _compiler()
     from failpath.otlp import native
-    from failpath.redaction import stage
+    from failpath.redaction import digit_runs, stage
 
     assert stage.NATIVE_BUILT
+    assert digit_runs.first_run is not None
     assert native.span_ranges is not None and native.request_facts is not None and native.span_record is not None

@@ -13,9 +13,10 @@ from typing import Literal
 
 from failpath.redaction import validators as check
 from failpath.redaction.card_networks import FIRST_DIGITS, is_card_number
+from failpath.redaction.digit_runs import digit_run_lead
 from failpath.redaction.phones import DEFAULT_REGIONS, PhoneFinder
 from failpath.redaction.phones import PREFILTER as PHONE_PREFILTER
-from failpath.redaction.skipping import Skipping
+from failpath.redaction.skipping import Skipping, regex_lead
 
 Span = tuple[int, int]
 Category = Literal["credential", "personal"]
@@ -504,7 +505,7 @@ def _find_ssn(text: str) -> Iterator[Span]:
 _CARD_DIGITS = rf"(?:1(?:[ -]?\d){{14}}|[{FIRST_DIGITS.replace('1', '')}](?:[ -]?\d){{11,18}})"
 CARD_NUMBER = re.compile(rf"(?<![A-Za-z\d-]){_CARD_DIGITS}(?![A-Za-z\d-])")
 # Every card number starts with twelve digits like these.
-CARD_NUMBERS = Skipping(CARD_NUMBER, re.compile(r"\d(?:[ -]?\d){11}"), 0)
+CARD_NUMBERS = Skipping(CARD_NUMBER, digit_run_lead(" -", 1, 12), 0)
 # Hyperscan's prefilter mode drops lookbehinds; a character class keeps the digits of hex ids out.
 _CARD_PREFILTER = rf"(?:^|[^A-Za-z\d-]){_CARD_DIGITS}"
 # Two letters and two digits right before: the digits belong to an IBAN (valid or not), not to a card.
@@ -526,7 +527,7 @@ def _find_cards(text: str, pos: int = 0, lead_end: int | None = None) -> Iterato
 # Country code, check digits, then the BBAN in groups of up to 4 separated by single spaces or dashes (or
 # nothing); the country's registered length decides where it ends, so a word after it is not eaten.
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?=[ -]?[A-Z0-9])")
-IBAN_STARTS = Skipping(_IBAN_START, re.compile(r"[A-Z]{2}\d{2}"), 0)
+IBAN_STARTS = Skipping(_IBAN_START, regex_lead(re.compile(r"[A-Z]{2}\d{2}")), 0)
 _IBAN_BODY = re.compile(r"(?:[ -]?[A-Z0-9]){8,30}")
 
 
@@ -567,10 +568,12 @@ _EMAIL = re.compile(
     re.ASCII,
 )
 # The @ is at most 64 characters after an address's start.
-EMAILS = Skipping(_EMAIL, re.compile("@"), 64)
+EMAILS = Skipping(_EMAIL, regex_lead(re.compile("@")), 64)
 # Near the raw matches (a few dozen characters): led by the address's start itself, tried in one search
 # rather than at each of the 64 positions before an @.
-EMAILS_NEAR = Skipping(_EMAIL, re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@", re.ASCII), 0)
+EMAILS_NEAR = Skipping(
+    _EMAIL, regex_lead(re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@", re.ASCII)), 0
+)
 # The characters around the @ only: far cheaper to scan for than the domain's dot. Its match ends two
 # characters after the @.
 _EMAIL_PREFILTER = r"[A-Za-z0-9._%+-]@[A-Za-z0-9-]"

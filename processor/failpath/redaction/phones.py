@@ -27,6 +27,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import Leniency, NumberParseException, PhoneMetadata, PhoneNumberMatcher, ValidationResult
 
+from failpath.redaction.digit_runs import digit_run_lead
 from failpath.redaction.skipping import Skipping
 
 Span = tuple[int, int]
@@ -44,7 +45,7 @@ _CANDIDATE = re.compile(
     rf"(?:(?<=tel:)|(?<![\w+.\-:]))(?:\+|\b00)?\(?\d(?:{_SEP}\d){{6,48}}\)?{_EXTENSION}(?![\w:]|[.,\-+]\d)"
 )
 # Every candidate holds seven digits like these, the first at most two characters (+, "(") after its start.
-CANDIDATES = Skipping(_CANDIDATE, re.compile(r"\d(?:[ .\-/()\u00a0]{0,3}\d){6}"), 2)
+CANDIDATES = Skipping(_CANDIDATE, digit_run_lead(" .-/()\u00a0", 3, 7), 2)
 _NOT_A_PHONE = re.compile(
     r"(?:[1-9]\d*|0)\.\d+"  # a decimal (a national number with one dot keeps its leading 0: 030.12345678)
     r"|\d{3}([- .])\d{2}\1\d{4}"  # the US SSN shape

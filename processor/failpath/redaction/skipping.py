@@ -2,16 +2,31 @@
 
 Python's regex engine skips quickly to where a match may start only when the pattern begins with a literal
 or a character class; a pattern that begins with lookbehinds is tried at every position (tens of ns each,
-the largest cost of confirming hits in long prompts). Such a pattern gets a lead: a regex that begins with a
-class and matches wherever one of the pattern's matches could start, at most `reach` characters later.
+the largest cost of confirming hits in long prompts). Such a pattern gets a lead: a search that finds
+wherever one of the pattern's matches could start, at most `reach` characters later (a regex that begins
+with a class, or a run of digits found in C: digit_runs.py).
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+
+# lead(text, pos, end): where the leftmost lead match in text[pos:end] starts (as pattern.search(text, pos,
+# end) would), or -1.
+Lead = Callable[[str, int, int], int]
+
+
+def regex_lead(pattern: re.Pattern[str]) -> Lead:
+    search = pattern.search
+
+    def lead(text: str, pos: int, end: int) -> int:
+        found = search(text, pos, end)
+        return -1 if found is None else found.start()
+
+    return lead
 
 
 class Skipping:
-    def __init__(self, pattern: re.Pattern[str], lead: re.Pattern[str], reach: int) -> None:
+    def __init__(self, pattern: re.Pattern[str], lead: Lead, reach: int) -> None:
         """lead must match at some position in [m, m + reach] of every match of pattern starting at m."""
         self.pattern = pattern
         self._lead = lead
@@ -25,9 +40,8 @@ class Skipping:
         that knows every match's lead ends by then."""
         position = pos
         end = len(text) if lead_end is None else lead_end
-        lead_at, match_at, reach = self._lead.search, self.pattern.match, self._reach
-        while (lead := lead_at(text, position, end)) is not None:
-            start = lead.start()
+        lead_at, match_at, reach = self._lead, self.pattern.match, self._reach
+        while (start := lead_at(text, position, end)) >= 0:
             for candidate in range(max(position, start - reach), start + 1):
                 # match() at a position still sees the text before it, as the lookbehinds need.
                 found = match_at(text, candidate)

@@ -1,0 +1,30 @@
+r"""Leads for Skipping (skipping.py) that are runs of digits joined by short separators: r"\d(?:[seps]{0,gap}\d){n}",
+the lead of phone candidates and card numbers. Found by the C extension in one pass where it is built
+(_digit_runs.c; Python's regex engine takes a microsecond per few dozen characters of prompt for these), by
+the regex otherwise; tests/redaction/test_digit_runs.py holds them equal."""
+
+import re
+from collections.abc import Callable
+
+from failpath.redaction.skipping import Lead, regex_lead
+
+first_run: Callable[[str, int, int, str, int, int], int] | None
+try:
+    from failpath.redaction import _digit_runs
+except ImportError:  # no C compiler at install: the regex (README, "Without a C compiler")
+    first_run = None
+else:
+    first_run = _digit_runs.first_run
+
+
+def pattern(separators: str, max_gap: int, digits: int) -> re.Pattern[str]:
+    """The regex the lead stands for: `digits` digits, each after the first at most max_gap separators on."""
+    gap = "?" if max_gap == 1 else f"{{0,{max_gap}}}"
+    return re.compile(rf"\d(?:[{re.escape(separators)}]{gap}\d){{{digits - 1}}}")
+
+
+def digit_run_lead(separators: str, max_gap: int, digits: int) -> Lead:
+    if first_run is None:
+        return regex_lead(pattern(separators, max_gap, digits))
+    run = first_run
+    return lambda text, pos, end: run(text, pos, end, separators, max_gap, digits)
