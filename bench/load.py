@@ -2,7 +2,10 @@
 
 Bounded by --duration seconds and --max-requests. Prints one JSON line: acked spans, errors, elapsed, latencies.
 With --fresh-trace-ids every pass over the data gets new trace ids (the first 4 bytes XOR the pass number;
-the low 56 bits, the sampling randomness, stay), so a tail sampler sees new traces instead of late spans.
+the low 56 bits, the sampling randomness, stay), so a tail sampler sees new traces instead of late spans,
+and new run ids (bench/agent_traces.py's run.id: its first four hex digits XOR the pass number), so each
+failing run is a run of its own rather than one more attempt of the same dozens of runs (whose packets would
+list up to 20 earlier attempts each, as real traffic's seldom do).
 """
 
 import argparse
@@ -38,12 +41,31 @@ def trace_id_offsets(body: bytes) -> list[tuple[int, int]]:
     return offsets
 
 
-def with_pass(body: bytes, offsets: list[tuple[int, int]], number: int) -> bytes:
+# A run.id attribute: KeyValue(key "run.id", value AnyValue(string_value: 12 hex digits)), as agent_traces.py writes it.
+RUN_ID = b"\x0a\x06run.id\x12\x0e\x0a\x0c"
+
+
+def run_id_offsets(body: bytes) -> list[tuple[int, int]]:
+    """(offset, first four hex digits as an int) of every run.id value in a serialized request."""
+    offsets = []
+    position = body.find(RUN_ID)
+    while position >= 0:
+        start = position + len(RUN_ID)
+        offsets.append((start, int(body[start : start + 4], 16)))
+        position = body.find(RUN_ID, start)
+    return offsets
+
+
+def with_pass(body: bytes, offsets: tuple[list[tuple[int, int]], list[tuple[int, int]]], number: int) -> bytes:
+    """The request with pass `number`'s trace ids and run ids (offsets: trace_id_offsets, run_id_offsets)."""
     if number == 0:
         return body
     patched = bytearray(body)
-    for offset, first in offsets:
+    trace_ids, run_ids = offsets
+    for offset, first in trace_ids:
         struct.pack_into(">I", patched, offset, first ^ number)
+    for offset, first in run_ids:
+        patched[offset : offset + 4] = b"%04x" % ((first ^ number) & 0xFFFF)
     return bytes(patched)
 
 
@@ -52,7 +74,7 @@ async def main(
 ) -> None:
     requests = read(data)
     spans = [count_spans(body) for body in requests]
-    offsets = [trace_id_offsets(body) for body in requests] if fresh_trace_ids else []
+    offsets = [(trace_id_offsets(body), run_id_offsets(body)) for body in requests] if fresh_trace_ids else []
     channel = grpc.aio.insecure_channel(target, options=[("grpc.max_send_message_length", -1)])
     call = channel.unary_unary(METHOD, None, None)
     await channel.channel_ready()
