@@ -93,7 +93,8 @@ def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
         store = PacketStore(Path(folder) / "index.db", Path(folder) / "replay")
         cpu, wall = time.process_time(), time.perf_counter()
         for packet, encoded in made:
-            store.attempts(packet["run"]["run_id"], packet["trace_id"])
+            if run_id := packet["run"]["run_id"]:
+                store.attempts(run_id, packet["trace_id"])
             store.write(packet, encoded)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         store.close()
