@@ -5,7 +5,8 @@ normalizer's span records (the same extension) and NativeRedactor.redact. When t
 accept the same bytes and the reference must make exactly the same bytes and findings of them; when the
 readers give rows, a count or records for bytes upb accepts, they must be upb's reading of them (slices
 parse to the messages upb parsed; the count is the parsed request's check; records are the parsed spans'
-records); whatever it is, nothing crashes.
+records); the lead of phone and card candidates (redaction/_digit_runs.c) starts where its regex's search does
+in the input read as text; whatever it is, nothing crashes.
 Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
 
     .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
@@ -36,6 +37,7 @@ with atheris.instrument_imports():
     from failpath.otlp import _spans
     from failpath.otlp.span_ids import reject_invalid_spans
     from failpath.redaction.config import RedactionConfig
+    from failpath.redaction.digit_runs import first_run, pattern
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.stage import build_redactor
     from failpath.sampling.span_reading import read_message
@@ -130,7 +132,29 @@ def check_records(data: bytes) -> None:
         raise AssertionError("the normalizer's native records and upb's reading disagree")
 
 
+# (separators, max gap, digits): the phone and card leads, and a short one that finds runs in most inputs.
+_LEADS = [
+    (separators, gap, digits, pattern(separators, gap, digits))
+    for separators, gap, digits in ((" .-/()\u00a0", 3, 7), (" -", 1, 12), ("-", 0, 2))
+]
+
+
+def check_digit_runs(data: bytes) -> None:
+    """The C lead against its regex on the input's first 4 KiB read as text, from its start and from a position
+    the input picks."""
+    if first_run is None:
+        return
+    text = data[:4096].decode("utf-8", "replace")
+    pos = data[0] % (len(text) + 1) if data else 0
+    for separators, gap, digits, regex in _LEADS:
+        for start in (0, pos):
+            found = regex.search(text, start)
+            if first_run(text, start, len(text), separators, gap, digits) != (-1 if found is None else found.start()):
+                raise AssertionError("the C digit-run lead and its regex disagree")
+
+
 def test_one_input(data: bytes) -> None:
+    check_digit_runs(data)
     _spans.span_ranges(data)  # the redaction prefilter's reader: must not crash on anything
     check_rows(data)
     check_ids(data)
