@@ -39,6 +39,7 @@ with atheris.instrument_imports():
     from failpath.redaction.config import RedactionConfig
     from failpath.redaction.digit_runs import first_run, pattern
     from failpath.redaction.native_redactor import NativeRedactor
+    from failpath.redaction.skipping import regex_lead
     from failpath.redaction.stage import build_redactor
     from failpath.sampling.span_reading import read_message
     from failpath.store.span_rows import rows_of
@@ -134,7 +135,7 @@ def check_records(data: bytes) -> None:
 
 # (separators, max gap, digits): the phone and card leads, and a short one that finds runs in most inputs.
 _LEADS = [
-    (separators, gap, digits, pattern(separators, gap, digits))
+    (separators, gap, digits, regex_lead(pattern(separators, gap, digits)))
     for separators, gap, digits in ((" .-/()\u00a0", 3, 7), (" -", 1, 12), ("-", 0, 2))
 ]
 
@@ -148,8 +149,7 @@ def check_digit_runs(data: bytes) -> None:
     pos = data[0] % (len(text) + 1) if data else 0
     for separators, gap, digits, regex in _LEADS:
         for start in (0, pos):
-            found = regex.search(text, start)
-            if first_run(text, start, len(text), separators, gap, digits) != (-1 if found is None else found.start()):
+            if first_run(text, start, len(text), separators, gap, digits) != regex(text, start, len(text)):
                 raise AssertionError("the C digit-run lead and its regex disagree")
 
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from failpath.redaction import digit_runs
 from failpath.redaction.digit_runs import digit_run_lead, pattern
+from failpath.redaction.skipping import regex_lead
 
 first_run = digit_runs.first_run
 pytestmark = pytest.mark.skipif(first_run is None, reason="the C extension is not built")
@@ -20,8 +21,7 @@ _LEADS = [(" .-/()\u00a0", 3, 7), (" -", 1, 12), (" -", 0, 3), ("-", 2, 1), (" .
 
 
 def _regex_start(separators: str, max_gap: int, digits: int, text: str, pos: int, end: int) -> int:
-    found = pattern(separators, max_gap, digits).search(text, pos, end)
-    return -1 if found is None else found.start()
+    return regex_lead(pattern(separators, max_gap, digits))(text, pos, end)
 
 
 @settings(max_examples=3000, deadline=None)

@@ -19,8 +19,7 @@ else:
 
 def pattern(separators: str, max_gap: int, digits: int) -> re.Pattern[str]:
     """The regex the lead stands for: `digits` digits, each after the first at most max_gap separators on."""
-    gap = "?" if max_gap == 1 else f"{{0,{max_gap}}}"
-    return re.compile(rf"\d(?:[{re.escape(separators)}]{gap}\d){{{digits - 1}}}")
+    return re.compile(rf"\d(?:[{re.escape(separators)}]{{0,{max_gap}}}\d){{{digits - 1}}}")
 
 
 def digit_run_lead(separators: str, max_gap: int, digits: int) -> Lead:
