@@ -1,6 +1,6 @@
 """Fuzz the native redaction walk (atheris, libFuzzer's engine) with the reference as the oracle.
 
-Every input goes through the sampler's span reader (otlp/_spans.c), the receiver's span-id count and the
+Every input goes through the sampler's span readers (otlp/_spans.c), the receiver's span-id count and the
 normalizer's span records (the same extension) and NativeRedactor.redact. When the walk accepts it, upb must
 accept the same bytes and the reference must make exactly the same bytes and findings of them; when the
 readers give rows, a count or records for bytes upb accepts, they must be upb's reading of them (slices
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 with atheris.instrument_imports():
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
     from opentelemetry.proto.resource.v1.resource_pb2 import Resource
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -41,7 +41,7 @@ with atheris.instrument_imports():
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.skipping import regex_lead
     from failpath.redaction.stage import build_redactor
-    from failpath.sampling.span_reading import read_message
+    from failpath.sampling.span_reading import Watching, by_trace, read_message
     from failpath.store.span_rows import rows_of
     from tests.support.redaction_mix import request
 
@@ -52,6 +52,10 @@ NATIVE = NativeRedactor(build_redactor(_CONFIG))
 
 
 _WATCHED = ("note", "gen_ai.prompt", "user.id", "")
+# The sampler's grouped intake: the first two keys read on every span, a quiet value for each.
+_WATCHING = Watching(
+    _WATCHED, 2, ((AnyValue(bool_value=True).SerializeToString(),), (AnyValue(string_value="x").SerializeToString(),))
+)
 
 
 def _parsed(data: bytes) -> "ExportTraceServiceRequest | None":
@@ -83,6 +87,37 @@ def check_rows(data: bytes) -> None:
         same = same and Span.FromString(row[1]) == Span.FromString(expected[1])
     if not same:
         raise AssertionError("the sampler's rows and upb's reading disagree")
+
+
+def check_traces(data: bytes) -> None:
+    """The sampler's grouped intake against the reference's grouping of upb's reading, for bytes both accept:
+    the same traces, runs (spans compared parsed) and totals; every span the reference looks at is looked at
+    (the C may look at more: a quiet value written otherwise than upb writes it is not quiet there), with the
+    rows upb reads."""
+    got = _spans.request_traces(data, _WATCHING.keys, _WATCHING.span_keys, _WATCHING.quiet, False)
+    if got is None or (parsed := _parsed(data)) is None:
+        return
+    expected = by_trace(read_message(parsed, _WATCHED)[2], _WATCHING)
+    same = len(got[2]) == len(expected)
+    for mine, theirs in zip(got[2], expected, strict=False):
+        blobs = [blob for _, run in mine[1] for blob in run]
+        same = same and mine[0] == theirs[0] and mine[3] == theirs[3] and mine[5:] == theirs[5:]
+        same = same and mine[4] == sum(len(blob) for blob in blobs)
+        same = same and [(scope, len(run)) for scope, run in mine[1]] == [(scope, len(run)) for scope, run in theirs[1]]
+        same = same and [Span.FromString(blob) for blob in blobs] == [
+            Span.FromString(blob) for _, run in theirs[1] for blob in run
+        ]
+        looked = {id(row[1]): row for row in mine[2]}
+        positions = {id(blob): index for index, blob in enumerate(blobs)}
+        theirs_blobs = [blob for _, run in theirs[1] for blob in run]
+        same = same and all(positions.get(id(row[1]), -1) >= 0 for row in mine[2])
+        for row in theirs[2]:
+            index = next(i for i, blob in enumerate(theirs_blobs) if blob is row[1])
+            mine_row = looked.get(id(blobs[index])) if same else None
+            same = same and mine_row is not None and repr(mine_row[2:10]) == repr(row[2:10])
+            same = same and mine_row is not None and (mine_row[10] is None or repr(mine_row[10]) == repr(row[10]))
+    if not same:
+        raise AssertionError("the sampler's grouped intake and the reference disagree")
 
 
 def check_store_rows(data: bytes) -> None:
@@ -157,6 +192,7 @@ def test_one_input(data: bytes) -> None:
     check_digit_runs(data)
     _spans.span_ranges(data)  # the redaction prefilter's reader: must not crash on anything
     check_rows(data)
+    check_traces(data)
     check_ids(data)
     check_records(data)
     check_store_rows(data)

@@ -334,12 +334,36 @@ static const int8_t SPAN_FIELDS[16] = {
     [15] = WT_LEN + 1, /* status */
 };
 
-/* The attribute keys the sampler watches: the str objects its dicts are keyed by, and their UTF-8. */
+/* The attribute keys the sampler watches: the str objects its dicts are keyed by, and their UTF-8. For
+ * request_traces, the first span_keys of them tell something on any span (the rest only on a root), and
+ * quiet[k] (a tuple of bytes, when quiet has that many) holds the encoded AnyValues of key k that tell
+ * nothing on a span that is not a root, whatever else it carries. */
 typedef struct {
     PyObject *keys;
     const char **bytes;
-    Py_ssize_t *sizes, n;
+    Py_ssize_t *sizes, n, span_keys;
+    PyObject *quiet; /* a tuple, or NULL */
+    /* the keys by length (at most 255: longer ones all under 255), as chains: the first key of each length,
+     * then the next of the same length (-1 ends a chain); an attribute's key is compared with a few at most */
+    Py_ssize_t first[256], *next;
 } Watched;
+
+/* Which span keys a span's attributes set (the last value of each counts), which of them to a quiet value;
+ * many: a span key past the 64th. */
+typedef struct {
+    uint64_t keys, quiet;
+    int many;
+} Telling;
+
+static int quiet_value(const Watched *watched, Py_ssize_t k, const uint8_t *value, Py_ssize_t size) {
+    if (watched->quiet == NULL || k >= PyTuple_GET_SIZE(watched->quiet)) return 0;
+    PyObject *values = PyTuple_GET_ITEM(watched->quiet, k);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(values); i++) {
+        PyObject *known = PyTuple_GET_ITEM(values, i);
+        if (PyBytes_GET_SIZE(known) == size && memcmp(PyBytes_AS_STRING(known), value, (size_t)size) == 0) return 1;
+    }
+    return 0;
+}
 
 /* What one reading makes of a request: a row per span, and one per resource (level 0) or scope (level 1)
  * from its head (the Resource or InstrumentationScope, NULL when absent) and schema URL (NULL when absent). */
@@ -348,7 +372,18 @@ struct Reading {
     int (*span)(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out);
     int (*head)(const uint8_t *d, int level, const Field *head, const Field *url, Py_ssize_t parent, PyObject *out);
     const Watched *watched;
+    void *state; /* the reading's own (request_traces: its Intake) */
 };
+
+/* The index of a KeyValue's key among the watched keys, or -1. */
+static Py_ssize_t watched_index(const uint8_t *d, const Watched *watched, const Field *key, int has_key) {
+    Py_ssize_t length = has_key ? key->end - key->payload : 0;
+    for (Py_ssize_t k = watched->first[length < 255 ? length : 255]; k >= 0; k = watched->next[k]) {
+        if (watched->sizes[k] == length && (!length || !memcmp(watched->bytes[k], d + key->payload, (size_t)length)))
+            return k;
+    }
+    return -1;
+}
 
 /* A span's attribute into found if its key is watched (a later one replaces an earlier one in its place, an
  * unset value is left out: SpanInspector's reading); FALLBACK for an encoding upb could read otherwise. */
@@ -356,31 +391,57 @@ static int watched_into(const uint8_t *d, const Field *kv, const Watched *watche
     Field key = {0}, value = {0};
     int has_key = 0, has_value = 0, rc;
     TRY(read_key_value(d, kv, &key, &has_key, &value, &has_value));
-    Py_ssize_t length = has_key ? key.end - key.payload : 0;
-    for (Py_ssize_t k = 0; k < watched->n; k++) {
-        if (watched->sizes[k] != length || (length && memcmp(watched->bytes[k], d + key.payload, (size_t)length)))
-            continue;
-        if (!has_value) return OK;
-        PyObject *python = any_value(d, value.payload, value.end, 0, &rc);
-        if (python == NULL) return rc;
-        rc = python == Py_None || PyDict_SetItem(found, PyTuple_GET_ITEM(watched->keys, k), python) == 0 ? OK : ERR;
-        Py_DECREF(python);
-        return rc;
+    Py_ssize_t k = watched_index(d, watched, &key, has_key);
+    if (k < 0 || !has_value) return OK;
+    PyObject *python = any_value(d, value.payload, value.end, 0, &rc);
+    if (python == NULL) return rc;
+    rc = python == Py_None || PyDict_SetItem(found, PyTuple_GET_ITEM(watched->keys, k), python) == 0 ? OK : ERR;
+    Py_DECREF(python);
+    return rc;
+}
+
+/* A span's attribute into telling, from its bytes alone (no Python value is made): a value of a span key is
+ * quiet only as the very bytes of a quiet value; an empty AnyValue is unset, as any_value reads it. Anything
+ * upb could read otherwise counts as telling (many): the span is then read whole. */
+static void telling_into(const uint8_t *d, const Field *kv, const Watched *watched, Telling *telling) {
+    Field key = {0}, value = {0};
+    int has_key = 0, has_value = 0;
+    if (read_key_value(d, kv, &key, &has_key, &value, &has_value) != OK) {
+        telling->many = 1;
+        return;
     }
-    return OK;
+    Py_ssize_t k = watched_index(d, watched, &key, has_key);
+    if (k < 0 || k >= watched->span_keys || !has_value || value.end == value.payload) return;
+    if (k >= 64) {
+        telling->many = 1;
+        return;
+    }
+    uint64_t bit = (uint64_t)1 << k;
+    telling->keys |= bit;
+    if (quiet_value(watched, k, d + value.payload, value.end - value.payload)) {
+        telling->quiet |= bit;
+    } else {
+        telling->quiet &= ~bit;
+    }
 }
 
 /* The fields of SPAN_FIELDS a span has: into seen (the last one written of each, as upb reads them), with
  * the status code (statuses merge: the last code written wins); with a watched key, the watched attributes'
  * values into *found (set to None when one is written in a way upb could read otherwise). */
 static int span_fields(const uint8_t *d, const Field *span, const Watched *watched, Field seen[16], uint32_t *present,
-                       int32_t *code, PyObject **found) {
+                       int32_t *code, PyObject **found, Telling *telling) {
     Py_ssize_t pos = span->payload;
     while (pos < span->end) {
         Field f;
         TRY(next_field(d, span->end, &pos, &f));
         if (f.number == 9) {
-            if (watched != NULL && watched->n && f.type == WT_LEN && *found != Py_None) {
+            if (telling != NULL) {
+                if (f.type == WT_LEN) {
+                    telling_into(d, &f, watched, telling);
+                } else {
+                    telling->many = 1;
+                }
+            } else if (watched != NULL && watched->n && f.type == WT_LEN && *found != Py_None) {
                 int rc = watched_into(d, &f, watched, *found);
                 if (rc == FALLBACK) {
                     Py_SETREF(*found, Py_NewRef(Py_None));
@@ -399,18 +460,10 @@ static int span_fields(const uint8_t *d, const Field *span, const Watched *watch
     return OK;
 }
 
-static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
-    Field seen[16];
-    uint32_t present = 0;
-    int32_t code = 0;
-    /* the watched attributes' values; None when an attribute is written in a way upb could read otherwise */
-    PyObject *found = PyDict_New();
-    if (found == NULL) return ERR;
-    int rc = span_fields(d, span, reading->watched, seen, &present, &code, &found);
-    if (rc != OK) {
-        Py_DECREF(found);
-        return rc;
-    }
+/* A span's row of request_facts, from what span_fields read of it; blob and trace_id: its bytes and trace id
+ * when the caller has made them already (NULL: made here). Steals found. */
+static int facts_row(const uint8_t *d, const Field *span, Py_ssize_t scope, const Field seen[16], uint32_t present,
+                     int32_t code, PyObject *found, PyObject *blob, PyObject *trace_id, PyObject *out) {
 #define HAS(n) ((present >> (n)) & 1u)
     int root = !HAS(4) || seen[4].end == seen[4].payload;
     uint64_t start = HAS(7) ? seen[7].value : 0, end = HAS(8) ? seen[8].value : 0;
@@ -432,8 +485,8 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, con
         PyTuple_SET_ITEM(item, i, part);                                                                        \
     } while (0)
     PUT(0, PyLong_FromSsize_t(scope));
-    PUT(1, PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
-    PUT(2, payload_bytes(d, HAS(1) ? &seen[1] : NULL));
+    PUT(1, blob ? Py_NewRef(blob) : PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload));
+    PUT(2, trace_id ? Py_NewRef(trace_id) : payload_bytes(d, HAS(1) ? &seen[1] : NULL));
     PUT(3, PyBool_FromLong(root));
     PUT(4, PyLong_FromLong(code));
     PUT(5, PyLong_FromUnsignedLongLong(start));
@@ -444,6 +497,21 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, con
 #undef PUT
 #undef HAS
     return append_new(out, item);
+}
+
+static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
+    Field seen[16];
+    uint32_t present = 0;
+    int32_t code = 0;
+    /* the watched attributes' values; None when an attribute is written in a way upb could read otherwise */
+    PyObject *found = PyDict_New();
+    if (found == NULL) return ERR;
+    int rc = span_fields(d, span, reading->watched, seen, &present, &code, &found, NULL);
+    if (rc != OK) {
+        Py_DECREF(found);
+        return rc;
+    }
+    return facts_row(d, span, scope, seen, present, code, found, NULL, NULL, out);
 }
 
 /* A ResourceSpans (level 0) or a ScopeSpans (level 1), which have the same shape: its resource or scope
@@ -503,35 +571,242 @@ static PyObject *read_request(const uint8_t *d, Py_ssize_t size, const Reading *
     return out;
 }
 
+/* The watched keys of a request_facts or request_traces call (a tuple of str, or NULL: none). */
+static int watched_keys(PyObject *keys, Watched *watched) {
+    watched->keys = keys;
+    watched->bytes = NULL;
+    watched->sizes = watched->next = NULL;
+    watched->n = keys ? PyTuple_GET_SIZE(keys) : 0;
+    watched->span_keys = 0;
+    watched->quiet = NULL;
+    for (int length = 0; length < 256; length++) watched->first[length] = -1;
+    if (!watched->n) return OK;
+    watched->bytes = PyMem_New(const char *, watched->n);
+    watched->sizes = PyMem_New(Py_ssize_t, watched->n);
+    watched->next = PyMem_New(Py_ssize_t, watched->n);
+    if (watched->bytes == NULL || watched->sizes == NULL || watched->next == NULL) {
+        PyErr_NoMemory();
+        return ERR;
+    }
+    /* chained last key first, so each chain lists its keys in their order */
+    for (Py_ssize_t k = watched->n - 1; k >= 0; k--) {
+        PyObject *key = PyTuple_GET_ITEM(keys, k);
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "watched keys must be str");
+            return ERR;
+        }
+        if ((watched->bytes[k] = PyUnicode_AsUTF8AndSize(key, &watched->sizes[k])) == NULL) return ERR;
+        Py_ssize_t bucket = watched->sizes[k] < 255 ? watched->sizes[k] : 255;
+        watched->next[k] = watched->first[bucket];
+        watched->first[bucket] = k;
+    }
+    return OK;
+}
+
+static void watched_free(Watched *watched) {
+    PyMem_Free(watched->bytes);
+    PyMem_Free(watched->sizes);
+    PyMem_Free(watched->next);
+}
+
 static PyObject *request_facts(PyObject *module, PyObject *args) {
     Py_buffer data;
     PyObject *keys = NULL, *out = NULL;
     if (!PyArg_ParseTuple(args, "y*|O!", &data, &PyTuple_Type, &keys)) return NULL;
-    Watched watched = {keys, NULL, NULL, keys ? PyTuple_GET_SIZE(keys) : 0};
-    int rc = OK;
-    if (watched.n) {
-        watched.bytes = PyMem_New(const char *, watched.n);
-        watched.sizes = PyMem_New(Py_ssize_t, watched.n);
-        if (watched.bytes == NULL || watched.sizes == NULL) {
-            PyErr_NoMemory();
-            rc = ERR;
-        }
-        for (Py_ssize_t k = 0; rc == OK && k < watched.n; k++) {
-            PyObject *key = PyTuple_GET_ITEM(keys, k);
-            if (!PyUnicode_Check(key)) {
-                PyErr_SetString(PyExc_TypeError, "watched keys must be str");
-                rc = ERR;
-            } else if ((watched.bytes[k] = PyUnicode_AsUTF8AndSize(key, &watched.sizes[k])) == NULL) {
-                rc = ERR;
-            }
-        }
-    }
-    if (rc == OK) {
-        Reading reading = {span_facts, facts_head, &watched};
+    Watched watched;
+    if (watched_keys(keys, &watched) == OK) {
+        Reading reading = {span_facts, facts_head, &watched, NULL};
         out = read_request(data.buf, data.len, &reading);
     }
-    PyMem_Free(watched.bytes);
-    PyMem_Free(watched.sizes);
+    watched_free(&watched);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* ---- the tail sampler's intake: a request's spans grouped by trace (sampling/span_reading.py) ----------- */
+
+PyDoc_STRVAR(request_traces_doc,
+             "request_traces(data, watched=(), span_keys=-1, quiet=(), every_span=False)\n"
+             "    -> (resources, scopes, traces) | None\n\n"
+             "request_facts' reading, grouped by trace: traces: [(trace_id, runs, notable, spans, size, start, end)]\n"
+             "in the order the traces first appear, where runs: [(scope index, [Span bytes])], each a run of the\n"
+             "trace's spans under one scope, in the request's order; notable: the request_facts rows (or ()) of the spans\n"
+             "the sampler must look at (a root, an error status, events, a trace state, a value of one of the\n"
+             "first span_keys watched keys (-1: all) not in quiet[key index] (encoded AnyValues), or every span with\n"
+             "every_span); spans and size: how many spans and their bytes; start: the earliest\n"
+             "start that is not 0 (0: none), end: the latest end. None where request_facts gives None.");
+
+/* What request_traces keeps per trace while it reads: its id, runs and notable rows (owned; notable NULL
+ * while there are none), the run being filled and the totals. */
+typedef struct {
+    PyObject *trace_id, *runs, *notable;
+    PyObject *run; /* borrowed: the list of the last run (runs owns it) */
+    Py_ssize_t spans, size, scope;
+    uint64_t start, end;
+} Totals;
+
+typedef struct {
+    PyObject *index; /* trace id -> its position in totals */
+    int every_span;
+    Totals *totals;
+    Py_ssize_t count, capacity;
+} Intake;
+
+static void intake_free(Intake *intake) {
+    for (Py_ssize_t i = 0; i < intake->count; i++) {
+        Py_XDECREF(intake->totals[i].trace_id);
+        Py_XDECREF(intake->totals[i].runs);
+        Py_XDECREF(intake->totals[i].notable);
+    }
+    PyMem_Free(intake->totals);
+    Py_XDECREF(intake->index);
+}
+
+/* The totals of the trace, made at its first span. */
+static int trace_totals(Intake *intake, PyObject *trace_id, Totals **totals) {
+    PyObject *position = PyDict_GetItemWithError(intake->index, trace_id);
+    if (position != NULL) {
+        *totals = &intake->totals[PyLong_AsSsize_t(position)];
+        return OK;
+    }
+    if (PyErr_Occurred()) return ERR;
+    if (intake->count == intake->capacity) {
+        Py_ssize_t capacity = intake->capacity ? 2 * intake->capacity : 16;
+        Totals *grown = PyMem_Resize(intake->totals, Totals, capacity);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return ERR;
+        }
+        intake->totals = grown;
+        intake->capacity = capacity;
+    }
+    PyObject *number = PyLong_FromSsize_t(intake->count), *runs = PyList_New(0);
+    int rc = number && runs && PyDict_SetItem(intake->index, trace_id, number) == 0 ? OK : ERR;
+    Py_XDECREF(number);
+    if (rc != OK) {
+        Py_XDECREF(runs);
+        return ERR;
+    }
+    Totals *made = &intake->totals[intake->count++];
+    *made = (Totals){Py_NewRef(trace_id), runs, NULL, NULL, 0, 0, -1, 0, 0};
+    *totals = made;
+    return OK;
+}
+
+/* The notable span's request_facts row, to its trace's notable rows: its watched values read now (the
+ * first pass only told whether any could matter). */
+static int notable_row(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, Totals *totals,
+                       PyObject *blob) {
+    Field seen[16];
+    uint32_t present = 0;
+    int32_t code = 0;
+    PyObject *found = PyDict_New();
+    if (found == NULL) return ERR;
+    int rc = span_fields(d, span, reading->watched, seen, &present, &code, &found, NULL);
+    if (rc != OK) {
+        Py_DECREF(found);
+        return rc;
+    }
+    if (totals->notable == NULL && (totals->notable = PyList_New(0)) == NULL) {
+        Py_DECREF(found);
+        return ERR;
+    }
+    return facts_row(d, span, scope, seen, present, code, found, blob, totals->trace_id, totals->notable);
+}
+
+/* A span into its trace's totals: its bytes to the trace's run under its scope (a new run when the scope
+ * changed), its row to notable when the sampler must look at it. */
+static int traces_span(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
+    Intake *intake = reading->state;
+    Field seen[16];
+    uint32_t present = 0;
+    int32_t code = 0;
+    Telling telling = {0, 0, 0};
+    TRY(span_fields(d, span, reading->watched, seen, &present, &code, NULL, &telling));
+#define HAS(n) ((present >> (n)) & 1u)
+    /* the name is decoded only for notable spans; upb refuses a name that is not UTF-8 */
+    if (HAS(5) && !utf8_valid(d + seen[5].payload, seen[5].end - seen[5].payload)) return FALLBACK;
+    int notable = intake->every_span || !HAS(4) || seen[4].end == seen[4].payload || code == 2 || HAS(11) ||
+                  (HAS(3) && seen[3].end > seen[3].payload) || telling.many || (telling.keys & ~telling.quiet);
+    uint64_t start = HAS(7) ? seen[7].value : 0, end = HAS(8) ? seen[8].value : 0;
+    PyObject *trace_id = payload_bytes(d, HAS(1) ? &seen[1] : NULL);
+#undef HAS
+    if (trace_id == NULL) return ERR;
+    Totals *totals;
+    int rc = trace_totals(intake, trace_id, &totals);
+    Py_DECREF(trace_id);
+    if (rc != OK) return rc;
+    if (totals->scope != scope) {
+        PyObject *run = PyList_New(0), *index = PyLong_FromSsize_t(scope);
+        PyObject *pair = run && index ? PyTuple_Pack(2, index, run) : NULL;
+        Py_XDECREF(index);
+        Py_XDECREF(run); /* the pair holds it */
+        TRY(append_new(totals->runs, pair));
+        totals->run = run;
+        totals->scope = scope;
+    }
+    PyObject *blob = PyBytes_FromStringAndSize((const char *)d + span->payload, span->end - span->payload);
+    if (blob == NULL) return ERR;
+    if (PyList_Append(totals->run, blob) < 0) {
+        Py_DECREF(blob);
+        return ERR;
+    }
+    totals->spans++;
+    totals->size += span->end - span->payload;
+    if (start && (totals->start == 0 || start < totals->start)) totals->start = start;
+    if (end > totals->end) totals->end = end;
+    rc = notable ? notable_row(d, span, scope, reading, totals, blob) : OK;
+    Py_DECREF(blob);
+    return rc;
+}
+
+/* The traces' rows, in the order of their first spans. */
+static int finish_traces(PyObject *traces, const Intake *intake) {
+    PyObject *none = PyTuple_New(0);
+    int rc = none == NULL ? ERR : OK;
+    for (Py_ssize_t i = 0; rc == OK && i < intake->count; i++) {
+        const Totals *t = &intake->totals[i];
+        PyObject *row = Py_BuildValue("(OOOnnKK)", t->trace_id, t->runs, t->notable ? t->notable : none, t->spans,
+                                      t->size, (unsigned long long)t->start, (unsigned long long)t->end);
+        rc = append_new(traces, row);
+    }
+    Py_XDECREF(none);
+    return rc;
+}
+
+/* quiet: a tuple of tuples of bytes. */
+static int quiet_table(PyObject *quiet, Watched *watched) {
+    for (Py_ssize_t k = 0; quiet != NULL && k < PyTuple_GET_SIZE(quiet); k++) {
+        PyObject *values = PyTuple_GET_ITEM(quiet, k);
+        int ok = PyTuple_Check(values);
+        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(values); i++) ok = PyBytes_Check(PyTuple_GET_ITEM(values, i));
+        if (!ok) {
+            PyErr_SetString(PyExc_TypeError, "quiet values must be a tuple of tuples of bytes");
+            return ERR;
+        }
+    }
+    watched->quiet = quiet;
+    return OK;
+}
+
+static PyObject *request_traces(PyObject *module, PyObject *args) {
+    Py_buffer data;
+    PyObject *keys = NULL, *quiet = NULL, *out = NULL;
+    Py_ssize_t span_keys = -1; /* all of them */
+    int every_span = 0;
+    if (!PyArg_ParseTuple(args, "y*|O!nO!p", &data, &PyTuple_Type, &keys, &span_keys, &PyTuple_Type, &quiet,
+                          &every_span))
+        return NULL;
+    Watched watched;
+    Intake intake = {PyDict_New(), every_span, NULL, 0, 0};
+    if (intake.index != NULL && watched_keys(keys, &watched) == OK && quiet_table(quiet, &watched) == OK) {
+        watched.span_keys = span_keys < 0 ? watched.n : span_keys;
+        Reading reading = {traces_span, facts_head, &watched, &intake};
+        out = read_request(data.buf, data.len, &reading);
+        if (out != NULL && out != Py_None && finish_traces(PyTuple_GET_ITEM(out, 2), &intake) != OK) Py_CLEAR(out);
+    }
+    if (intake.index != NULL) watched_free(&watched);
+    intake_free(&intake);
     PyBuffer_Release(&data);
     return out;
 }
@@ -564,7 +839,7 @@ static int store_span(const uint8_t *d, const Field *span, Py_ssize_t scope, con
     uint32_t present = 0;
     int32_t code = 0;
     PyObject *unused = NULL; /* watched values: none without watched keys */
-    TRY(span_fields(d, span, reading->watched, seen, &present, &code, &unused));
+    TRY(span_fields(d, span, reading->watched, seen, &present, &code, &unused, NULL));
 #define FIELD(n) (((present >> (n)) & 1u) ? &seen[n] : NULL)
     int32_t kind = FIELD(6) != NULL ? (int32_t)(uint32_t)seen[6].value : 0; /* an open enum: int32, as upb */
     PyObject *row = Py_BuildValue(
@@ -627,7 +902,7 @@ static int store_head(const uint8_t *d, int level, const Field *head, const Fiel
 static PyObject *store_rows(PyObject *module, PyObject *arg) {
     Py_buffer data;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
-    Reading reading = {store_span, store_head, NULL};
+    Reading reading = {store_span, store_head, NULL, NULL};
     PyObject *out = read_request(data.buf, data.len, &reading);
     PyBuffer_Release(&data);
     return out;
@@ -783,6 +1058,7 @@ static PyMethodDef methods[] = {
     {"span_ranges", span_ranges, METH_O, span_ranges_doc},
     {"valid_spans", valid_spans, METH_O, valid_spans_doc},
     {"request_facts", request_facts, METH_VARARGS, request_facts_doc},
+    {"request_traces", request_traces, METH_VARARGS, request_traces_doc},
     {"store_rows", store_rows, METH_O, store_rows_doc},
     {"span_record", span_record, METH_O, span_record_doc},
     {"attribute_dict", attribute_dict, METH_VARARGS, attribute_dict_doc},

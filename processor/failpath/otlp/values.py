@@ -39,3 +39,10 @@ def any_value(value: object) -> AnyValue:
 
 def key_value(key: str, value: object) -> KeyValue:
     return KeyValue(key=key, value=any_value(value))
+
+
+def encoded(value: Value) -> bytes | None:
+    """The serialized AnyValue python_value reads back as this very value (its types too: True is not 1), or
+    None where any_value would write something else (bytes, key-value lists, None in an array)."""
+    written = any_value(value).SerializeToString()
+    return written if repr(python_value(AnyValue.FromString(written))) == repr(value) else None

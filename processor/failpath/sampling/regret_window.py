@@ -4,8 +4,9 @@ span. Held oldest first, bounded by age and bytes; what falls out is counted by 
 """
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
-from failpath.sampling.trace_buffer import Group, Trace, append_span
+from failpath.sampling.trace_buffer import Group, Trace, append_spans
 
 
 class RegretWindow:
@@ -32,10 +33,11 @@ class RegretWindow:
         entry = self._held.get(trace_id)
         return entry[1] if entry is not None else None
 
-    def add(self, trace: Trace, group: Group, blob: bytes) -> int:
-        """A late span of a held trace joins it; returns the spans that fell out to make room. (A trace that
-        fell out meanwhile still takes the span, for the caller, without counting against the window.)"""
-        cost = append_span(trace, group, blob)
+    def add(self, trace: Trace, runs: Iterable[tuple[Group, list[bytes]]], spans: int, size: int) -> int:
+        """Late spans of a held trace join it (as TraceBuffer.add); returns the spans that fell out to make
+        room. (A trace that fell out meanwhile still takes them, for the caller, without counting against the
+        window.)"""
+        cost = append_spans(trace, runs, spans, size)
         if trace.trace_id not in self._held:
             return 0
         self.size += cost

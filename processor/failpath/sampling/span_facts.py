@@ -10,11 +10,16 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from failpath.otlp.values import Value, python_value
+from failpath.otlp.values import Value, encoded, python_value
 from failpath.sampling.conditions import Leaf
-from failpath.sampling.span_reading import watched_values
+from failpath.sampling.span_reading import Watching, watched_values
 from failpath.signals.errors import ErrorReader
 from failpath.signals.workflow import workflow_name
+
+# Quiet values remembered per key, and values per key found not quiet (or not encodable) before learning
+# stops for that key: an error value or an id does not cost a try at every span.
+_QUIET_VALUES = 32
+_TRIES = 64
 
 
 class SpanInspector:
@@ -30,8 +35,15 @@ class SpanInspector:
             if leaf.attribute is not None:
                 self._by_key.setdefault(leaf.attribute, []).append(leaf)
         self._watched = frozenset([*self._by_key, *self._errors.watched_keys, *workflow_key, *root_keys])
-        # The keys whose values the span reader hands over with each span (sampling/span_reading.py).
-        self.watched_keys = tuple(sorted(self._watched))
+        span_keys = sorted({*self._by_key, *self._errors.watched_keys})
+        # The keys whose values the span reader hands over with each span (sampling/span_reading.py), and
+        # (learned as spans arrive) their values that tell nothing on a span that is not a root.
+        self.watching = Watching(
+            (*span_keys, *sorted(self._watched.difference(span_keys))), len(span_keys), (), bool(self._name_leaves)
+        )
+        self._quiet: list[list[bytes]] = [[] for _ in span_keys]
+        self._index = {key: k for k, key in enumerate(span_keys)}
+        self._tries = [_TRIES] * len(span_keys)
         self._event_names = self._errors.event_names
 
     def resource(self, attributes: Any) -> tuple[int, dict[str, Value]]:
@@ -73,6 +85,35 @@ class SpanInspector:
             values = {**resource_values, **found} if found and resource_values else found or resource_values
             bits = self._leaf_bits(values, root, name if self._name_leaves else None)
         return bits, error, found
+
+    def learn(self, found: dict[str, Value]) -> None:
+        """Remember which of the watched values of a span that is not a root tell nothing, whatever else a
+        span carries (no error signal, no condition on any span passes): the span reader then leaves spans
+        with only such values out of the rows the sampler looks at. Tried on the values of spans that were
+        looked at for their values alone, a bounded number of times per key."""
+        learned = False
+        for key, value in found.items():
+            k = self._index.get(key)
+            if k is None or self._tries[k] <= 0 or len(self._quiet[k]) >= _QUIET_VALUES:
+                continue
+            written = encoded(value)
+            if written is not None and written in self._quiet[k]:
+                continue
+            if written is None or not self._quiet_value(key, value):
+                self._tries[k] -= 1
+                continue
+            self._quiet[k].append(written)
+            learned = True
+        if learned:
+            quiet = tuple(tuple(values) for values in self._quiet)
+            self.watching = Watching(self.watching.keys, self.watching.span_keys, quiet, self.watching.every_span)
+
+    def _quiet_value(self, key: str, value: Value) -> bool:
+        """Leaves test one attribute each, and resource values are tested apart: a value that passes no
+        leaf of a span that is not a root sets no bit with any others."""
+        if not self._errors.quiet(key, value):
+            return False
+        return not any(not leaf.root_only and leaf.test(value) for leaf in self._by_key.get(key, ()))
 
     def workflow(self, name: str, found: dict[str, Value], resource_values: dict[str, Value]) -> str:
         return workflow_name(self._workflow_key, (found, resource_values), name)

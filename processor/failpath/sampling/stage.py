@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -30,7 +30,7 @@ from failpath.sampling.kept_output import KeptOutput
 from failpath.sampling.policies import PolicyEngine
 from failpath.sampling.regret_window import RegretWindow
 from failpath.sampling.span_facts import SpanInspector
-from failpath.sampling.span_reading import SpanRow, read_batch
+from failpath.sampling.span_reading import SpanRow, TraceRows, read_traces
 from failpath.sampling.trace_buffer import (
     SPAN_OVERHEAD,
     TRACE_OVERHEAD,
@@ -40,14 +40,13 @@ from failpath.sampling.trace_buffer import (
     resource_frame,
     scope_frame,
 )
-from failpath.signals.errors import ErrorReader
+from failpath.signals.errors import STATUS_ERROR, ErrorReader
 from failpath.signals.vocabulary import SignalsConfig
 
 log = logging.getLogger("failpath.sampling")
 
-# A span on its way into the buffer: its group, its row (span_reading.SpanRow), and its resource's leaf
-# bits and watched values.
-_Item = tuple[Group, SpanRow, int, dict[str, Value]]
+# What the spans under one scope share: their group, and their resource's leaf bits and watched values.
+_Group = tuple[Group, int, dict[str, Value]]
 
 
 @dataclass(slots=True)
@@ -140,8 +139,8 @@ class TailSamplingStage:
 
     # -- intake ----------------------------------------------------------------------------------------------
     async def consume(self, batch: Batch) -> None:
-        by_trace, size = self._split(batch)
-        new = sum(1 for trace_id in by_trace if trace_id not in self._buffer.traces)
+        traces, groups, size = self._split(batch)
+        new = sum(1 for entry in traces if entry[0] not in self._buffer.traces)
         needed = size + batch.spans * SPAN_OVERHEAD + new * TRACE_OVERHEAD
         if not self._fits(needed, new):
             self._make_room(needed, new, self._clock())
@@ -151,52 +150,41 @@ class TailSamplingStage:
                 raise Refused("overloaded", "the tail-sampling buffer is full; retry later")
         # From here on no await: the room just checked is still there.
         now = self._clock()
-        for trace_id, items in by_trace.items():
+        for entry in traces:
+            trace_id = entry[0]
             trace = self._buffer.traces.get(trace_id)
             if trace is None:
                 known = self._cache.lookup(trace_id)
                 if known is not None:
-                    self._late(trace_id, known, items, batch.lsns, now)
+                    self._late(entry, groups, known, batch.lsns, now)
                     continue
                 trace = self._buffer.open(trace_id, now, now + self._config.max_trace_wait)
             _note_lsns(trace, batch.lsns)
-            self._add(trace, items, now)
+            self._add(trace, entry, groups, now)
         self._update_gauges()
         if self._outbox:
             await self._flush()
 
-    def _split(self, batch: Batch) -> tuple[dict[bytes, list[_Item]], int]:
-        """The batch's spans (each its own bytes) grouped by trace, and their total size."""
+    def _split(self, batch: Batch) -> tuple[list[TraceRows], list[_Group], int]:
+        """The batch's spans by trace, each scope's group, and the spans' total size."""
         buffer, inspector = self._buffer, self._inspector
-        resources, scopes, spans = read_batch(batch, inspector.watched_keys)
+        resources, scopes, traces = read_traces(batch, inspector.watching)
         read: list[tuple[bytes, int, dict[str, Value]]] = []
         for resource, schema_url in resources:
             bits, values = inspector.resource(Resource.FromString(resource).attributes)
             read.append((buffer.frame(resource_frame(resource, schema_url)), bits, values))
-        groups: list[tuple[Group, int, dict[str, Value]]] = []
+        groups: list[_Group] = []
         for index, scope, schema_url in scopes:
             frame, bits, values = read[index]
             groups.append(((frame, buffer.frame(scope_frame(scope, schema_url))), bits, values))
-        by_trace: dict[bytes, list[_Item]] = {}
-        size = 0
-        for row in spans:
-            group, bits, values = groups[row[0]]
-            size += len(row[1])
-            item = (group, row, bits, values)
-            items = by_trace.get(row[2])
-            if items is None:
-                by_trace[row[2]] = [item]
-            else:
-                items.append(item)
-        return by_trace, size
+        return traces, groups, sum(entry[4] for entry in traces)
 
-    def _add(self, trace: Trace, items: list[_Item], now: float) -> None:
+    def _add(self, trace: Trace, entry: TraceRows, groups: list[_Group], now: float) -> None:
         buffer, config = self._buffer, self._config
-        for item in items:
-            buffer.add(trace, item[0], item[1][1])
-            if self._note(trace, item, now) and now + config.decision_wait < trace.deadline:
-                trace.due = "root"
-                buffer.move_deadline(trace, now + config.decision_wait)
+        buffer.add(trace, _runs(entry, groups), entry[3], entry[4])
+        if self._absorb(trace, entry, groups, now) and now + config.decision_wait < trace.deadline:
+            trace.due = "root"
+            buffer.move_deadline(trace, now + config.decision_wait)
         # Caps are checked once the request's spans of the trace are all in, so an error among them counts.
         limits = config.buffer
         if trace.spans >= limits.max_spans_per_trace:
@@ -204,20 +192,35 @@ class TailSamplingStage:
         elif trace.size >= limits.max_trace_bytes:
             self._decide(trace, "byte_limit", now)
 
-    def _note(self, trace: Trace, item: _Item, now: float) -> bool:
-        """What one span tells about its trace (error, conditions, times, root); True for the root span."""
-        _, row, resource_bits, resource_values = item
-        _, blob, _, root, code, start, end, name, has_events, trace_state, watched = row
-        # inline rather than through _inspect: this runs for every span
-        bits, error, found = self._inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
-        trace.bits |= bits | resource_bits
-        if error is not None and trace.error is None:
-            trace.error = error
-        if trace.start == 0 or start < trace.start:
+    def _absorb(self, trace: Trace, entry: TraceRows, groups: list[_Group], now: float) -> bool:
+        """What the request's spans of a trace tell about it (times, leaf bits, error, root); True if its root
+        span is among them. A span that is not notable (span_reading.notable) tells only its times and its
+        resource's leaf bits."""
+        _, runs, notable, _, _, start, end = entry
+        for scope, _ in runs:
+            trace.bits |= groups[scope][1]
+        if start and (trace.start == 0 or start < trace.start):
             trace.start = start
         trace.end = max(trace.end, end)
+        root = False
+        for row in notable:
+            if self._note(trace, row, groups[row[0]][2], now):
+                root = True
+        return root
+
+    def _note(self, trace: Trace, row: SpanRow, resource_values: dict[str, Value], now: float) -> bool:
+        """What one notable span tells about its trace (error, conditions, root); True for the root span."""
+        _, blob, _, root, code, start, end, name, has_events, trace_state, watched = row
+        # inline rather than through _error: this runs for most spans
+        inspector = self._inspector
+        bits, error, found = inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
+        trace.bits |= bits
+        if error is not None and trace.error is None:
+            trace.error = error
         if not trace.trace_state and trace_state:
             trace.trace_state = trace_state
+        if not (root or has_events or code == STATUS_ERROR or trace_state):
+            inspector.learn(found)  # looked at for its watched values alone
         if root:
             trace.has_root = True
             trace.root_start, trace.root_end = start, end
@@ -227,48 +230,46 @@ class TailSamplingStage:
         return root
 
     def _late(
-        self, trace_id: bytes, known: Decision | bool, items: list[_Item], lsns: tuple[int, ...], now: float
+        self, entry: TraceRows, groups: list[_Group], known: Decision | bool, lsns: tuple[int, ...], now: float
     ) -> None:
         metrics = self._metrics
+        trace_id, _, notable, spans, size = entry[:5]
         if isinstance(known, Decision):
-            groups: dict[Group, list[bytes]] = {}
-            for group, row, *_ in items:
-                groups.setdefault(group, []).append(row[1])
-            self._hand_on(_Kept(trace_id, known, self._output.encode(groups, known, True), len(items), True, lsns))
-            metrics.sampling_late_spans.labels("kept").inc(len(items))
+            by_group: dict[Group, list[bytes]] = {}
+            for group, blobs in _runs(entry, groups):
+                by_group.setdefault(group, []).extend(blobs)
+            self._hand_on(_Kept(trace_id, known, self._output.encode(by_group, known, True), spans, True, lsns))
+            metrics.sampling_late_spans.labels("kept").inc(spans)
             return
         held = self._window.get(trace_id)
         if held is None:
-            if any(self._inspect(item)[1] is not None for item in items):
+            if any(self._error(row, groups) is not None for row in notable):
                 metrics.sampling_late_errors.labels("lost").inc()
-                log.warning(
-                    "an error signal arrived after its trace was dropped and let go", extra={"spans": len(items)}
-                )
-            metrics.sampling_late_spans.labels("dropped").inc(len(items))
+                log.warning("an error signal arrived after its trace was dropped and let go", extra={"spans": spans})
+            metrics.sampling_late_spans.labels("dropped").inc(spans)
             return
         # The trace is still held: the late spans join it, and an error among them brings it all back.
         had_error = held.error is not None
         _note_lsns(held, lsns)
-        for item in items:
-            self._note(held, item, now)
-            self._release(self._window.add(held, item[0], item[1][1]), "evicted")
+        self._absorb(held, entry, groups, now)
+        self._release(self._window.add(held, _runs(entry, groups), spans, size), "evicted")
         decision = None if had_error else self._engine.late_error(held)
         if decision is None:
-            metrics.sampling_late_spans.labels("dropped").inc(len(items))
+            metrics.sampling_late_spans.labels("dropped").inc(spans)
             return
         self._window.release(trace_id)
         self._cache.record(trace_id, decision)
         metrics.sampling_late_errors.labels("saved").inc()
-        metrics.sampling_late_spans.labels("saved").inc(len(items))
+        metrics.sampling_late_spans.labels("saved").inc(spans)
         metrics.sampling_decisions.labels(decision.policy, "kept").inc()
         metrics.sampling_triggers.labels(decision.trigger).inc()
         payload = self._output.encode(held.groups, decision)
         self._hand_on(_Kept(trace_id, decision, payload, held.spans, False, tuple(held.lsns)))
 
-    def _inspect(self, item: _Item) -> tuple[int, str | None, dict[str, Value]]:
-        """The span's leaf bits, error reason (or None) and watched attribute values (as _note reads them)."""
-        _, (_, blob, _, root, code, _, _, name, has_events, _, watched), _, resource_values = item
-        return self._inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
+    def _error(self, row: SpanRow, groups: list[_Group]) -> str | None:
+        """The span's error reason, or None (as _note reads it)."""
+        _, blob, _, root, code, _, _, name, has_events, _, watched = row
+        return self._inspector.inspect(blob, root, code, name, has_events, groups[row[0]][2], watched)[1]
 
     def _release(self, spans: int, reason: str) -> None:
         if spans:
@@ -364,6 +365,11 @@ class TailSamplingStage:
         metrics.sampling_spans.set(buffer.spans)
         metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)
         metrics.sampling_regret_bytes.set(self._window.size)
+
+
+def _runs(entry: TraceRows, groups: list[_Group]) -> Iterator[tuple[Group, list[bytes]]]:
+    """A trace's runs of spans, each with its group."""
+    return ((groups[scope][0], blobs) for scope, blobs in entry[1])
 
 
 def _note_lsns(trace: Trace, lsns: tuple[int, ...]) -> None:

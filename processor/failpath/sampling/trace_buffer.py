@@ -7,6 +7,7 @@ traces due at each tick without scanning the buffer.
 
 import heapq
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from failpath.otlp import wire
@@ -86,9 +87,10 @@ class TraceBuffer:
         heapq.heappush(self._deadlines, (deadline, next(self._order), trace_id))
         return trace
 
-    def add(self, trace: Trace, group: Group, blob: bytes) -> None:
-        self.size += append_span(trace, group, blob)
-        self.spans += 1
+    def add(self, trace: Trace, runs: Iterable[tuple[Group, list[bytes]]], spans: int, size: int) -> None:
+        """Runs of spans (each under its group; spans of them in all, of size bytes) join the trace."""
+        self.size += append_spans(trace, runs, spans, size)
+        self.spans += spans
 
     def move_deadline(self, trace: Trace, deadline: float) -> None:
         """Bring the decision forward (never back)."""
@@ -117,15 +119,18 @@ class TraceBuffer:
             heapq.heapify(self._deadlines)
 
 
-def append_span(trace: Trace, group: Group, blob: bytes) -> int:
-    """Add a span to the trace; returns what it costs in memory."""
-    spans = trace.groups.get(group)
-    if spans is None:
-        trace.groups[group] = [blob]
-    else:
-        spans.append(blob)
-    cost = len(blob) + SPAN_OVERHEAD
-    trace.spans += 1
+def append_spans(trace: Trace, runs: Iterable[tuple[Group, list[bytes]]], spans: int, size: int) -> int:
+    """Add runs of spans to the trace, each under its group (the lists are taken, not copied); spans: how many
+    they hold, size: their bytes. Returns what they cost in memory."""
+    groups = trace.groups
+    for group, blobs in runs:
+        held = groups.get(group)
+        if held is None:
+            groups[group] = blobs
+        else:
+            held.extend(blobs)
+    cost = size + spans * SPAN_OVERHEAD
+    trace.spans += spans
     trace.size += cost
     return cost
 

@@ -84,6 +84,14 @@ class ErrorReader:
     def status_failed(self, code: int) -> bool:
         return self.signals.status and code == STATUS_ERROR
 
+    def quiet(self, key: str, value: object) -> bool:
+        """Whether an attribute makes no error signal, on its own or beside any others: every test below reads
+        one attribute at a time (a fact from the first of its sources that has a value), except an evaluator's
+        label, which needs the EVALUATOR kind beside it: that kind is never quiet."""
+        if key == EVALUATOR_KIND and value == "EVALUATOR":
+            return False
+        return next(iter(self.attribute_reasons({key: value})), None) is None
+
     def attribute_reasons(self, values: Mapping[str, object]) -> Iterable[str]:
         """The keys that make these attributes an error (the first is the sampler's reason)."""
         if self.watched_keys.isdisjoint(values):
