@@ -766,8 +766,19 @@ static int finish_traces(PyObject *traces, const Intake *intake) {
     int rc = none == NULL ? ERR : OK;
     for (Py_ssize_t i = 0; rc == OK && i < intake->count; i++) {
         const Totals *t = &intake->totals[i];
-        PyObject *row = Py_BuildValue("(OOOnnKK)", t->trace_id, t->runs, t->notable ? t->notable : none, t->spans,
-                                      t->size, (unsigned long long)t->start, (unsigned long long)t->end);
+        PyObject *row = PyTuple_New(7), *parts[4] = {PyLong_FromSsize_t(t->spans), PyLong_FromSsize_t(t->size),
+                                                     PyLong_FromUnsignedLongLong(t->start),
+                                                     PyLong_FromUnsignedLongLong(t->end)};
+        int made = row != NULL && parts[0] && parts[1] && parts[2] && parts[3];
+        if (row != NULL) { /* without Py_BuildValue's format parsing: one row per trace */
+            PyTuple_SET_ITEM(row, 0, Py_NewRef(t->trace_id));
+            PyTuple_SET_ITEM(row, 1, Py_NewRef(t->runs));
+            PyTuple_SET_ITEM(row, 2, Py_NewRef(t->notable ? t->notable : none));
+            for (int k = 0; k < 4; k++) PyTuple_SET_ITEM(row, 3 + k, parts[k]);
+        } else {
+            for (int k = 0; k < 4; k++) Py_XDECREF(parts[k]);
+        }
+        if (!made) Py_CLEAR(row);
         rc = append_new(traces, row);
     }
     Py_XDECREF(none);
