@@ -222,6 +222,10 @@ def test_learning_is_bounded() -> None:
     tables = dict(zip(inspector.watching.keys, inspector.watching.quiet, strict=False))
     assert len(tables["process.exit.code"]) == 1 and len(tables["agent.run.outcome"]) == 32
     assert tables["error.type"] == ()
+    # a condition on span names: every span is looked at, so nothing is learned
+    names = _inspector([{"name": "named", "type": "attributes", "when": {"span_name": True, "equals": "x"}}])
+    names.learn({"tool.success": True})
+    assert names.watching.every_span and names.watching.quiet == ()
 
 
 def test_errors_after_their_values_were_learned_quiet_still_keep_their_traces() -> None:

@@ -17,7 +17,8 @@ from failpath.signals.errors import ErrorReader
 from failpath.signals.workflow import workflow_name
 
 # Quiet values remembered per key, and values per key found not quiet (or not encodable) before learning
-# stops for that key: an error value or an id does not cost a try at every span.
+# stops for that key: an error value or an id does not cost a try at every span. (So at most 96 values of
+# a key are ever judged.)
 _QUIET_VALUES = 32
 _TRIES = 64
 
@@ -44,6 +45,7 @@ class SpanInspector:
         self._quiet: list[list[bytes]] = [[] for _ in span_keys]
         self._index = {key: k for k, key in enumerate(span_keys)}
         self._tries = [_TRIES] * len(span_keys)
+        self._judged: list[set[str]] = [set() for _ in span_keys]
         self._event_names = self._errors.event_names
 
     def resource(self, attributes: Any) -> tuple[int, dict[str, Value]]:
@@ -91,14 +93,19 @@ class SpanInspector:
         span carries (no error signal, no condition on any span passes): the span reader then leaves spans
         with only such values out of the rows the sampler looks at. Tried on the values of spans that were
         looked at for their values alone, a bounded number of times per key."""
+        if self.watching.every_span:
+            return  # every span is looked at anyway
         learned = False
         for key, value in found.items():
             k = self._index.get(key)
             if k is None or self._tries[k] <= 0 or len(self._quiet[k]) >= _QUIET_VALUES:
                 continue
-            written = encoded(value)
-            if written is not None and written in self._quiet[k]:
+            # each value is judged once (a quiet one beside a telling one comes back with every such span)
+            judged, text = self._judged[k], repr(value)
+            if text in judged:
                 continue
+            judged.add(text)
+            written = encoded(value)
             if written is None or not self._quiet_value(key, value):
                 self._tries[k] -= 1
                 continue
