@@ -499,7 +499,9 @@ static int facts_row(const uint8_t *d, const Field *span, Py_ssize_t scope, cons
     return append_new(out, item);
 }
 
-static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
+/* A span's request_facts row to out; blob and trace_id as facts_row takes them. */
+static int read_row(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *blob,
+                    PyObject *trace_id, PyObject *out) {
     Field seen[16];
     uint32_t present = 0;
     int32_t code = 0;
@@ -511,7 +513,11 @@ static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, con
         Py_DECREF(found);
         return rc;
     }
-    return facts_row(d, span, scope, seen, present, code, found, NULL, NULL, out);
+    return facts_row(d, span, scope, seen, present, code, found, blob, trace_id, out);
+}
+
+static int span_facts(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, PyObject *out) {
+    return read_row(d, span, scope, reading, NULL, NULL, out);
 }
 
 /* A ResourceSpans (level 0) or a ScopeSpans (level 1), which have the same shape: its resource or scope
@@ -697,21 +703,8 @@ static int trace_totals(Intake *intake, PyObject *trace_id, Totals **totals) {
  * first pass only told whether any could matter). */
 static int notable_row(const uint8_t *d, const Field *span, Py_ssize_t scope, const Reading *reading, Totals *totals,
                        PyObject *blob) {
-    Field seen[16];
-    uint32_t present = 0;
-    int32_t code = 0;
-    PyObject *found = PyDict_New();
-    if (found == NULL) return ERR;
-    int rc = span_fields(d, span, reading->watched, seen, &present, &code, &found, NULL);
-    if (rc != OK) {
-        Py_DECREF(found);
-        return rc;
-    }
-    if (totals->notable == NULL && (totals->notable = PyList_New(0)) == NULL) {
-        Py_DECREF(found);
-        return ERR;
-    }
-    return facts_row(d, span, scope, seen, present, code, found, blob, totals->trace_id, totals->notable);
+    if (totals->notable == NULL && (totals->notable = PyList_New(0)) == NULL) return ERR;
+    return read_row(d, span, scope, reading, blob, totals->trace_id, totals->notable);
 }
 
 /* A span into its trace's totals: its bytes to the trace's run under its scope (a new run when the scope
