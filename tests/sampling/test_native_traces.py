@@ -262,3 +262,22 @@ def test_errors_after_their_values_were_learned_quiet_still_keep_their_traces() 
 
     for with_bytes in (True, False):
         assert asyncio.run(run(with_bytes)) == {b"\xaa" * 16, b"\xbb" * 16}
+
+
+def test_a_span_without_a_start_leaves_the_traces_start_alone() -> None:
+    """Times fold per request and across requests alike, by bytes or not: a start of 0 is no start."""
+
+    async def start_of(with_bytes: bool) -> tuple[int, int]:
+        stage = TailSamplingStage(SamplingConfig(), Recorder(), Metrics(), clock=FakeClock())
+        for start, end in ((5, 10), (0, 12), (7, 9)):
+            message = ExportTraceServiceRequest()
+            span = message.resource_spans.add().scope_spans.add().spans.add()
+            span.trace_id, span.span_id, span.parent_span_id = TRACE_IDS[0], b"\1" * 8, b"\2" * 8
+            span.start_time_unix_nano, span.end_time_unix_nano = start, end
+            data = message.SerializeToString()
+            await stage.consume(Batch(None if with_bytes else message, 1, data if with_bytes else None))
+        trace = stage._buffer.traces[TRACE_IDS[0]]
+        return trace.start, trace.end
+
+    for with_bytes in (True, False):
+        assert asyncio.run(start_of(with_bytes)) == (5, 12)

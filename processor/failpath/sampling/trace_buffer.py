@@ -35,7 +35,8 @@ class Trace:
     groups: dict[Group, list[bytes]] = field(default_factory=dict)
     spans: int = 0
     size: int = 0
-    # Span timestamps (ns): earliest start, latest end; root start/end once the root has arrived.
+    # Span timestamps (ns): earliest start (a start of 0 is none), latest end; root start/end once the root
+    # has arrived.
     start: int = 0
     end: int = 0
     root_start: int = 0
