@@ -21,6 +21,8 @@ SPAN_ATTRIBUTES = b"\x4a"  # Span.attributes = 9
 def varint(value: int) -> bytes:
     if value < 0x80:
         return bytes((value,))
+    if value < 0x4000:  # most lengths: two bytes without the loop
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)

@@ -38,34 +38,49 @@ def _attributes(decision: Decision, late: bool, rate: float) -> list[KeyValue]:
     return attributes
 
 
+# Decorations remembered (see KeptOutput._decorations); past this many kinds of decision they are made anew.
+_REMEMBERED = 1024
+
+
 class KeptOutput:
     def __init__(self, span_attributes: bool) -> None:
         self._span_attributes = span_attributes
+        self._remembered: dict[tuple[Decision, bool], tuple[bytes, bytes]] = {}
 
     def encode(self, groups: dict[Group, list[bytes]], decision: Decision, late: bool = False) -> bytes:
-        suffix = wire.span_attributes(_attributes(decision, late, decision.rate)) if self._span_attributes else b""
+        suffix, state_field = self._decorations(decision, late)
         rejection = decision.threshold
-        state_field = b""
-        if rejection is not None:
-            state_field = wire.field(wire.SPAN_TRACE_STATE, threshold.with_threshold("", rejection).encode())
         by_resource: dict[bytes, list[bytes]] = {}
+        extra, marked = len(state_field) + len(suffix), self._span_attributes
         for (resource, scope), spans in groups.items():
             parts = [scope]
             for blob in spans:
-                if (self._span_attributes and _PREFIX in blob) or (
-                    rejection is not None and wire.may_have_trace_state(blob)
-                ):
+                if (marked and _PREFIX in blob) or (rejection is not None and wire.may_have_trace_state(blob)):
                     parts.append(wire.field(wire.SPANS, self._merged(blob, decision, late)))
                     continue
-                parts.append(wire.SPANS + wire.varint(len(blob) + len(state_field) + len(suffix)))
-                parts.append(blob)
-                parts.append(state_field)
-                parts.append(suffix)
+                parts += (wire.SPANS + wire.varint(len(blob) + extra), blob, state_field, suffix)
             by_resource.setdefault(resource, []).append(wire.field(wire.SCOPE_SPANS, b"".join(parts)))
         return b"".join(
             wire.field(wire.REQUEST_RESOURCE_SPANS, resource + b"".join(scopes))
             for resource, scopes in by_resource.items()
         )
+
+    def _decorations(self, decision: Decision, late: bool) -> tuple[bytes, bytes]:
+        """The encoded attributes appended to every span and the trace state field (empty when none) of a
+        decision: the same for every trace decided alike (a few policies, triggers and rates), and making
+        them (protobuf messages, serialized) cost more than framing the trace's spans."""
+        key = (decision, late)
+        made = self._remembered.get(key)
+        if made is None:
+            suffix = wire.span_attributes(_attributes(decision, late, decision.rate)) if self._span_attributes else b""
+            state_field = b""
+            if decision.threshold is not None:
+                state = threshold.with_threshold("", decision.threshold).encode()
+                state_field = wire.field(wire.SPAN_TRACE_STATE, state)
+            if len(self._remembered) >= _REMEMBERED:
+                self._remembered.clear()
+            made = self._remembered[key] = (suffix, state_field)
+        return made
 
     def _merged(self, blob: bytes, decision: Decision, late: bool) -> bytes:
         span = Span.FromString(blob)
