@@ -759,19 +759,13 @@ static int finish_traces(PyObject *traces, const Intake *intake) {
     int rc = none == NULL ? ERR : OK;
     for (Py_ssize_t i = 0; rc == OK && i < intake->count; i++) {
         const Totals *t = &intake->totals[i];
-        PyObject *row = PyTuple_New(7), *parts[4] = {PyLong_FromSsize_t(t->spans), PyLong_FromSsize_t(t->size),
-                                                     PyLong_FromUnsignedLongLong(t->start),
-                                                     PyLong_FromUnsignedLongLong(t->end)};
-        int made = row != NULL && parts[0] && parts[1] && parts[2] && parts[3];
-        if (row != NULL) { /* without Py_BuildValue's format parsing: one row per trace */
-            PyTuple_SET_ITEM(row, 0, Py_NewRef(t->trace_id));
-            PyTuple_SET_ITEM(row, 1, Py_NewRef(t->runs));
-            PyTuple_SET_ITEM(row, 2, Py_NewRef(t->notable ? t->notable : none));
-            for (int k = 0; k < 4; k++) PyTuple_SET_ITEM(row, 3 + k, parts[k]);
-        } else {
-            for (int k = 0; k < 4; k++) Py_XDECREF(parts[k]);
-        }
-        if (!made) Py_CLEAR(row);
+        PyObject *counts[4] = {PyLong_FromSsize_t(t->spans), PyLong_FromSsize_t(t->size),
+                               PyLong_FromUnsignedLongLong(t->start), PyLong_FromUnsignedLongLong(t->end)};
+        PyObject *row = counts[0] && counts[1] && counts[2] && counts[3]
+                            ? PyTuple_Pack(7, t->trace_id, t->runs, t->notable ? t->notable : none, counts[0],
+                                           counts[1], counts[2], counts[3])
+                            : NULL;
+        for (int k = 0; k < 4; k++) Py_XDECREF(counts[k]);
         rc = append_new(traces, row);
     }
     Py_XDECREF(none);
@@ -802,14 +796,15 @@ static PyObject *request_traces(PyObject *module, PyObject *args) {
                           &every_span))
         return NULL;
     Watched watched;
-    Intake intake = {PyDict_New(), every_span, NULL, 0, 0};
-    if (intake.index != NULL && watched_keys(keys, &watched) == OK && quiet_table(quiet, &watched) == OK) {
+    Intake intake = {NULL, every_span, NULL, 0, 0};
+    if (watched_keys(keys, &watched) == OK && quiet_table(quiet, &watched) == OK &&
+        (intake.index = PyDict_New()) != NULL) {
         watched.span_keys = span_keys < 0 ? watched.n : span_keys;
         Reading reading = {traces_span, facts_head, &watched, &intake};
         out = read_request(data.buf, data.len, &reading);
         if (out != NULL && out != Py_None && finish_traces(PyTuple_GET_ITEM(out, 2), &intake) != OK) Py_CLEAR(out);
     }
-    if (intake.index != NULL) watched_free(&watched);
+    watched_free(&watched);
     intake_free(&intake);
     PyBuffer_Release(&data);
     return out;

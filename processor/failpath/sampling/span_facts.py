@@ -5,6 +5,7 @@ The span reader hands over the values of watched keys only, read in the same nat
 other facts (sampling/span_reading.py); the rest is decided from those few values.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +43,6 @@ class SpanInspector:
         self.watching = Watching(
             (*span_keys, *sorted(self._watched.difference(span_keys))), len(span_keys), (), bool(self._name_leaves)
         )
-        self._quiet: list[list[bytes]] = [[] for _ in span_keys]
         self._index = {key: k for k, key in enumerate(span_keys)}
         self._tries = [_TRIES] * len(span_keys)
         self._judged: list[set[str]] = [set() for _ in span_keys]
@@ -95,10 +95,10 @@ class SpanInspector:
         looked at for their values alone, a bounded number of times per key."""
         if self.watching.every_span:
             return  # every span is looked at anyway
-        learned = False
+        quiet, learned = list(self.watching.quiet) or [()] * self.watching.span_keys, False
         for key, value in found.items():
             k = self._index.get(key)
-            if k is None or self._tries[k] <= 0 or len(self._quiet[k]) >= _QUIET_VALUES:
+            if k is None or self._tries[k] <= 0 or len(quiet[k]) >= _QUIET_VALUES:
                 continue
             # each value is judged once (a quiet one beside a telling one comes back with every such span)
             judged, text = self._judged[k], repr(value)
@@ -109,11 +109,10 @@ class SpanInspector:
             if written is None or not self._quiet_value(key, value):
                 self._tries[k] -= 1
                 continue
-            self._quiet[k].append(written)
+            quiet[k] = (*quiet[k], written)
             learned = True
         if learned:
-            quiet = tuple(tuple(values) for values in self._quiet)
-            self.watching = Watching(self.watching.keys, self.watching.span_keys, quiet, self.watching.every_span)
+            self.watching = dataclasses.replace(self.watching, quiet=tuple(quiet))
 
     def _quiet_value(self, key: str, value: Value) -> bool:
         """Leaves test one attribute each, and resource values are tested apart: a value that passes no

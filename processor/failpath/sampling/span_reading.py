@@ -2,8 +2,8 @@
 from the parsed message (the reference, where the extension is not built or declines the bytes). Both give
 the same rows; tests/sampling/test_native_facts.py compares them.
 
-The sampler takes them grouped by trace, with rows only for the spans it must look at: about half of an
-agent's spans (a step's child spans) carry nothing it decides on, and those only join their trace.
+The sampler takes them grouped by trace, with rows only for the spans it must look at: most of an agent's
+spans (a step's child spans, with at most a tool flag it knows to say nothing) only join their trace.
 """
 
 from collections.abc import Iterable, Sequence
@@ -63,14 +63,20 @@ def notable(row: SpanRow, watching: Watching) -> bool:
     exception, a verdict), a trace state (randomness), a value of a key read on every span that is not known
     to be quiet (or values left to be read from its bytes). request_traces compares the bytes of values as
     they came: the same for encodings as upb writes them, and a value written otherwise is not quiet there."""
-    _, _, _, root, code, _, _, _, has_events, trace_state, watched = row
-    if watching.every_span or root or code == STATUS_ERROR or has_events or trace_state or watched is None:
+    watched = row[10]
+    if watching.every_span or tells_by_itself(row) or watched is None:
         return True
     for key, value in watched.items():
         k = watching.keys.index(key)
         if k < watching.span_keys and (k >= min(64, len(watching.quiet)) or encoded(value) not in watching.quiet[k]):
             return True
     return False
+
+
+def tells_by_itself(row: SpanRow) -> bool:
+    """A root, an error status, events or a trace state: looked at whatever its attribute values."""
+    _, _, _, root, code, _, _, _, has_events, trace_state, _ = row
+    return root or code == STATUS_ERROR or has_events or bool(trace_state)
 
 
 def by_trace(spans: list[SpanRow], watching: Watching) -> list[TraceRows]:

@@ -30,7 +30,7 @@ from failpath.sampling.kept_output import KeptOutput
 from failpath.sampling.policies import PolicyEngine
 from failpath.sampling.regret_window import RegretWindow
 from failpath.sampling.span_facts import SpanInspector
-from failpath.sampling.span_reading import SpanRow, TraceRows, read_traces
+from failpath.sampling.span_reading import SpanRow, TraceRows, read_traces, tells_by_itself
 from failpath.sampling.trace_buffer import (
     SPAN_OVERHEAD,
     TRACE_OVERHEAD,
@@ -40,7 +40,7 @@ from failpath.sampling.trace_buffer import (
     resource_frame,
     scope_frame,
 )
-from failpath.signals.errors import STATUS_ERROR, ErrorReader
+from failpath.signals.errors import ErrorReader
 from failpath.signals.vocabulary import SignalsConfig
 
 log = logging.getLogger("failpath.sampling")
@@ -219,7 +219,7 @@ class TailSamplingStage:
             trace.error = error
         if not trace.trace_state and trace_state:
             trace.trace_state = trace_state
-        if not (root or has_events or code == STATUS_ERROR or trace_state):
+        if not tells_by_itself(row):
             inspector.learn(found)  # looked at for its watched values alone
         if root:
             trace.has_root = True
