@@ -5,7 +5,7 @@ route, the run's outcome, feedback and limits. Absent facts stay None: diagnosis
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ def attributes_of(items: Iterable[Any]) -> dict[str, object]:
     return {kv.key: python_value(kv.value) for kv in items}
 
 
-def _first(attributes: Mapping[str, object], *keys: str) -> object:
+def _first(attributes: Mapping[str, object], keys: tuple[str, ...]) -> object:
     for key in keys:
         value = attributes.get(key)
         if value not in (None, "", ()):
@@ -149,76 +149,114 @@ class StepFacts:
         status_message: str,
         errors: ErrorReader,
     ) -> "StepFacts":
+        # Read for every span of every failing run: a fact or attribute a span does not carry costs nothing
+        # beyond a lookup (every converter maps an absent value to the field's default).
         step = cls()
-        step.tool = _text(_first(a, "gen_ai.tool.name", "tool.name")) or named_tool
+        step.tool = _text(_first(a, _TOOL_KEYS)) or named_tool
         if step.tool is None and role == "tool":
             step.tool = _text(a.get("traceloop.entity.name")) or name.removeprefix("execute_tool").strip() or None
-        step.request_model = _text(_first(a, "gen_ai.request.model", "llm.request.model", "llm.model_name"))
-        step.response_model = _text(_first(a, "gen_ai.response.model", "llm.response.model"))
-        step.provider = _text(_first(a, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"))
-        step.input_tokens = _int(
-            _first(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
-        )
-        step.output_tokens = _int(
-            _first(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
-        )
-        step.max_tokens = _int(facts.get("model.max_tokens"))
-        reasons = _first(
-            a,
-            "gen_ai.response.finish_reasons",
-            "llm.response.finish_reason",
-            "gen_ai.response.finish_reason",
-            "llm.finish_reason",
-        )
-        step.finish_reasons = (
-            [str(r) for r in reasons] if isinstance(reasons, tuple) else ([str(reasons)] if reasons else [])
-        )
+        if not _MODEL_KEYS.isdisjoint(a):
+            step.request_model = _text(_first(a, _REQUEST_MODEL_KEYS))
+            step.response_model = _text(_first(a, _RESPONSE_MODEL_KEYS))
+            step.provider = _text(_first(a, _PROVIDER_KEYS))
+            step.input_tokens = _int(_first(a, _INPUT_TOKEN_KEYS))
+            step.output_tokens = _int(_first(a, _OUTPUT_TOKEN_KEYS))
+            reasons = _first(a, _FINISH_REASON_KEYS)
+            step.finish_reasons = (
+                [str(r) for r in reasons] if isinstance(reasons, tuple) else ([str(reasons)] if reasons else [])
+            )
+        for fact, value in facts.items():
+            field_and_convert = _FACT_FIELDS.get(fact)
+            if field_and_convert is not None and value is not None:
+                setattr(step, field_and_convert[0], field_and_convert[1](value))
         if role == "retriever":  # documents on any other span are never read, and scanning for them costs
             step.documents, step.document_count = _documents(facts, a, events)
-        step.verdict_passed, step.verdict_reason, step.verdict_score = _verdict(facts, a, events, role, errors)
-        step.exit_code = _int(_first(a, "process.exit.code", "tool.exit_code"))
-        step.tool_success = _flag(facts.get("tool.success"))
-        step.http_status = _int(facts.get("http.status"))
-        step.error_type = _text(_first(a, "error.type"))
-        exception_types = [_text(attrs.get("exception.type")) for event, attrs in events if event == "exception"]
-        if step.error_type is None:
-            step.error_type = next((kind for kind in exception_types if kind), None)
-        step.error_texts = [
-            text
-            for text in (
-                step.error_type,
-                *exception_types,
-                *(_text(attrs.get("exception.message")) for event, attrs in events if event == "exception"),
-                status_message,
-            )
-            if text
-        ]
-        step.timed_out = _flag(facts.get("tool.timed_out")) is True or any(TIMEOUT.search(t) for t in step.error_texts)
-        step.timeout_class = _text(facts.get("tool.timeout_class"))
-        step.rate_limited = any(RATE_LIMITED.search(text) for text in step.error_texts)
-        step.retry_count = _int(facts.get("step.retry_count"))
-        step.model_lane = _text(facts.get("model.lane"))
-        step.cache_hit = _flag(facts.get("cache.hit"))
-        step.plan_revision = _int(facts.get("plan.revision"))
-        step.plan_steps = _items(facts.get("plan.steps"))
-        step.route_lane = _text(facts.get("route.lane"))
-        step.route_model = _text(facts.get("route.model"))
-        step.route_risk = _text(facts.get("route.risk"))
-        step.escalation_required = _flag(facts.get("route.escalation_required"))
-        step.escalated = _flag(facts.get("route.escalated"))
-        step.outcome_failed = outcome_failed(facts.get("run.outcome"))
-        step.feedback_negative = _feedback(facts, a, events)
-        step.allowed_steps = _items(facts.get("task.allowed_steps"))
-        step.token_budget = _int(facts.get("task.token_budget"))
-        limit = facts.get("run.limit")
-        step.limit = str(limit) if limit is not None else next(filter(None, map(limit_of, step.error_texts)), None)
+        if facts or events or role in ("verifier", "guardrail"):
+            step.verdict_passed, step.verdict_reason, step.verdict_score = _verdict(facts, a, events, role, errors)
+        step.exit_code = _int(_first(a, _EXIT_CODE_KEYS))
+        error_type = a.get("error.type")
+        step.error_type = None if error_type in (None, "", ()) else str(error_type)
+        texts: list[str] = []
+        if events:
+            exception_types = [_text(attrs.get("exception.type")) for event, attrs in events if event == "exception"]
+            if step.error_type is None:
+                step.error_type = next((kind for kind in exception_types if kind), None)
+            messages = [_text(attrs.get("exception.message")) for event, attrs in events if event == "exception"]
+            texts = [text for text in (step.error_type, *exception_types, *messages) if text]
+        elif step.error_type:
+            texts = [step.error_type]
+        if status_message:
+            texts.append(status_message)
+        step.error_texts = texts
+        if texts:
+            step.timed_out = step.timed_out or any(TIMEOUT.search(text) for text in texts)
+            step.rate_limited = any(RATE_LIMITED.search(text) for text in texts)
+            if step.limit is None:
+                step.limit = next(filter(None, map(limit_of, texts)), None)
+        if events or "run.feedback" in facts:
+            step.feedback_negative = _feedback(facts, a, events)
         if role == "tool":
             step.argument_keys = (
-                _argument_keys(_first(a, "gen_ai.tool.call.arguments", "tool.arguments", "input.value"))
+                _argument_keys(_first(a, _ARGUMENT_KEYS))
                 or sorted(_items(a.get("agent.tool.argument_keys")) or [])[:20]
             )
-            step.result_summary = _text(_first(a, "gen_ai.tool.call.result", "tool.result", "output.value"))
+            step.result_summary = _text(_first(a, _RESULT_KEYS))
         return step
+
+
+def _timed_out(value: object) -> bool:
+    return _flag(value) is True
+
+
+# The facts a step keeps as they are read (converted), by fact name: (field, converter).
+_FACT_FIELDS: dict[str, tuple[str, Callable[[object], object]]] = {
+    "model.max_tokens": ("max_tokens", _int),
+    "tool.success": ("tool_success", _flag),
+    "http.status": ("http_status", _int),
+    "tool.timed_out": ("timed_out", _timed_out),
+    "tool.timeout_class": ("timeout_class", _text),
+    "step.retry_count": ("retry_count", _int),
+    "model.lane": ("model_lane", _text),
+    "cache.hit": ("cache_hit", _flag),
+    "plan.revision": ("plan_revision", _int),
+    "plan.steps": ("plan_steps", _items),
+    "route.lane": ("route_lane", _text),
+    "route.model": ("route_model", _text),
+    "route.risk": ("route_risk", _text),
+    "route.escalation_required": ("escalation_required", _flag),
+    "route.escalated": ("escalated", _flag),
+    "run.outcome": ("outcome_failed", outcome_failed),
+    "task.allowed_steps": ("allowed_steps", _items),
+    "task.token_budget": ("token_budget", _int),
+    "run.limit": ("limit", str),
+}
+# Attributes read in every dialect, in order of preference.
+_TOOL_KEYS = ("gen_ai.tool.name", "tool.name")
+_REQUEST_MODEL_KEYS = ("gen_ai.request.model", "llm.request.model", "llm.model_name")
+_RESPONSE_MODEL_KEYS = ("gen_ai.response.model", "llm.response.model")
+_PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+_INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+_OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
+_FINISH_REASON_KEYS = (
+    "gen_ai.response.finish_reasons",
+    "llm.response.finish_reason",
+    "gen_ai.response.finish_reason",
+    "llm.finish_reason",
+)
+# A span without any of these says nothing about a model call.
+_MODEL_KEYS = frozenset(
+    (
+        *_REQUEST_MODEL_KEYS,
+        *_RESPONSE_MODEL_KEYS,
+        *_PROVIDER_KEYS,
+        *_INPUT_TOKEN_KEYS,
+        *_OUTPUT_TOKEN_KEYS,
+        *_FINISH_REASON_KEYS,
+    )
+)
+_EXIT_CODE_KEYS = ("process.exit.code", "tool.exit_code")
+_ARGUMENT_KEYS = ("gen_ai.tool.call.arguments", "tool.arguments", "input.value")
+_RESULT_KEYS = ("gen_ai.tool.call.result", "tool.result", "output.value")
 
 
 def _documents(
