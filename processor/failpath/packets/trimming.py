@@ -15,6 +15,8 @@ import json
 from collections.abc import Callable
 from typing import Any, cast
 
+import orjson
+
 from failpath.packets.packet import Packet
 
 _SUMMARY_CHARS = 280
@@ -41,7 +43,14 @@ def fit(packet: Packet, max_bytes: int) -> bytes:
 
 
 def _encode(packet: Packet) -> bytes:
-    return json.dumps(packet, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON. orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":")) writes but
+    for a float under 1e-4 (0.00001, not 1e-05) and NaN (null: valid JSON), ~10x faster: encoding was a
+    quarter of making a packet. An integer beyond 64 bits (a token count read from text) it refuses: the
+    standard library writes that packet."""
+    try:
+        return orjson.dumps(packet)
+    except orjson.JSONEncodeError:
+        return json.dumps(packet, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _trim_texts(packet: Packet) -> None:
