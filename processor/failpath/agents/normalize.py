@@ -256,6 +256,8 @@ class Normalizer:
                 yield f"exit code {attributes[key]}" if key == "process.exit.code" else f"{key}={attributes[key]}"
             else:
                 yield f"{key}={attributes[key]}"
+        if not events:
+            return
         for kind, event in self._errors.event_reasons((name, values.items()) for name, values in events):
             if kind == "feedback":
                 continue

@@ -63,6 +63,9 @@ _ATTRIBUTE_HINTS: tuple[tuple[str, Role], ...] = (
     # OpenLLMetry's vector-database instrumentations (Chroma, Pinecone, Qdrant...).
     ("db.vector.query.top_k", "retriever"),
 )
+# A span none of whose keys is a hint or starts with one and a dot is looked at once, not once per hint.
+_HINT_KEYS = frozenset(key for key, _ in _ATTRIBUTE_HINTS)
+_HINT_PREFIXES = tuple(key + "." for key, _ in _ATTRIBUTE_HINTS)
 _ROLES: frozenset[str] = frozenset(get_args(Role))
 
 
@@ -108,6 +111,8 @@ class RoleReader:
             if match:
                 return role, match.groupdict().get("tool")
         if container:
+            return "other", None
+        if _HINT_KEYS.isdisjoint(attributes) and not any(key.startswith(_HINT_PREFIXES) for key in attributes):
             return "other", None
         for key, role in _ATTRIBUTE_HINTS:
             if key in attributes or any(k.startswith(key + ".") for k in attributes):
