@@ -260,6 +260,39 @@ def test_summaries_count_characters_not_bytes(monkeypatch: pytest.MonkeyPatch) -
         assert f"<summary:chars={len(text)}:".encode() in payload
 
 
+def test_summaries_in_spans_the_full_walk_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a span some prefilter fires in, a value to summarize with no detector's match in it is summarized in
+    C (its text never reaches Python); one with a match, or longer than max_value_chars, goes to Python, which
+    lists its hits and says how much of a value longer than max_scan_chars it scanned."""
+    reference, ported = _pair(monkeypatch, {"max_value_chars": 300, "max_scan_chars": 4096})
+    plans: list[Any] = []
+    walk = native.walk
+
+    def recorded(*args: Any) -> Any:
+        plans.append(walk(*args))
+        return plans[-1]
+
+    monkeypatch.setattr(native, "walk", recorded)
+    texts = {
+        "quiet": "what is the refund policy for damaged parcels? " * 3,
+        "email": "please write to lena.berg@example.com about it",
+        "between": "a long prompt without anything in it. " * 20,  # 760 characters: over 300, under 4096
+        "beyond": "an even longer prompt with nothing in it. " * 120,  # 5040 characters: over 4096
+    }
+    message = ExportTraceServiceRequest()
+    spans = message.resource_spans.add().scope_spans.add().spans
+    for index, text in enumerate(texts.values()):
+        span = spans.add(trace_id=b"\6" * 16, span_id=(index + 1).to_bytes(8, "big"), name="chat")
+        span.attributes.append(KeyValue(key="note", value=AnyValue(string_value="call +44 20 7946 0958 today")))
+        span.attributes.append(KeyValue(key="gen_ai.prompt", value=AnyValue(string_value=text)))
+    payload = _agree(reference, ported, message)
+    assert payload.count(b":hits=none>") == 2
+    assert b":hits=email>" in payload and b":hits=none:scanned=4096>" in payload
+    handed = {text[:40] for text in plans[-1][0] if text}  # Python bounds the long ones in place
+    assert texts["quiet"][:40] not in handed
+    assert {texts["email"][:40], texts["between"][:40], texts["beyond"][:40]} <= handed
+
+
 class _Keep:
     async def consume(self, batch: Batch) -> None:
         pass

@@ -495,16 +495,36 @@ static int count(Walk *w, int counter) {
     return OK;
 }
 
-/* (value index, pattern) -> (first, last) for every detector's pattern with a match that ends inside the
- * value's bytes [start, end): where its matches end, as offsets in the value (characters too, for an ASCII
- * value; None for any other). As Hyperscan reports only where a match ends, a superset of what scanning the
- * value alone would flag. */
-static Py_ssize_t flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end, int ascii) {
+/* The first match ending past a value's start. */
+static Py_ssize_t first_match_past(Walk *w, Py_ssize_t start) {
     if (start < w->last_value) w->value_cursor = 0; /* values come in byte order; only a guard */
     w->last_value = start;
     Py_ssize_t j = w->value_cursor;
     while (j < w->nmatches && w->matches[j].end <= start) j++;
     w->value_cursor = j;
+    return j;
+}
+
+/* Whether a string to summarize in a span that takes the full walk goes to Python: without the raw matches
+ * (Python scans every value), when a detector's match ends in it (its hits are confirmed there), or when it
+ * is longer than long_chars (Python scans a bounded part and says so). Otherwise its summary is the one
+ * written for a span no prefilter fires in, with no hits, and its text never becomes a Python string. */
+static int summary_in_python(Walk *w, const Field *f) {
+    if (w->flagged == NULL) return 1;
+    const uint8_t *p = w->d + f->payload;
+    Py_ssize_t n = f->end - f->payload;
+    if (n > w->long_chars && utf8_count(p, n) > w->long_chars) return 1;
+    for (Py_ssize_t j = first_match_past(w, f->payload); j < w->nmatches && w->matches[j].end <= f->end; j++)
+        if (w->matches[j].pattern >= 0 && w->matches[j].pattern < w->detectors) return 1;
+    return 0;
+}
+
+/* (value index, pattern) -> (first, last) for every detector's pattern with a match that ends inside the
+ * value's bytes [start, end): where its matches end, as offsets in the value (characters too, for an ASCII
+ * value; None for any other). As Hyperscan reports only where a match ends, a superset of what scanning the
+ * value alone would flag. */
+static Py_ssize_t flag_value(Walk *w, Py_ssize_t index, Py_ssize_t start, Py_ssize_t end, int ascii) {
+    Py_ssize_t j = first_match_past(w, start);
     Py_ssize_t touched = 0;
     for (; j < w->nmatches && w->matches[j].end <= end; j++) {
         long pattern = w->matches[j].pattern;
@@ -782,7 +802,7 @@ static int walk_attributes_field(Walk *w, const Field *kv, Py_ssize_t container,
             TRY(count(w, C_HASHED));
             return replace_value(w, value.payload, value.end, "<hashed:", text, n, ">");
         }
-        if (full) return collect(w, &v.field, 0, 1);
+        if (full && summary_in_python(w, &v.field)) return collect(w, &v.field, 0, 1);
         char chars[48];
         /* read_value checked it is valid UTF-8 */
         decimal_between(chars, "<summary:chars=", utf8_count(text, n), ":hmac=");
