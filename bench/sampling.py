@@ -74,13 +74,16 @@ class Counter:
 def packets(failing: list[tuple[bytes, DecidedTrace]]) -> None:
     sampling = SamplingConfig()
     maker = PacketMaker(PacketsConfig(), AgentsConfig(), sampling.errors, sampling.workflow_key)
-    made = []
-    started = time.perf_counter()
-    for payload, trace in failing:
-        packet = maker.make(payload, trace)
-        if packet is not None:
-            made.append((packet, maker.encode(packet)))
-    elapsed = time.perf_counter() - started
+    # Best of three passes: a single pass over ~100 runs moves by a third between runs here.
+    elapsed = float("inf")
+    for _ in range(3):
+        made = []
+        started = time.perf_counter()
+        for payload, trace in failing:
+            packet = maker.make(payload, trace)
+            if packet is not None:
+                made.append((packet, maker.encode(packet)))
+        elapsed = min(elapsed, time.perf_counter() - started)
     sizes = [len(encoded) for _, encoded in made]
     print(
         f"packets: {len(failing)} failing runs, {elapsed / max(1, len(failing)) * 1e3:.2f} ms each to parse, "
