@@ -431,7 +431,7 @@ typedef struct {
     /* With the scan's matches, values nothing will read are left as "" (Python only confirms the values a
      * match ends in, and rewrites those it summarizes, those that may be HTML and those longer than
      * long_chars: listed here so that it need not look at every value). */
-    PyObject *html_values, *long_values, *empty;
+    PyObject *html_values, *long_values;
     Py_ssize_t long_chars;
     Py_ssize_t owner;
     /* Actions per owner and counter (C_*), summed here rather than handed to Python one by one. */
@@ -582,7 +582,8 @@ static int collect(Walk *w, const Field *f, int kind, int summarize) {
         if (html && append_new(w->html_values, PyLong_FromSsize_t(index)) != OK) return ERR;
         if (long_value && append_new(w->long_values, PyLong_FromSsize_t(index)) != OK) return ERR;
     }
-    PyObject *text = needed ? PyUnicode_DecodeUTF8((const char *)p, n, NULL) : Py_NewRef(w->empty);
+    if (!needed) return OK; /* nothing refers to its index: the next value takes it */
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)p, n, NULL);
     if (text == NULL) return ERR;
     /* its summary's digest: of the whole value, which Python may scan only in part */
     if (summarize && want_digest(w, p, (size_t)n, NULL, index) != OK) {
@@ -1022,8 +1023,8 @@ PyDoc_STRVAR(walk_doc,
              "message: where it goes, its field number); flagged (None without matches): (value index,\n"
              "pattern) -> (first, last) offsets in the value where that pattern's matches end (None for a\n"
              "value not ASCII), for every pattern below detectors with a match ending in the value. With\n"
-             "matches, values nothing reads are \"\" (none of those patterns ends in them, not summarized, not\n"
-             "in html_values, not in long_values); html_values: indexes of values starting with one of\n"
+             "matches, only the values something reads are listed (one of those patterns ends in them, or\n"
+             "summarized, in html_values or in long_values); html_values: indexes of values starting with one of\n"
              "\"< \\t\\r\\n\"; long_values: of values longer than long_chars characters (both None without\n"
              "matches). None: the reference path.");
 
@@ -1114,8 +1115,7 @@ static PyObject *native_walk(PyObject *module, PyObject *args) {
         w.flagged = PyDict_New();
         w.html_values = PyList_New(0);
         w.long_values = PyList_New(0);
-        w.empty = PyUnicode_New(0, 0);
-        if (!w.first_end || !w.last_end || !w.touched || !w.flagged || !w.html_values || !w.long_values || !w.empty) {
+        if (!w.first_end || !w.last_end || !w.touched || !w.flagged || !w.html_values || !w.long_values) {
             if (!PyErr_Occurred()) PyErr_NoMemory();
             goto done;
         }
@@ -1150,7 +1150,6 @@ done:
     Py_XDECREF(w.flagged);
     Py_XDECREF(w.html_values);
     Py_XDECREF(w.long_values);
-    Py_XDECREF(w.empty);
     Py_XDECREF(counts);
     PyMem_Free(w.matches);
     PyMem_Free(w.first_end);

@@ -77,7 +77,7 @@ class Walk:
         # Owners that already carry redaction.*.count attributes (from a failpath earlier in the chain).
         self.counted: set[int] = set()
         self.raw_bytes = 0
-        # From the native walk, which leaves "" for the values nothing reads: the indexes of the values that may
+        # From the native walk, which lists only the values something reads: the indexes of the values that may
         # be HTML (by their first character) and of those longer than max_value_chars. None: look at each value.
         self.html_values: list[int] | None = None
         self.long_values: list[int] | None = None
