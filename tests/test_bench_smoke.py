@@ -44,6 +44,12 @@ def test_redaction_benchmark_runs() -> None:
     assert "MB/s scanned" in _bench("redaction.py", "--traces", "20", "--repeats", "1")
 
 
+def test_walk_comparison_runs() -> None:
+    processor = str(BENCH.parent / "processor")  # a build against itself: the same bytes, two figures
+    output = _bench("compare_walks.py", processor, processor, "--traces", "20", "--repeats", "2")
+    assert "same bytes" in output and "change" in output
+
+
 def test_sampling_benchmark_runs() -> None:
     output = _bench("sampling.py", "--traces", "30", "--repeats", "1", "--buffered", "2000")
     assert "µs/span" in output and "spans buffered" in output
