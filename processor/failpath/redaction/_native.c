@@ -428,7 +428,7 @@ typedef struct {
     int by_matches;
     Blake2b keyed;
     PyObject *values, *slots, *summarize, *ints, *edits, *owners, *flagged;
-    /* With the scan's matches, values nothing will read are left as "" (Python only confirms the values a
+    /* With the scan's matches, only the values Python will read are collected (it confirms the values a
      * match ends in, and rewrites those it summarizes, those that may be HTML and those longer than
      * long_chars: listed here so that it need not look at every value). */
     PyObject *html_values, *long_values;

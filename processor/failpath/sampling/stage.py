@@ -210,17 +210,15 @@ class TailSamplingStage:
 
     def _note(self, trace: Trace, row: SpanRow, resource_values: dict[str, Value], now: float) -> bool:
         """What one notable span tells about its trace (error, conditions, root); True for the root span."""
-        _, blob, _, root, code, start, end, name, has_events, trace_state, watched = row
-        # inline rather than through _error: this runs for most spans
-        inspector = self._inspector
-        bits, error, found = inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
+        root, start, end, name, trace_state = row[3], row[5], row[6], row[7], row[9]
+        bits, error, found = self._inspect(row, resource_values)
         trace.bits |= bits
         if error is not None and trace.error is None:
             trace.error = error
         if not trace.trace_state and trace_state:
             trace.trace_state = trace_state
         if not tells_by_itself(row):
-            inspector.learn(found)  # looked at for its watched values alone
+            self._inspector.learn(found)  # looked at for its watched values alone
         if root:
             trace.has_root = True
             trace.root_start, trace.root_end = start, end
@@ -243,7 +241,7 @@ class TailSamplingStage:
             return
         held = self._window.get(trace_id)
         if held is None:
-            if any(self._error(row, groups) is not None for row in notable):
+            if any(self._inspect(row, groups[row[0]][2])[1] is not None for row in notable):
                 metrics.sampling_late_errors.labels("lost").inc()
                 log.warning("an error signal arrived after its trace was dropped and let go", extra={"spans": spans})
             metrics.sampling_late_spans.labels("dropped").inc(spans)
@@ -266,10 +264,10 @@ class TailSamplingStage:
         payload = self._output.encode(held.groups, decision)
         self._hand_on(_Kept(trace_id, decision, payload, held.spans, False, tuple(held.lsns)))
 
-    def _error(self, row: SpanRow, groups: list[_Group]) -> str | None:
-        """The span's error reason, or None (as _note reads it)."""
+    def _inspect(self, row: SpanRow, resource_values: dict[str, Value]) -> tuple[int, str | None, dict[str, Value]]:
+        """A notable span's leaf bits, error reason (or None) and watched attribute values."""
         _, blob, _, root, code, _, _, name, has_events, _, watched = row
-        return self._inspector.inspect(blob, root, code, name, has_events, groups[row[0]][2], watched)[1]
+        return self._inspector.inspect(blob, root, code, name, has_events, resource_values, watched)
 
     def _release(self, spans: int, reason: str) -> None:
         if spans:
