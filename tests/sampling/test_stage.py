@@ -546,3 +546,25 @@ def test_the_regret_window_sheds_its_oldest_traces_past_max_bytes_and_drop_rules
         assert s.metric("failpath_sampling_late_errors_total", outcome="saved") == saved
 
     run(main())
+
+
+def test_a_resource_s_attributes_count_for_the_spans_under_it_request_after_request() -> None:
+    """Resources and scopes are read once per distinct bytes (remembered across requests): a resource that
+    differs in one attribute is read again, and its spans are decided by its own values."""
+
+    async def main() -> None:
+        s = Setup(
+            policies=[
+                {"name": "billing", "type": "attributes", "when": {"attribute": "service.name", "equals": "billing"}},
+                {"name": "rest", "type": "probabilistic", "percentage": 0},
+            ]
+        )
+        sent = []
+        for service in ("support-agent", "billing", "support-agent", "billing"):
+            spec = TraceSpec(os.urandom(16), children=2)
+            await s.stage.consume(batch_of(spec.spans(), service))
+            sent.append(spec.trace_id)
+        await s.advance(3)
+        assert set(s.recorder.traces()) == {sent[1], sent[3]}
+
+    run(main())

@@ -4,9 +4,10 @@ span. Held oldest first, bounded by age and bytes; what falls out is counted by 
 """
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-from failpath.sampling.trace_buffer import Group, Trace, append_spans
+from failpath.sampling.span_reading import TraceRows
+from failpath.sampling.trace_buffer import ScopeGroup, Trace, join
 
 
 class RegretWindow:
@@ -33,11 +34,11 @@ class RegretWindow:
         entry = self._held.get(trace_id)
         return entry[1] if entry is not None else None
 
-    def add(self, trace: Trace, runs: Iterable[tuple[Group, list[bytes]]], spans: int, size: int) -> int:
+    def add(self, trace: Trace, entry: TraceRows, scopes: Sequence[ScopeGroup], lsns: tuple[int, ...]) -> int:
         """Late spans of a held trace join it (as TraceBuffer.add); returns the spans that fell out to make
         room. (A trace that fell out meanwhile still takes them, for the caller, without counting against the
         window.)"""
-        cost = append_spans(trace, runs, spans, size)
+        cost = join(trace, entry, scopes, lsns)
         if trace.trace_id not in self._held:
             return 0
         self.size += cost

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -35,6 +35,7 @@ from failpath.sampling.trace_buffer import (
     SPAN_OVERHEAD,
     TRACE_OVERHEAD,
     Group,
+    ScopeGroup,
     Trace,
     TraceBuffer,
     resource_frame,
@@ -44,9 +45,6 @@ from failpath.signals.errors import ErrorReader
 from failpath.signals.vocabulary import SignalsConfig
 
 log = logging.getLogger("failpath.sampling")
-
-# What the spans under one scope share: their group, and their resource's leaf bits and watched values.
-_Group = tuple[Group, int, dict[str, Value]]
 
 
 @dataclass(slots=True)
@@ -64,6 +62,9 @@ _RELIEF = 0.9
 # Kept traces are handed on in batches of at most this many spans or bytes.
 _HANDOFF_SPANS = 4096
 _HANDOFF_BYTES = 8 << 20
+# Scope groups remembered by their bytes (the same few resources and scopes come in every request); past
+# this many they are read anew.
+_MAX_GROUPS = 1024
 
 
 class TailSamplingStage:
@@ -89,6 +90,7 @@ class TailSamplingStage:
             conditions.leaves, ErrorReader(config.errors, facts), config.workflow_key, root_keys
         )
         self._buffer = TraceBuffer()
+        self._groups: dict[tuple[bytes, bytes, bytes, bytes], ScopeGroup] = {}
         self._cache = DecisionCache(config.decision_cache.kept_traces, config.decision_cache.dropped_traces)
         self._output = KeptOutput(config.span_attributes)
         self._window = RegretWindow(config.regret_window.duration, config.regret_window.max_bytes)
@@ -148,60 +150,63 @@ class TailSamplingStage:
             if not self._fits(needed, new):
                 self._update_gauges()
                 raise Refused("overloaded", "the tail-sampling buffer is full; retry later")
-        # From here on no await: the room just checked is still there.
+        # From here on no await: the room just checked is still there. (Run for every trace of every request:
+        # kept inline.)
         now = self._clock()
+        buffer, config = self._buffer, self._config
+        buffered, limits, wait, lsns = buffer.traces, config.buffer, config.decision_wait, batch.lsns
         for entry in traces:
-            trace_id = entry[0]
-            trace = self._buffer.traces.get(trace_id)
+            trace_id, notable = entry[0], entry[2]
+            trace = buffered.get(trace_id)
             if trace is None:
                 known = self._cache.lookup(trace_id)
                 if known is not None:
-                    self._late(entry, groups, known, batch.lsns, now)
+                    self._late(entry, groups, known, lsns, now)
                     continue
-                trace = self._buffer.open(trace_id, now, now + self._config.max_trace_wait)
-            _note_lsns(trace, batch.lsns)
-            self._add(trace, entry, groups, now)
+                trace = buffer.open(trace_id, now, now + config.max_trace_wait)
+            buffer.add(trace, entry, groups, lsns)
+            if notable and self._absorb(trace, notable, groups, now) and now + wait < trace.deadline:
+                trace.due = "root"
+                buffer.move_deadline(trace, now + wait)
+            # Caps are checked once the request's spans of the trace are all in, so an error among them counts.
+            if trace.spans >= limits.max_spans_per_trace:
+                self._decide(trace, "span_limit", now)
+            elif trace.size >= limits.max_trace_bytes:
+                self._decide(trace, "byte_limit", now)
         self._update_gauges()
         if self._outbox:
             await self._flush()
 
-    def _split(self, batch: Batch) -> tuple[list[TraceRows], list[_Group], int]:
+    def _split(self, batch: Batch) -> tuple[list[TraceRows], list[ScopeGroup], int]:
         """The batch's spans by trace, each scope's group, and the spans' total size."""
-        buffer, inspector = self._buffer, self._inspector
-        resources, scopes, traces = read_traces(batch, inspector.watching)
-        read: list[tuple[bytes, int, dict[str, Value]]] = []
-        for resource, schema_url in resources:
-            bits, values = inspector.resource(Resource.FromString(resource).attributes)
-            read.append((buffer.frame(resource_frame(resource, schema_url)), bits, values))
-        groups: list[_Group] = []
+        resources, scopes, traces = read_traces(batch, self._inspector.watching)
+        groups: list[ScopeGroup] = []
+        known = self._groups
         for index, scope, schema_url in scopes:
-            frame, bits, values = read[index]
-            groups.append(((frame, buffer.frame(scope_frame(scope, schema_url))), bits, values))
+            resource, resource_schema_url = resources[index]
+            key = (resource, resource_schema_url, scope, schema_url)
+            group = known.get(key)
+            if group is None:
+                if len(known) >= _MAX_GROUPS:
+                    known.clear()
+                group = known[key] = self._group(resource, resource_schema_url, scope, schema_url)
+            groups.append(group)
         return traces, groups, sum(entry[4] for entry in traces)
 
-    def _add(self, trace: Trace, entry: TraceRows, groups: list[_Group], now: float) -> None:
-        buffer, config = self._buffer, self._config
-        buffer.add(trace, _runs(entry, groups), entry[3], entry[4])
-        if self._absorb(trace, entry, groups, now) and now + config.decision_wait < trace.deadline:
-            trace.due = "root"
-            buffer.move_deadline(trace, now + config.decision_wait)
-        # Caps are checked once the request's spans of the trace are all in, so an error among them counts.
-        limits = config.buffer
-        if trace.spans >= limits.max_spans_per_trace:
-            self._decide(trace, "span_limit", now)
-        elif trace.size >= limits.max_trace_bytes:
-            self._decide(trace, "byte_limit", now)
+    def _group(self, resource: bytes, resource_schema_url: bytes, scope: bytes, schema_url: bytes) -> ScopeGroup:
+        """The group of spans under a scope and resource, and the resource's leaf bits and watched values."""
+        buffer = self._buffer
+        bits, values = self._inspector.resource(Resource.FromString(resource).attributes)
+        frames = (
+            buffer.frame(resource_frame(resource, resource_schema_url)),
+            buffer.frame(scope_frame(scope, schema_url)),
+        )
+        return frames, bits, values
 
-    def _absorb(self, trace: Trace, entry: TraceRows, groups: list[_Group], now: float) -> bool:
-        """What the request's spans of a trace tell about it (times, leaf bits, error, root); True if its root
-        span is among them. A span that is not notable (span_reading.notable) tells only its times and its
-        resource's leaf bits."""
-        _, runs, notable, _, _, start, end = entry
-        for scope, _ in runs:
-            trace.bits |= groups[scope][1]
-        if start and (trace.start == 0 or start < trace.start):
-            trace.start = start
-        trace.end = max(trace.end, end)
+    def _absorb(self, trace: Trace, notable: Sequence[SpanRow], groups: list[ScopeGroup], now: float) -> bool:
+        """What the rows of a request's notable spans of a trace (span_reading.notable) tell about it (error,
+        conditions, root); True if its root span is among them. The other spans tell only their times and
+        their resources' leaf bits, which joining them (trace_buffer.join) took."""
         root = False
         for row in notable:
             if self._note(trace, row, groups[row[0]][2], now):
@@ -228,14 +233,14 @@ class TailSamplingStage:
         return root
 
     def _late(
-        self, entry: TraceRows, groups: list[_Group], known: Decision | bool, lsns: tuple[int, ...], now: float
+        self, entry: TraceRows, groups: list[ScopeGroup], known: Decision | bool, lsns: tuple[int, ...], now: float
     ) -> None:
         metrics = self._metrics
-        trace_id, _, notable, spans, size = entry[:5]
+        trace_id, runs, notable, spans = entry[:4]
         if isinstance(known, Decision):
             by_group: dict[Group, list[bytes]] = {}
-            for group, blobs in _runs(entry, groups):
-                by_group.setdefault(group, []).extend(blobs)
+            for scope, blobs in runs:
+                by_group.setdefault(groups[scope][0], []).extend(blobs)
             self._hand_on(_Kept(trace_id, known, self._output.encode(by_group, known, True), spans, True, lsns))
             metrics.sampling_late_spans.labels("kept").inc(spans)
             return
@@ -248,9 +253,8 @@ class TailSamplingStage:
             return
         # The trace is still held: the late spans join it, and an error among them brings it all back.
         had_error = held.error is not None
-        _note_lsns(held, lsns)
-        self._absorb(held, entry, groups, now)
-        self._release(self._window.add(held, _runs(entry, groups), spans, size), "evicted")
+        self._release(self._window.add(held, entry, groups, lsns), "evicted")
+        self._absorb(held, notable, groups, now)
         decision = None if had_error else self._engine.late_error(held)
         if decision is None:
             metrics.sampling_late_spans.labels("dropped").inc(spans)
@@ -363,13 +367,3 @@ class TailSamplingStage:
         metrics.sampling_spans.set(buffer.spans)
         metrics.sampling_bytes.set(buffer.size + self._outbox_bytes)
         metrics.sampling_regret_bytes.set(self._window.size)
-
-
-def _runs(entry: TraceRows, groups: list[_Group]) -> Iterator[tuple[Group, list[bytes]]]:
-    """A trace's runs of spans, each with its group."""
-    return ((groups[scope][0], blobs) for scope, blobs in entry[1])
-
-
-def _note_lsns(trace: Trace, lsns: tuple[int, ...]) -> None:
-    """The spool records a request's spans of the trace came from (each request is one record)."""
-    trace.lsns.extend(lsns)

@@ -7,11 +7,12 @@ traces due at each tick without scanning the buffer.
 
 import heapq
 import itertools
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from failpath.otlp import wire
 from failpath.otlp.values import Value
+from failpath.sampling.span_reading import TraceRows
 
 # Bytes a buffered span costs beyond its serialized size (the bytes object and its list slot), so the
 # memory bound is honest for small spans.
@@ -22,6 +23,9 @@ _MAX_FRAMES = 4096
 
 # (resource frame, scope frame): ResourceSpans fields without scope_spans, ScopeSpans fields without spans.
 Group = tuple[bytes, bytes]
+# What the spans under one scope of a request share: their group, and their resource's leaf bits and
+# watched values.
+ScopeGroup = tuple[Group, int, dict[str, Value]]
 
 
 @dataclass(slots=True, eq=False)
@@ -88,10 +92,10 @@ class TraceBuffer:
         heapq.heappush(self._deadlines, (deadline, next(self._order), trace_id))
         return trace
 
-    def add(self, trace: Trace, runs: Iterable[tuple[Group, list[bytes]]], spans: int, size: int) -> None:
-        """Runs of spans (each under its group; spans of them in all, of size bytes) join the trace."""
-        self.size += append_spans(trace, runs, spans, size)
-        self.spans += spans
+    def add(self, trace: Trace, entry: TraceRows, scopes: Sequence[ScopeGroup], lsns: tuple[int, ...]) -> None:
+        """A request's spans of a buffered trace join it (see join)."""
+        self.size += join(trace, entry, scopes, lsns)
+        self.spans += entry[3]
 
     def move_deadline(self, trace: Trace, deadline: float) -> None:
         """Bring the decision forward (never back)."""
@@ -120,16 +124,26 @@ class TraceBuffer:
             heapq.heapify(self._deadlines)
 
 
-def append_spans(trace: Trace, runs: Iterable[tuple[Group, list[bytes]]], spans: int, size: int) -> int:
-    """Add runs of spans to the trace, each under its group (the lists are taken, not copied); spans: how many
-    they hold, size: their bytes. Returns what they cost in memory."""
-    groups = trace.groups
-    for group, blobs in runs:
-        held = groups.get(group)
-        if held is None:
-            groups[group] = blobs
+def join(trace: Trace, entry: TraceRows, scopes: Sequence[ScopeGroup], lsns: tuple[int, ...]) -> int:
+    """A request's spans of a trace join it: each run of them under its scope's group (the lists are taken,
+    not copied), their resources' leaf bits, counts and times, and the spool records they came from (each
+    request is one record). Returns what they cost in memory. Their rows (notable spans) are not read here.
+    Called for every trace of every request: one function, no generators."""
+    _, runs, _, spans, size, start, end = entry
+    held, bits = trace.groups, trace.bits
+    for scope, blobs in runs:
+        group, group_bits, _ = scopes[scope]
+        bits |= group_bits
+        run = held.get(group)
+        if run is None:
+            held[group] = blobs
         else:
-            held.extend(blobs)
+            run.extend(blobs)
+    trace.bits = bits
+    trace.lsns.extend(lsns)
+    if start and (trace.start == 0 or start < trace.start):
+        trace.start = start
+    trace.end = max(trace.end, end)
     cost = size + spans * SPAN_OVERHEAD
     trace.spans += spans
     trace.size += cost
