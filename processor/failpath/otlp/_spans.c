@@ -1,8 +1,9 @@
 /* Per-span reading of serialized requests for the stages that read spans without changing them (the tail
  * sampler, the redaction prefilter, the normalizer): where each span's bytes are, with the sampler's facts and
- * watched attribute values, and whole spans as Python values. The pure-Python reading (upb messages) is the
- * reference; tests/sampling/test_native_facts.py and tests/otlp/test_span_records.py compare them. Malformed
- * bytes give None: the caller then reads the parsed request instead. */
+ * watched attribute values, and whole spans as Python values; and the framing of a kept trace's buffered
+ * spans. The pure-Python reading (upb messages) and framing are the reference;
+ * tests/sampling/test_native_facts.py, tests/otlp/test_span_records.py and tests/sampling/test_kept_output.py
+ * compare them. Malformed bytes give None: the caller then reads the parsed request instead. */
 #include "wire.h"
 
 PyDoc_STRVAR(span_ranges_doc, "span_ranges(data) -> [start, end, start, end, ...] of every span's payload, or None");
@@ -1053,6 +1054,87 @@ static PyObject *attribute_dict(PyObject *module, PyObject *args) {
     return out;
 }
 
+/* ---- framing kept spans (sampling/kept_output.py) ----------------------------------------------------- */
+
+PyDoc_STRVAR(scope_spans_field_doc,
+             "scope_spans_field(scope, spans, state, suffix, merge_marked, merge_trace_state) -> bytes | None\n\n"
+             "A ScopeSpans field (tag 2, its length, the scope frame, then each span as a Span field with state and\n"
+             "suffix appended), as kept_output frames a run of buffered spans. None when a span must be merged\n"
+             "instead: one holding b'failpath.sampling.' with merge_marked, or one that may have a trace state\n"
+             "(wire.may_have_trace_state) with merge_trace_state.");
+
+static Py_ssize_t varint_size(uint64_t v) {
+    Py_ssize_t n = 1;
+    for (; v >= 0x80; v >>= 7) n++;
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *out, uint64_t v) {
+    for (; v >= 0x80; v >>= 7) *out++ = (uint8_t)(v | 0x80);
+    *out++ = (uint8_t)v;
+    return out;
+}
+
+/* wire.may_have_trace_state: False only when the span is laid out as upb writes it (a 16-byte trace id, an
+ * 8-byte span id) and the next byte is not trace_state's tag. */
+static int may_have_trace_state(const uint8_t *p, Py_ssize_t n) {
+    if (n >= 20 && p[0] == 0x0a && p[1] == 0x10 && p[18] == 0x12 && p[19] == 0x08) return n > 28 && p[28] == 0x1a;
+    return 1;
+}
+
+static PyObject *scope_spans_field(PyObject *module, PyObject *args) {
+    Py_buffer scope, state, suffix;
+    PyObject *spans;
+    int marked, stated;
+    if (!PyArg_ParseTuple(args, "y*O!y*y*pp", &scope, &PyList_Type, &spans, &state, &suffix, &marked, &stated))
+        return NULL;
+    static const char prefix[] = "failpath.sampling.";
+    const Py_ssize_t prefix_size = sizeof prefix - 1, extra = state.len + suffix.len, count = PyList_GET_SIZE(spans);
+    PyObject *out = NULL;
+    Py_ssize_t inner = scope.len;
+    int merge = 0;
+    for (Py_ssize_t i = 0; i < count && !merge; i++) {
+        PyObject *blob = PyList_GET_ITEM(spans, i);
+        if (!PyBytes_Check(blob)) {
+            PyErr_SetString(PyExc_TypeError, "spans must be a list of bytes");
+            goto done;
+        }
+        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(blob);
+        Py_ssize_t n = PyBytes_GET_SIZE(blob);
+        merge = (marked && memmem(p, (size_t)n, prefix, (size_t)prefix_size) != NULL) ||
+                (stated && may_have_trace_state(p, n));
+        inner += 1 + varint_size((uint64_t)(n + extra)) + n + extra;
+    }
+    if (merge) {
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, 1 + varint_size((uint64_t)inner) + inner);
+    if (out == NULL) goto done;
+    uint8_t *w = (uint8_t *)PyBytes_AS_STRING(out);
+    *w++ = 0x12; /* ResourceSpans.scope_spans */
+    w = put_varint(w, (uint64_t)inner);
+    memcpy(w, scope.buf, (size_t)scope.len);
+    w += scope.len;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *blob = PyList_GET_ITEM(spans, i);
+        Py_ssize_t n = PyBytes_GET_SIZE(blob);
+        *w++ = 0x12; /* ScopeSpans.spans */
+        w = put_varint(w, (uint64_t)(n + extra));
+        memcpy(w, PyBytes_AS_STRING(blob), (size_t)n);
+        w += n;
+        memcpy(w, state.buf, (size_t)state.len);
+        w += state.len;
+        memcpy(w, suffix.buf, (size_t)suffix.len);
+        w += suffix.len;
+    }
+done:
+    PyBuffer_Release(&scope);
+    PyBuffer_Release(&state);
+    PyBuffer_Release(&suffix);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"span_ranges", span_ranges, METH_O, span_ranges_doc},
     {"valid_spans", valid_spans, METH_O, valid_spans_doc},
@@ -1061,11 +1143,12 @@ static PyMethodDef methods[] = {
     {"store_rows", store_rows, METH_O, store_rows_doc},
     {"span_record", span_record, METH_O, span_record_doc},
     {"attribute_dict", attribute_dict, METH_VARARGS, attribute_dict_doc},
+    {"scope_spans_field", scope_spans_field, METH_VARARGS, scope_spans_field_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "failpath.otlp._spans", PyDoc_STR("failpath's native per-span reading"), -1, methods,
+    PyModuleDef_HEAD_INIT, "failpath.otlp._spans", PyDoc_STR("failpath's native per-span reading and framing"), -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__spans(void) { return PyModule_Create(&module_def); }

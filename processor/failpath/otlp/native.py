@@ -22,11 +22,15 @@ store_rows: Callable[[bytes], tuple[list[Any], list[Any], list[Any]] | None] | N
 # A span as the normalizer reads it (agents/normalize.py names the record's type), a message's attributes.
 span_record: Callable[[bytes], tuple[Any, ...] | None] | None
 attribute_dict: Callable[[bytes, int], dict[str, Any] | None] | None
+# A kept run of buffered spans framed as a ScopeSpans field, or None where a span must be merged (kept_output.py).
+scope_spans_field: Callable[[bytes, list[bytes], bytes, bytes, bool, bool], bytes | None] | None
 try:
     from failpath.otlp import _spans
 except ImportError:
     span_ranges = valid_spans = request_facts = request_traces = store_rows = span_record = attribute_dict = None
+    scope_spans_field = None
 else:
     span_ranges, valid_spans, request_facts = _spans.span_ranges, _spans.valid_spans, _spans.request_facts
     request_traces = _spans.request_traces
     store_rows, span_record, attribute_dict = _spans.store_rows, _spans.span_record, _spans.attribute_dict
+    scope_spans_field = _spans.scope_spans_field

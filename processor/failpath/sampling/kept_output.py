@@ -12,6 +12,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from failpath.consumer import Decision
 from failpath.otlp import wire
+from failpath.otlp.native import scope_spans_field
 from failpath.otlp.values import key_value
 from failpath.sampling import policies, threshold
 from failpath.sampling.trace_buffer import Group
@@ -49,21 +50,35 @@ class KeptOutput:
 
     def encode(self, groups: dict[Group, list[bytes]], decision: Decision, late: bool = False) -> bytes:
         suffix, state_field = self._decorations(decision, late)
-        rejection = decision.threshold
+        merge_state = decision.threshold is not None
         by_resource: dict[bytes, list[bytes]] = {}
-        extra, marked = len(state_field) + len(suffix), self._span_attributes
         for (resource, scope), spans in groups.items():
-            parts = [scope]
-            for blob in spans:
-                if (marked and _PREFIX in blob) or (rejection is not None and wire.may_have_trace_state(blob)):
-                    parts.append(wire.field(wire.SPANS, self._merged(blob, decision, late)))
-                    continue
-                parts += (wire.SPANS + wire.varint(len(blob) + extra), blob, state_field, suffix)
-            by_resource.setdefault(resource, []).append(wire.field(wire.SCOPE_SPANS, b"".join(parts)))
-        return b"".join(
-            wire.field(wire.REQUEST_RESOURCE_SPANS, resource + b"".join(scopes))
-            for resource, scopes in by_resource.items()
-        )
+            framed = None
+            if scope_spans_field is not None:
+                framed = scope_spans_field(scope, spans, state_field, suffix, self._span_attributes, merge_state)
+            if framed is None:  # no extension, or a span to merge
+                framed = self.scope_spans(scope, spans, decision, late)
+            by_resource.setdefault(resource, []).append(framed)
+        parts: list[bytes] = []  # joined once: a kept trace's bytes are copied a single time here
+        for resource, scopes in by_resource.items():
+            size = len(resource) + sum(map(len, scopes))
+            parts += (wire.REQUEST_RESOURCE_SPANS, wire.varint(size), resource, *scopes)
+        return b"".join(parts)
+
+    def scope_spans(self, scope: bytes, spans: list[bytes], decision: Decision, late: bool) -> bytes:
+        """A run of spans under their scope as a ScopeSpans field, each span decorated: the reference for the
+        native scope_spans_field, and the way for runs with spans to merge (upstream decorations, a trace
+        state when the decision sets a threshold)."""
+        suffix, state_field = self._decorations(decision, late)
+        rejection = decision.threshold
+        extra, marked = len(state_field) + len(suffix), self._span_attributes
+        parts = [scope]
+        for blob in spans:
+            if (marked and _PREFIX in blob) or (rejection is not None and wire.may_have_trace_state(blob)):
+                parts.append(wire.field(wire.SPANS, self._merged(blob, decision, late)))
+                continue
+            parts += (wire.SPANS + wire.varint(len(blob) + extra), blob, state_field, suffix)
+        return wire.field(wire.SCOPE_SPANS, b"".join(parts))
 
     def _decorations(self, decision: Decision, late: bool) -> tuple[bytes, bytes]:
         """The encoded attributes appended to every span and the trace state field (empty when none) of a
