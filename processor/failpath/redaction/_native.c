@@ -1173,13 +1173,21 @@ typedef struct {
     Py_ssize_t len;
 } Edit;
 
+/* What the output is made of, in order: a run of the input, an edit's bytes, or a varint (a tag, or the new
+ * length of a field rebuilt, filled in once its payload is planned). */
+enum { OP_COPY, OP_BYTES, OP_VARINT };
+typedef struct {
+    int kind;
+    Py_ssize_t a, b; /* OP_COPY: the input's [a, b); OP_BYTES: a is the length; OP_VARINT: a is the value */
+    const char *bytes;
+} Op;
+
 typedef struct {
     const uint8_t *d;
     Edit *edits;
     Py_ssize_t n;
-    /* The new payload size of every field rebuilt, in the order the fields are met (the sizing pass fills
-     * them, the writing pass, meeting the same fields in the same order, reads them). */
-    Py_ssize_t *sizes, nsizes, cap, cursor;
+    Op *ops;
+    Py_ssize_t nops, cap;
 } Splice;
 
 static int edit_order(const void *a, const void *b) {
@@ -1222,10 +1230,36 @@ static Py_ssize_t put_varint(uint8_t *out, uint64_t v) {
     return n;
 }
 
-/* The payload [s, e) of a message with the edits inside it applied: sized (out == NULL: every field rebuilt
- * gets its size recorded) or written at out (reading those sizes back). Returns its size, or -1 (ValueError
- * set) when the edits do not fit the message. */
-static Py_ssize_t splice_message(Splice *sp, Py_ssize_t s, Py_ssize_t e, uint8_t *out, int depth) {
+/* The next op's index, or -1 (MemoryError set). */
+static Py_ssize_t new_op(Splice *sp, int kind, Py_ssize_t a, Py_ssize_t b, const char *bytes) {
+    if (sp->nops == sp->cap) {
+        Py_ssize_t cap = sp->cap ? 2 * sp->cap : 256;
+        Op *ops = PyMem_Realloc(sp->ops, (size_t)cap * sizeof(Op));
+        if (ops == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sp->ops = ops;
+        sp->cap = cap;
+    }
+    sp->ops[sp->nops] = (Op){kind, a, b, bytes};
+    return sp->nops++;
+}
+
+/* A run of the input to copy: joined to the run before it when they touch (most unchanged fields follow one
+ * another), so the writing is a memcpy per run, not per field. */
+static int copy_op(Splice *sp, Py_ssize_t a, Py_ssize_t b) {
+    if (sp->nops && sp->ops[sp->nops - 1].kind == OP_COPY && sp->ops[sp->nops - 1].b == a) {
+        sp->ops[sp->nops - 1].b = b;
+        return 0;
+    }
+    return new_op(sp, OP_COPY, a, b, NULL) < 0 ? -1 : 0;
+}
+
+/* The payload [s, e) of a message with the edits inside it applied, planned as ops (one pass over the
+ * fields: the writing then only follows the ops). Returns its size, or -1 (ValueError or MemoryError set)
+ * when the edits do not fit the message. */
+static Py_ssize_t splice_message(Splice *sp, Py_ssize_t s, Py_ssize_t e, int depth) {
     if (depth > 100) {
         PyErr_SetString(PyExc_ValueError, "edits nested too deep");
         return -1;
@@ -1239,7 +1273,7 @@ static Py_ssize_t splice_message(Splice *sp, Py_ssize_t s, Py_ssize_t e, uint8_t
         while (own < sp->n && sp->edits[own].key == s && !sp->edits[own].payload && sp->edits[own].start == pos) {
             const Edit *ed = &sp->edits[own++];
             if (ed->end > e) goto bad;
-            if (out) memcpy(out + size, ed->bytes, (size_t)ed->len);
+            if (ed->len && new_op(sp, OP_BYTES, ed->len, 0, ed->bytes) < 0) return -1;
             size += ed->len;
             pos = ed->end;
         }
@@ -1253,43 +1287,25 @@ static Py_ssize_t splice_message(Splice *sp, Py_ssize_t s, Py_ssize_t e, uint8_t
             inner = scan;
         }
         if (inner == sp->n || sp->edits[inner].key > f.end) {
-            if (out) memcpy(out + size, sp->d + f.start, (size_t)(f.end - f.start));
+            if (copy_op(sp, f.start, f.end) < 0) return -1;
             size += f.end - f.start;
             continue;
         }
         const Edit *ed = &sp->edits[inner];
         int replaced = ed->payload && ed->key == f.payload;
         if (replaced && (ed->start != f.payload || ed->end != f.end)) goto bad;
+        uint64_t tag = ((uint64_t)f.number << 3) | WT_LEN;
+        Py_ssize_t length;
+        if (new_op(sp, OP_VARINT, (Py_ssize_t)tag, 0, NULL) < 0 || (length = new_op(sp, OP_VARINT, 0, 0, NULL)) < 0)
+            return -1;
         Py_ssize_t child;
         if (replaced) {
             child = ed->len;
-        } else if (out == NULL) {
-            if (sp->nsizes == sp->cap) {
-                Py_ssize_t cap = sp->cap ? 2 * sp->cap : 64;
-                Py_ssize_t *sizes = PyMem_Realloc(sp->sizes, (size_t)cap * sizeof(Py_ssize_t));
-                if (sizes == NULL) {
-                    PyErr_NoMemory();
-                    return -1;
-                }
-                sp->sizes = sizes;
-                sp->cap = cap;
-            }
-            Py_ssize_t slot = sp->nsizes++;
-            child = splice_message(sp, f.payload, f.end, NULL, depth + 1);
-            if (child < 0) return -1;
-            sp->sizes[slot] = child;
-        } else {
-            child = sp->sizes[sp->cursor++];
+            if (child && new_op(sp, OP_BYTES, child, 0, ed->bytes) < 0) return -1;
+        } else if ((child = splice_message(sp, f.payload, f.end, depth + 1)) < 0) {
+            return -1;
         }
-        uint64_t tag = ((uint64_t)f.number << 3) | WT_LEN;
-        if (out) {
-            Py_ssize_t at = size + put_varint(out + size, tag);
-            at += put_varint(out + at, (uint64_t)child);
-            if (replaced)
-                memcpy(out + at, ed->bytes, (size_t)child);
-            else if (splice_message(sp, f.payload, f.end, out + at, depth + 1) < 0)
-                return -1;
-        }
+        sp->ops[length].a = child;
         size += varint_size(tag) + varint_size((uint64_t)child) + child;
     }
     if (own < sp->n && sp->edits[own].key == s) goto bad;
@@ -1323,7 +1339,7 @@ static PyObject *native_splice(PyObject *module, PyObject *args) {
     PyObject *edits_obj;
     if (!PyArg_ParseTuple(args, "y*O", &data, &edits_obj)) return NULL;
     PyObject *result = NULL, *seq = PySequence_Fast(edits_obj, "edits must be a sequence");
-    Splice sp = {data.buf, NULL, 0, NULL, 0, 0, 0};
+    Splice sp = {data.buf, NULL, 0, NULL, 0, 0};
     if (seq == NULL) goto done;
     sp.n = PySequence_Fast_GET_SIZE(seq);
     sp.edits = PyMem_Calloc((size_t)sp.n + 1, sizeof(Edit));
@@ -1343,14 +1359,26 @@ static PyObject *native_splice(PyObject *module, PyObject *args) {
         ed->key = ed->payload ? ed->start : container;
     }
     qsort(sp.edits, (size_t)sp.n, sizeof(Edit), edit_order);
-    Py_ssize_t size = splice_message(&sp, 0, data.len, NULL, 0);
+    Py_ssize_t size = splice_message(&sp, 0, data.len, 0);
     if (size < 0) goto done;
     result = PyBytes_FromStringAndSize(NULL, size);
     if (result == NULL) goto done;
-    if (splice_message(&sp, 0, data.len, (uint8_t *)PyBytes_AS_STRING(result), 0) < 0) Py_CLEAR(result);
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < sp.nops; i++) {
+        const Op *op = &sp.ops[i];
+        if (op->kind == OP_COPY) {
+            memcpy(out, sp.d + op->a, (size_t)(op->b - op->a));
+            out += op->b - op->a;
+        } else if (op->kind == OP_BYTES) {
+            memcpy(out, op->bytes, (size_t)op->a);
+            out += op->a;
+        } else {
+            out += put_varint(out, (uint64_t)op->a);
+        }
+    }
 done:
     PyMem_Free(sp.edits);
-    PyMem_Free(sp.sizes);
+    PyMem_Free(sp.ops);
     Py_XDECREF(seq);
     PyBuffer_Release(&data);
     return result;
