@@ -1,12 +1,14 @@
 """The IBAN check holds python-stdnum's BBAN structures compiled (stdnum looks them up and compiles them on
-every call): it must decide exactly as stdnum's own iban.validate(check_country=False)."""
+every call): it must decide exactly as stdnum's own iban.validate(check_country=False). The Luhn check of
+card numbers sums the digits as bytes: it must decide as stdnum's luhn."""
 
 import random
 import string
 
 from stdnum import iban as stdnum_iban
+from stdnum import luhn as stdnum_luhn
 
-from failpath.redaction import validators
+from failpath.redaction import card_networks, validators
 from tests.support.personal_data import ibans
 
 
@@ -43,3 +45,15 @@ def test_iban_decides_as_stdnum() -> None:
     decided = [(text, validators.iban(text), _stdnum(text)) for text in texts]
     assert [case for case in decided if case[1] != case[2]] == []
     assert 0 < sum(ours for _, ours, _ in decided) < len(decided)
+
+
+def test_luhn_decides_as_stdnum() -> None:
+    rng = random.Random(10)
+    numbers = ["4111111111111111", "4111111111111112", "0", "00", "18", "79927398713", "5500005555555559"]
+    numbers += ["".join(rng.choices(string.digits, k=rng.randint(1, 25))) for _ in range(20_000)]
+    assert [number for number in numbers if card_networks.luhn(number) != stdnum_luhn.is_valid(number)] == []
+    assert 0 < sum(map(card_networks.luhn, numbers)) < len(numbers)
+    # Digits of other scripts (which is_card_number lets through to the check) are read as code points, as
+    # before the byte sums.
+    for number in ("\u0664\u0661\u0661\u0661" * 4, "\uff14" + "1" * 15):
+        assert card_networks.luhn(number) == card_networks._luhn_by_code_points(number)
