@@ -6,7 +6,8 @@ accept the same bytes and the reference must make exactly the same bytes and fin
 readers give rows, a count or records for bytes upb accepts, they must be upb's reading of them (slices
 parse to the messages upb parsed; the count is the parsed request's check; records are the parsed spans'
 records); the lead of phone and card candidates (redaction/_digit_runs.c) starts where its regex's search does
-in the input read as text; whatever it is, nothing crashes.
+in the input read as text, and the card candidates it finds in ASCII text are the regexes'; whatever it is,
+nothing crashes.
 Seeds: serialized requests of the seeded span mix (tests/support/redaction_mix.py).
 
     .venv/bin/python tests/fuzz/native_walk.py -atheris_runs=1000000 [corpus-dir]   (the long run)
@@ -37,7 +38,8 @@ with atheris.instrument_imports():
     from failpath.otlp import _spans
     from failpath.otlp.span_ids import reject_invalid_spans
     from failpath.redaction.config import RedactionConfig
-    from failpath.redaction.digit_runs import first_run, pattern
+    from failpath.redaction.detectors import _LONG_FIRST, card_candidates
+    from failpath.redaction.digit_runs import card_matches, first_run, pattern
     from failpath.redaction.native_redactor import NativeRedactor
     from failpath.redaction.skipping import regex_lead
     from failpath.redaction.stage import build_redactor
@@ -186,6 +188,14 @@ def check_digit_runs(data: bytes) -> None:
         for start in (0, pos):
             if first_run(text, start, len(text), separators, gap, digits) != regex(text, start, len(text)):
                 raise AssertionError("the C digit-run lead and its regex disagree")
+    if card_matches is None:
+        return
+    # The card candidates of the input's first 4 KiB as ASCII text (card_matches leaves the rest to the regexes).
+    ascii_text = bytes(byte & 0x7F for byte in data[:4096]).decode("ascii")
+    lead_end = data[-1] % (len(ascii_text) + 2) if data else 0
+    for start, end in ((0, len(ascii_text)), (pos, lead_end)):
+        if card_matches(ascii_text, start, end, _LONG_FIRST) != list(card_candidates(ascii_text, start, end)):
+            raise AssertionError("the C card candidates and the regexes disagree")
 
 
 def test_one_input(data: bytes) -> None:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from failpath.redaction import validators as check
 from failpath.redaction.card_networks import FIRST_DIGITS, is_card_number
-from failpath.redaction.digit_runs import digit_run_lead
+from failpath.redaction.digit_runs import card_matches, digit_run_lead
 from failpath.redaction.phones import DEFAULT_REGIONS, PhoneFinder
 from failpath.redaction.phones import PREFILTER as PHONE_PREFILTER
 from failpath.redaction.skipping import Skipping, regex_lead
@@ -502,7 +502,9 @@ def _find_ssn(text: str) -> Iterator[Span]:
 
 
 # Only UATP starts with 1, always 15 digits long: that keeps 13-digit epoch milliseconds out.
-_CARD_DIGITS = rf"(?:1(?:[ -]?\d){{14}}|[{FIRST_DIGITS.replace('1', '')}](?:[ -]?\d){{11,18}})"
+# The first digits of card numbers of 12 to 19 digits (those starting with 1 have 15).
+_LONG_FIRST = FIRST_DIGITS.replace("1", "")
+_CARD_DIGITS = rf"(?:1(?:[ -]?\d){{14}}|[{_LONG_FIRST}](?:[ -]?\d){{11,18}})"
 CARD_NUMBER = re.compile(rf"(?<![A-Za-z\d-]){_CARD_DIGITS}(?![A-Za-z\d-])")
 # Every card number starts with twelve digits like these.
 CARD_NUMBERS = Skipping(CARD_NUMBER, digit_run_lead(" -", 1, 12), 0)
@@ -517,10 +519,18 @@ _CARD_REACH = 37
 
 
 def _find_cards(text: str, pos: int = 0, lead_end: int | None = None) -> Iterator[Span]:
+    end = len(text) if lead_end is None else lead_end
+    found = card_matches(text, pos, end, _LONG_FIRST) if card_matches is not None else None  # ASCII texts
+    for start, stop in card_candidates(text, pos, lead_end) if found is None else found:
+        if is_card_number(text[start:stop].replace(" ", "").replace("-", "")):
+            yield start, stop
+
+
+def card_candidates(text: str, pos: int = 0, lead_end: int | None = None) -> Iterator[Span]:
+    """The spans of CARD_NUMBERS' matches not right after an IBAN's head: the reference for card_matches
+    (digit_runs.py), and the way for texts that are not ASCII."""
     for match in CARD_NUMBERS.finditer(text, pos, lead_end):
-        if _IBAN_HEAD.search(text, max(0, match.start() - 5), match.start()):
-            continue
-        if is_card_number(match.group().replace(" ", "").replace("-", "")):
+        if not _IBAN_HEAD.search(text, max(0, match.start() - 5), match.start()):
             yield match.span()
 
 
