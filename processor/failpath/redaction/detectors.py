@@ -538,7 +538,9 @@ def card_candidates(text: str, pos: int = 0, lead_end: int | None = None) -> Ite
 # nothing); the country's registered length decides where it ends, so a word after it is not eaten.
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?=[ -]?[A-Z0-9])")
 IBAN_STARTS = Skipping(_IBAN_START, regex_lead(re.compile(r"[A-Z]{2}\d{2}")), 0)
-_IBAN_BODY = re.compile(r"(?:[ -]?[A-Z0-9]){8,30}")
+# The BBAN of a country's length: exactly its characters, each maybe after a separator (a separator only
+# where a character follows). Registered IBANs have 15 to 34 characters: 11 to 30 in the BBAN.
+_BBANS = {size: re.compile(rf"(?:[ -]?[A-Z0-9]){{{size}}}") for size in range(8, 31)}
 
 
 # Country code, check digits and four characters of the BBAN (each maybe after a separator): what the prefilter
@@ -554,18 +556,13 @@ def _find_ibans(text: str, pos: int = 0, lead_end: int | None = None) -> Iterato
         length = check.iban_length(start.group()[:2])
         if length is None:
             continue
-        body = _IBAN_BODY.match(text, start.end())
-        if body is None:
-            continue
         # Take exactly the country's length of characters, then the IBAN must end there.
-        needed, end = length - 4, start.end()
-        for char_index, char in enumerate(body.group(), start=start.end()):
-            if char not in " -":
-                needed -= 1
-                if needed == 0:
-                    end = char_index + 1
-                    break
-        if needed or (end < len(text) and text[end].isalnum() and text[end - 1].isalnum()):
+        bban = _BBANS.get(length - 4)
+        found = bban.match(text, start.end()) if bban is not None else None
+        if found is None:
+            continue
+        end = found.end()
+        if end < len(text) and text[end].isalnum():
             continue
         if check.iban(text[start.start() : end]):
             yield start.start(), end

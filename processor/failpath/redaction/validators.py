@@ -41,8 +41,8 @@ _IBAN_LENGTHS = {
 }
 
 
-# Letters as mod-97 reads them: A=10 ... Z=35 (ISO 7064), written out in decimal.
-_BASE36 = str.maketrans({letter: str(ord(letter) - 55) for letter in string.ascii_uppercase})
+# Letters as mod-97 reads them: A=10 ... Z=35 (ISO 7064), written out in decimal; digits as themselves.
+_BASE36 = {letter: str(ord(letter) - 55) for letter in string.ascii_uppercase} | {d: d for d in string.digits}
 
 
 def digits(text: str) -> str:
@@ -70,7 +70,7 @@ def iban(text: str) -> bool:
         return False
     rearranged = number[4:] + number[:4]
     if rearranged.isascii() and rearranged.isalnum():
-        return int(rearranged.translate(_BASE36)) % 97 == 1
+        return int("".join(map(_BASE36.__getitem__, rearranged))) % 97 == 1  # (str.translate is slower here)
     return mod_97_10.is_valid(rearranged)
 
 
