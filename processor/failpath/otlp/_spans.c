@@ -1063,18 +1063,6 @@ PyDoc_STRVAR(scope_spans_field_doc,
              "instead: one holding b'failpath.sampling.' with merge_marked, or one that may have a trace state\n"
              "(wire.may_have_trace_state) with merge_trace_state.");
 
-static Py_ssize_t varint_size(uint64_t v) {
-    Py_ssize_t n = 1;
-    for (; v >= 0x80; v >>= 7) n++;
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *out, uint64_t v) {
-    for (; v >= 0x80; v >>= 7) *out++ = (uint8_t)(v | 0x80);
-    *out++ = (uint8_t)v;
-    return out;
-}
-
 /* wire.may_have_trace_state: False only when the span is laid out as upb writes it (a 16-byte trace id, an
  * 8-byte span id) and the next byte is not trace_state's tag. */
 static int may_have_trace_state(const uint8_t *p, Py_ssize_t n) {
@@ -1113,14 +1101,14 @@ static PyObject *scope_spans_field(PyObject *module, PyObject *args) {
     if (out == NULL) goto done;
     uint8_t *w = (uint8_t *)PyBytes_AS_STRING(out);
     *w++ = 0x12; /* ResourceSpans.scope_spans */
-    w = put_varint(w, (uint64_t)inner);
+    w += put_varint(w, (uint64_t)inner);
     memcpy(w, scope.buf, (size_t)scope.len);
     w += scope.len;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *blob = PyList_GET_ITEM(spans, i);
         Py_ssize_t n = PyBytes_GET_SIZE(blob);
         *w++ = 0x12; /* ScopeSpans.spans */
-        w = put_varint(w, (uint64_t)(n + extra));
+        w += put_varint(w, (uint64_t)(n + extra));
         memcpy(w, PyBytes_AS_STRING(blob), (size_t)n);
         w += n;
         memcpy(w, state.buf, (size_t)state.len);

@@ -160,6 +160,22 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t *d, Py
     return OK;
 }
 
+/* ---- wire writing ------------------------------------------------------------------------------------- */
+
+static inline Py_ssize_t varint_size(uint64_t v) {
+    Py_ssize_t n = 1;
+    for (; v >= 0x80; v >>= 7) n++;
+    return n;
+}
+
+/* v as a varint at out; returns how many bytes it took. */
+static inline Py_ssize_t put_varint(uint8_t *out, uint64_t v) {
+    Py_ssize_t n = 0;
+    for (; v >= 0x80; v >>= 7) out[n++] = (uint8_t)(v | 0x80);
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
 /* A tuple of n sizes: Py_BuildValue("(nn..)") without parsing a format string at every call (rows are built
  * per value and per span). */
 static inline PyObject *sizes_tuple(Py_ssize_t n, const Py_ssize_t *values) {

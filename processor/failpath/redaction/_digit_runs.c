@@ -96,18 +96,16 @@ static inline int card_neighbour(Py_UCS1 c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-static inline int ascii_digit(Py_UCS1 c) { return c >= '0' && c <= '9'; }
-
 /* Where CARD_NUMBER.match(text, i) ends, or -1: (?<![A-Za-z\d-]) then 1(?:[ -]?\d){14} or
  * [long_first](?:[ -]?\d){11,18}, then (?![A-Za-z\d-]). Separators are never digits, so each repeat is
  * forced (a separator only when a digit follows it); the regex's backtracking only tries fewer repeats. */
 static Py_ssize_t card_match(const Py_UCS1 *t, Py_ssize_t n, Py_ssize_t i, const char *long_first) {
-    if ((i > 0 && card_neighbour(t[i - 1])) || i >= n || !ascii_digit(t[i])) return -1;
+    if ((i > 0 && card_neighbour(t[i - 1])) || i >= n || !is_digit(PyUnicode_1BYTE_KIND, t[i])) return -1;
     Py_ssize_t ends[19];
     int reps = 0;
     for (Py_ssize_t p = i + 1; reps < 18;) {
         Py_ssize_t q = p < n && (t[p] == ' ' || t[p] == '-') ? p + 1 : p;
-        if (q >= n || !ascii_digit(t[q])) break;
+        if (q >= n || !is_digit(PyUnicode_1BYTE_KIND, t[q])) break;
         p = ends[++reps] = q + 1;
     }
 #define FREE_AFTER(e) ((e) >= n || !card_neighbour(t[e]))
@@ -123,7 +121,7 @@ static Py_ssize_t card_match(const Py_UCS1 *t, Py_ssize_t n, Py_ssize_t i, const
 static int iban_head_before(const Py_UCS1 *t, Py_ssize_t s) {
     Py_ssize_t low = s > 5 ? s - 5 : 0;
 #define HEAD(at) ((at) >= low && t[at] >= 'A' && t[at] <= 'Z' && t[(at) + 1] >= 'A' && t[(at) + 1] <= 'Z' && \
-                  ascii_digit(t[(at) + 2]) && ascii_digit(t[(at) + 3]))
+                  is_digit(PyUnicode_1BYTE_KIND, t[(at) + 2]) && is_digit(PyUnicode_1BYTE_KIND, t[(at) + 3]))
     for (int newline = 0; newline <= (s > 0 && t[s - 1] == '\n'); newline++) {
         Py_ssize_t e = s - newline; /* where the match ends */
         if (HEAD(e - 4)) return 1;
@@ -147,7 +145,7 @@ static PyObject *py_card_matches(PyObject *module, PyObject *const *args, Py_ssi
     PyObject *text = args[0];
     Py_ssize_t pos = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
     const char *long_first = PyUnicode_AsUTF8(args[3]);
-    if (long_first == NULL || (PyErr_Occurred())) return NULL;
+    if (long_first == NULL || PyErr_Occurred()) return NULL;
     if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
     const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);

@@ -1211,25 +1211,6 @@ static Py_ssize_t first_edit(const Splice *sp, Py_ssize_t key) {
     return lo;
 }
 
-static int varint_size(uint64_t v) {
-    int n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static Py_ssize_t put_varint(uint8_t *out, uint64_t v) {
-    Py_ssize_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
 /* The next op's index, or -1 (MemoryError set). */
 static Py_ssize_t new_op(Splice *sp, int kind, Py_ssize_t a, Py_ssize_t b, const char *bytes) {
     if (sp->nops == sp->cap) {

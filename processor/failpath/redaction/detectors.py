@@ -540,7 +540,7 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?=[ -]?[A-Z0-9])")
 IBAN_STARTS = Skipping(_IBAN_START, regex_lead(re.compile(r"[A-Z]{2}\d{2}")), 0)
 # The BBAN of a country's length: exactly its characters, each maybe after a separator (a separator only
 # where a character follows). Registered IBANs have 15 to 34 characters: 11 to 30 in the BBAN.
-_BBANS = {size: re.compile(rf"(?:[ -]?[A-Z0-9]){{{size}}}") for size in range(8, 31)}
+_BBANS = {size: re.compile(rf"(?:[ -]?[A-Z0-9]){{{size}}}") for size in range(11, 31)}
 
 
 # Country code, check digits and four characters of the BBAN (each maybe after a separator): what the prefilter

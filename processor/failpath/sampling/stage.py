@@ -64,8 +64,9 @@ _RELIEF = 0.9
 _HANDOFF_SPANS = 4096
 _HANDOFF_BYTES = 8 << 20
 _TRACE_ID, _SIZE = itemgetter(0), itemgetter(4)  # of TraceRows
-# Scope groups remembered by their bytes (the same few resources and scopes come in every request); past
-# this many they are read anew.
+# Scope groups remembered by their bytes (the same few resources and scopes come in every request), so their
+# frames are made once and shared by every trace under them; past this many they are read anew (traces
+# keep references to theirs).
 _MAX_GROUPS = 1024
 
 
@@ -197,13 +198,8 @@ class TailSamplingStage:
 
     def _group(self, resource: bytes, resource_schema_url: bytes, scope: bytes, schema_url: bytes) -> ScopeGroup:
         """The group of spans under a scope and resource, and the resource's leaf bits and watched values."""
-        buffer = self._buffer
         bits, values = self._inspector.resource(Resource.FromString(resource).attributes)
-        frames = (
-            buffer.frame(resource_frame(resource, resource_schema_url)),
-            buffer.frame(scope_frame(scope, schema_url)),
-        )
-        return frames, bits, values
+        return (resource_frame(resource, resource_schema_url), scope_frame(scope, schema_url)), bits, values
 
     def _absorb(self, trace: Trace, notable: Sequence[SpanRow], groups: list[ScopeGroup], now: float) -> bool:
         """What the rows of a request's notable spans of a trace (span_reading.notable) tell about it (error,

@@ -1,5 +1,6 @@
 """Spans held per trace until the trace is decided, compactly: each span as its serialized bytes, grouped
-under its resource and scope, which are serialized once and shared by every trace that uses them.
+under its resource and scope, which are serialized once and shared by every trace that uses them (the
+sampling stage remembers each scope group by its bytes).
 
 The buffer knows sizes and deadlines; it does not decide. A deadline heap with lazy deletion gives the
 traces due at each tick without scanning the buffer.
@@ -18,8 +19,6 @@ from failpath.sampling.span_reading import TraceRows
 # memory bound is honest for small spans.
 SPAN_OVERHEAD = 48
 TRACE_OVERHEAD = 600
-# Shared resource/scope frames are forgotten past this many; traces keep references to theirs.
-_MAX_FRAMES = 4096
 
 # (resource frame, scope frame): ResourceSpans fields without scope_spans, ScopeSpans fields without spans.
 Group = tuple[bytes, bytes]
@@ -74,16 +73,6 @@ class TraceBuffer:
         # deadlines were set, so a run's attempts exported together are decided (and packed) in turn.
         self._deadlines: list[tuple[float, int, bytes]] = []
         self._order = itertools.count()
-        self._frames: dict[bytes, bytes] = {}
-
-    def frame(self, encoded: bytes) -> bytes:
-        """The shared copy of a resource or scope frame."""
-        shared = self._frames.get(encoded)
-        if shared is None:
-            if len(self._frames) >= _MAX_FRAMES:
-                self._frames.clear()
-            shared = self._frames[encoded] = encoded
-        return shared
 
     def open(self, trace_id: bytes, now: float, deadline: float) -> Trace:
         trace = Trace(trace_id, now, deadline, size=TRACE_OVERHEAD)
